@@ -1,0 +1,46 @@
+// Scheduler configuration: defaults and the checks that make the policy's
+// guarantees hold (every decode row fits a step; a lone sequence always fits).
+
+import { SchedulerConfigError } from './errors.js';
+import type { SchedulerConfig, SchedulerConfigInput } from './types.js';
+
+export const DEFAULT_CAPACITY_GRANULE = 64;
+
+export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerConfig {
+  const cfg: SchedulerConfig = {
+    ...input,
+    capacityGranule: input.capacityGranule ?? DEFAULT_CAPACITY_GRANULE,
+    kvBudgetTokensPerWorker: input.kvBudgetTokensPerWorker ?? input.maxSlotsPerWorker * input.maxModelLen,
+  };
+  const positive: (keyof SchedulerConfig)[] = [
+    'workers',
+    'maxSlotsPerWorker',
+    'maxBatchTokens',
+    'maxModelLen',
+    'kvBudgetTokensPerWorker',
+    'capacityGranule',
+  ];
+  for (const k of positive) {
+    const v = cfg[k];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
+      throw new SchedulerConfigError(`${k} must be a positive integer, got ${String(v)}`);
+    }
+  }
+  if (cfg.maxWaiting !== undefined && (!Number.isInteger(cfg.maxWaiting) || cfg.maxWaiting < 0)) {
+    throw new SchedulerConfigError(`maxWaiting must be a non-negative integer, got ${cfg.maxWaiting}`);
+  }
+  if (cfg.maxModelLen < 2) throw new SchedulerConfigError('maxModelLen must be ≥ 2 (one prompt token + one generated)');
+  // Decode rows cost one token each and are never deferred, so they must all fit one step.
+  if (cfg.maxBatchTokens < cfg.maxSlotsPerWorker) {
+    throw new SchedulerConfigError(
+      `maxBatchTokens (${cfg.maxBatchTokens}) must be ≥ maxSlotsPerWorker (${cfg.maxSlotsPerWorker})`,
+    );
+  }
+  // A sequence alone on its worker must always fit, or the oldest one could be stuck forever.
+  if (cfg.kvBudgetTokensPerWorker < cfg.maxModelLen) {
+    throw new SchedulerConfigError(
+      `kvBudgetTokensPerWorker (${cfg.kvBudgetTokensPerWorker}) must be ≥ maxModelLen (${cfg.maxModelLen})`,
+    );
+  }
+  return cfg;
+}

@@ -1,0 +1,390 @@
+// Continuous-batching policy: which sequences run on which worker this step,
+// with how many tokens each. Plain data in (requests, sampled tokens), plain
+// data out (StepPlans, finished sequences). No I/O, no timers, no tensors.
+//
+// Policy, in one place:
+// - Admission is FCFS over one global waiting queue. The head is placed on the
+//   least-loaded worker (fewest active slots) among those being planned that
+//   have a free slot, token budget left this step, and KV room for the head's
+//   whole known length + 1 (look-ahead, so a long prompt is not admitted only to
+//   be evicted a few chunks later). If no worker can take the head, admission
+//   stops: nothing overtakes it, so a big prompt is never starved by small ones.
+// - A step mixes rows. Every decode-ready sequence (exactly one uncomputed
+//   token) gets its row first, so decode never starves; the remaining
+//   maxBatchTokens go to prefill chunks, oldest sequence first, then to new
+//   admissions. A long prompt is cut into chunks across steps; only the chunk
+//   that reaches the end of the known tokens samples.
+// - KV growth that breaks a worker's budget evicts its youngest running
+//   sequence (preemption by recompute) until the rest fits. The victim returns
+//   to the waiting queue ahead of every never-admitted request (ordered by
+//   arrival), keeps its generated tokens and restarts from numComputedTokens=0:
+//   its next "prefill" covers prompt + generated tokens and samples the next new
+//   token, so nothing is sent twice.
+// - Progress: the oldest sequence on a worker is never the victim while others
+//   share it, and alone it always fits (config requires budget ≥ maxModelLen).
+//
+// Protocol: schedule() plans every idle worker (one whose previous plan was
+// postprocessed). The caller runs each plan on its worker, then calls
+// postprocess(plan, sampled) for it. Placement only considers the workers
+// being planned; calling schedule() when all workers are idle (lock-step)
+// gives exact least-loaded placement.
+
+import { resolveSchedulerConfig } from './config.js';
+import { InvalidSequenceError, QueueFullError, SchedulerProtocolError } from './errors.js';
+import { WorkerKvAccount } from './kv-accounting.js';
+import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
+import type {
+  FinishReason,
+  FinishedSequence,
+  SampledToken,
+  SchedulerConfig,
+  SchedulerConfigInput,
+  SeqId,
+  StepOutcome,
+  StepPlan,
+  StepRow,
+} from './types.js';
+
+interface InFlight {
+  plan: StepPlan;
+  /** Sequence objects of plan.rows, same order (identity survives id reuse after abort). */
+  seqs: Sequence[];
+}
+
+interface WorkerState {
+  readonly index: number;
+  readonly kv: WorkerKvAccount;
+  /** Sorted by arrival, oldest first. */
+  readonly running: Sequence[];
+  /** Slots to release in this worker's next plan. */
+  pendingFreed: SeqId[];
+  inFlight: InFlight | null;
+}
+
+/** A plan being built for one idle worker during schedule(). */
+interface Draft {
+  readonly worker: WorkerState;
+  readonly rows: StepRow[];
+  readonly seqs: Sequence[];
+  readonly preempted: SeqId[];
+  tokensLeft: number;
+}
+
+export interface WorkerUsage {
+  worker: number;
+  activeSlots: number;
+  capacity: number;
+  costTokens: number;
+  budgetTokens: number;
+  busy: boolean;
+}
+
+export class Scheduler {
+  readonly config: SchedulerConfig;
+  private readonly waiting: Sequence[] = [];
+  /** Every waiting or running sequence. */
+  private readonly live = new Map<SeqId, Sequence>();
+  private readonly workers: WorkerState[];
+  private nextArrival = 0;
+  private nextStep = 0;
+
+  constructor(config: SchedulerConfigInput) {
+    this.config = resolveSchedulerConfig(config);
+    const limits = {
+      maxSlots: this.config.maxSlotsPerWorker,
+      budgetTokens: this.config.kvBudgetTokensPerWorker,
+      granule: this.config.capacityGranule,
+      maxModelLen: this.config.maxModelLen,
+    };
+    this.workers = Array.from({ length: this.config.workers }, (_, index) => ({
+      index,
+      kv: new WorkerKvAccount(limits),
+      running: [],
+      pendingFreed: [],
+      inFlight: null,
+    }));
+  }
+
+  /**
+   * Queue a request. Throws InvalidSequenceError (HTTP 400) for an empty prompt,
+   * a prompt longer than maxModelLen - 1 (no room for one generated token) or
+   * maxTokens < 1; QueueFullError (503) when maxWaiting requests already wait.
+   * maxTokens is clipped to maxModelLen - promptLength (see SequenceView.maxTokens;
+   * requestedMaxTokens keeps the original).
+   */
+  add(request: SequenceRequest): SequenceView {
+    const promptLen = request.promptTokenIds.length;
+    const { maxModelLen, maxWaiting } = this.config;
+    if (promptLen === 0) throw new InvalidSequenceError('empty_prompt', 'the prompt has no tokens', 'prompt');
+    if (promptLen > maxModelLen - 1) {
+      throw new InvalidSequenceError(
+        'context_length_exceeded',
+        `this model's maximum context length is ${maxModelLen} tokens; the prompt has ${promptLen} ` +
+          `tokens, leaving no room for a completion`,
+        'messages',
+      );
+    }
+    if (!Number.isInteger(request.maxTokens) || request.maxTokens < 1) {
+      throw new InvalidSequenceError(
+        'invalid_max_tokens',
+        `max_tokens must be an integer ≥ 1, got ${request.maxTokens}`,
+        'max_tokens',
+      );
+    }
+    if (this.live.has(request.id)) throw new SchedulerProtocolError(`sequence id ${request.id} is already live`);
+    if (maxWaiting !== undefined && this.waiting.length >= maxWaiting) throw new QueueFullError(maxWaiting);
+
+    const maxTokens = Math.min(request.maxTokens, maxModelLen - promptLen);
+    const seq = new Sequence(request, maxTokens, this.nextArrival++);
+    this.waiting.push(seq);
+    this.live.set(seq.id, seq);
+    return seq;
+  }
+
+  /**
+   * Cancel a waiting or running sequence at once. A running one's slot is
+   * counted free immediately and released by its worker at the start of that
+   * worker's next plan. Returns false if the id is not live (finished or unknown).
+   */
+  abort(id: SeqId): boolean {
+    const seq = this.live.get(id);
+    if (!seq) return false;
+    if (seq.status === 'waiting') {
+      this.waiting.splice(this.waiting.indexOf(seq), 1);
+    } else {
+      this.releaseSlot(seq);
+    }
+    seq.status = 'finished';
+    this.live.delete(id);
+    return true;
+  }
+
+  /** Plans for every idle worker that has rows to run or slots to release. */
+  schedule(): StepPlan[] {
+    const drafts: Draft[] = [];
+    for (const worker of this.workers) {
+      if (worker.inFlight === null) drafts.push(this.planRunning(worker));
+    }
+    this.admit(drafts);
+
+    const plans: StepPlan[] = [];
+    for (const d of drafts) {
+      const w = d.worker;
+      if (d.rows.length === 0 && w.pendingFreed.length === 0) continue;
+      const plan: StepPlan = {
+        step: this.nextStep++,
+        worker: w.index,
+        freed: w.pendingFreed,
+        preempted: d.preempted,
+        rows: d.rows,
+        capacity: w.kv.capacity(),
+        numTokens: this.config.maxBatchTokens - d.tokensLeft,
+      };
+      w.pendingFreed = [];
+      w.inFlight = { plan, seqs: d.seqs };
+      plans.push(plan);
+    }
+    return plans;
+  }
+
+  /**
+   * Apply a plan's results: advance numComputedTokens of its rows, append the
+   * sampled tokens, decide finishes. `sampled` must hold exactly one token per
+   * wantsSample row (tokens for sequences aborted meanwhile are accepted and
+   * dropped). Validates everything before changing any state.
+   */
+  postprocess(plan: StepPlan, sampled: readonly SampledToken[]): StepOutcome {
+    const w = this.workers[plan.worker];
+    const inFlight = w?.inFlight;
+    if (!w || !inFlight || inFlight.plan.step !== plan.step) {
+      throw new SchedulerProtocolError(`postprocess: step ${plan.step} is not in flight on worker ${plan.worker}`);
+    }
+    const { rows } = inFlight.plan;
+    const bySeq = new Map<SeqId, number>();
+    for (const s of sampled) {
+      if (bySeq.has(s.seqId)) throw new SchedulerProtocolError(`postprocess: two tokens for ${s.seqId}`);
+      bySeq.set(s.seqId, s.tokenId);
+    }
+    const sampling = new Set<SeqId>();
+    rows.forEach((row, i) => {
+      if (!row.wantsSample) return;
+      sampling.add(row.seqId);
+      if (this.isAlive(inFlight.seqs[i], w) && !bySeq.has(row.seqId)) {
+        throw new SchedulerProtocolError(`postprocess: no token for ${row.seqId}`);
+      }
+    });
+    for (const id of bySeq.keys()) {
+      if (!sampling.has(id)) throw new SchedulerProtocolError(`postprocess: ${id} did not ask for a token`);
+    }
+
+    w.inFlight = null;
+    const tokens: SampledToken[] = [];
+    const finished: FinishedSequence[] = [];
+    rows.forEach((row, i) => {
+      const seq = inFlight.seqs[i];
+      if (!this.isAlive(seq, w)) return; // aborted while the step ran
+      seq.numComputedTokens += row.tokens.length;
+      if (!row.wantsSample) return;
+      const tokenId = bySeq.get(row.seqId) as number;
+      seq.outputTokenIds.push(tokenId);
+      tokens.push({ seqId: seq.id, tokenId });
+      const reason = this.finishReason(seq, tokenId);
+      if (reason) {
+        this.releaseSlot(seq);
+        seq.status = 'finished';
+        this.live.delete(seq.id);
+        finished.push({
+          seqId: seq.id,
+          reason,
+          outputTokenIds: seq.outputTokenIds,
+          promptTokens: seq.promptTokenIds.length,
+        });
+      }
+    });
+    return { tokens, finished, preempted: inFlight.plan.preempted };
+  }
+
+  get numWaiting(): number {
+    return this.waiting.length;
+  }
+
+  get numRunning(): number {
+    return this.live.size - this.waiting.length;
+  }
+
+  /** True while any sequence is live or any worker has slots left to release or a plan in flight. */
+  hasWork(): boolean {
+    return this.live.size > 0 || this.workers.some((w) => w.pendingFreed.length > 0 || w.inFlight !== null);
+  }
+
+  get(id: SeqId): SequenceView | undefined {
+    return this.live.get(id);
+  }
+
+  /** Waiting sequences in admission order (read-only snapshot, for metrics and tests). */
+  waitingIds(): SeqId[] {
+    return this.waiting.map((s) => s.id);
+  }
+
+  usage(): WorkerUsage[] {
+    return this.workers.map((w) => ({
+      worker: w.index,
+      activeSlots: w.kv.activeSlots,
+      capacity: w.kv.capacity(),
+      costTokens: w.kv.cost(),
+      budgetTokens: this.config.kvBudgetTokensPerWorker,
+      busy: w.inFlight !== null,
+    }));
+  }
+
+  // ---- policy internals ----
+
+  /**
+   * Rows for the sequences already on an idle worker: decode-ready rows first,
+   * then prefill chunks oldest first. Evicts the youngest until the KV budget holds.
+   */
+  private planRunning(worker: WorkerState): Draft {
+    const preempted: SeqId[] = [];
+    for (;;) {
+      const draft = this.draftRows(worker, preempted);
+      const needs = worker.running.map((s) => s.numComputedTokens + this.scheduledTokens(draft, s));
+      if (worker.kv.fitsNeeds(needs)) {
+        worker.running.forEach((s, i) => worker.kv.grow(s.id, needs[i]));
+        return draft;
+      }
+      const victim = worker.running[worker.running.length - 1];
+      if (worker.running.length === 1) {
+        // Unreachable with a validated config (budget ≥ maxModelLen ≥ any need).
+        throw new SchedulerProtocolError(`a lone sequence ${victim.id} does not fit worker ${worker.index}`);
+      }
+      this.preempt(victim);
+      preempted.push(victim.id);
+    }
+  }
+
+  private draftRows(worker: WorkerState, preempted: SeqId[]): Draft {
+    const draft: Draft = { worker, rows: [], seqs: [], preempted, tokensLeft: this.config.maxBatchTokens };
+    for (const s of worker.running) if (s.numUncomputed === 1) this.addRow(draft, s, 1, 'continue');
+    for (const s of worker.running) {
+      if (draft.tokensLeft === 0) break;
+      if (s.numUncomputed > 1) this.addRow(draft, s, Math.min(s.numUncomputed, draft.tokensLeft), 'continue');
+    }
+    return draft;
+  }
+
+  private scheduledTokens(draft: Draft, seq: Sequence): number {
+    const i = draft.seqs.indexOf(seq);
+    return i < 0 ? 0 : draft.rows[i].tokens.length;
+  }
+
+  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: StepRow['slotAction']): void {
+    const start = seq.numComputedTokens;
+    draft.rows.push({
+      seqId: seq.id,
+      tokens: seq.tokens(start, start + n),
+      startPos: start,
+      slotAction,
+      wantsSample: start + n === seq.length,
+    });
+    draft.seqs.push(seq);
+    draft.tokensLeft -= n;
+  }
+
+  /** FCFS: place the waiting head on the least-loaded idle worker that can take it, until one cannot. */
+  private admit(drafts: Draft[]): void {
+    const { maxModelLen } = this.config;
+    while (this.waiting.length > 0) {
+      const head = this.waiting[0];
+      const lookahead = Math.min(head.length + 1, maxModelLen);
+      let best: Draft | null = null;
+      for (const d of drafts) {
+        if (d.tokensLeft === 0 || !d.worker.kv.canAdmit(lookahead)) continue;
+        if (best === null || d.worker.kv.activeSlots < best.worker.kv.activeSlots) best = d;
+      }
+      if (best === null) return;
+      this.waiting.shift();
+      const w = best.worker;
+      head.status = 'running';
+      head.worker = w.index;
+      insertByArrival(w.running, head);
+      const n = Math.min(head.numUncomputed, best.tokensLeft);
+      w.kv.admit(head.id, n);
+      this.addRow(best, head, n, 'new');
+    }
+  }
+
+  private preempt(seq: Sequence): void {
+    this.releaseSlot(seq);
+    seq.status = 'waiting';
+    seq.numComputedTokens = 0;
+    seq.numPreemptions++;
+    // Ahead of every never-admitted request (they all arrived later), FCFS among the preempted.
+    insertByArrival(this.waiting, seq);
+  }
+
+  /** Drop a running sequence from its worker; the worker frees the slot at its next plan. */
+  private releaseSlot(seq: Sequence): void {
+    const w = this.workers[seq.worker as number];
+    w.running.splice(w.running.indexOf(seq), 1);
+    w.kv.free(seq.id);
+    w.pendingFreed.push(seq.id);
+    seq.worker = null;
+  }
+
+  private isAlive(seq: Sequence, worker: WorkerState): boolean {
+    return seq.status === 'running' && seq.worker === worker.index;
+  }
+
+  private finishReason(seq: Sequence, tokenId: number): FinishReason | null {
+    if ((!seq.ignoreEos && seq.eosTokenIds.has(tokenId)) || seq.stopTokenIds.has(tokenId)) return 'stop';
+    if (seq.outputTokenIds.length >= seq.maxTokens || seq.length >= this.config.maxModelLen) return 'length';
+    return null;
+  }
+}
+
+/** Insert keeping `list` sorted by arrival (oldest first). Lists are short (≤ slots or queue length). */
+function insertByArrival(list: Sequence[], seq: Sequence): void {
+  let i = list.length;
+  while (i > 0 && list[i - 1].arrival > seq.arrival) i--;
+  list.splice(i, 0, seq);
+}

@@ -1,0 +1,173 @@
+// Test doubles for the scheduler: fake device workers that keep each slot's
+// KV as the literal list of tokens fed to it, and a fake model whose next
+// token is a deterministic function of a slot's full KV contents. Because the
+// fake workers sample from what they were actually fed (not from scheduler
+// state), a wrong startPos, a lost chunk or a bad recompute shows up as a
+// different token stream.
+
+import type { Scheduler } from '../../src/scheduler/scheduler.js';
+import type { SampledToken, SeqId, StepOutcome, StepPlan } from '../../src/scheduler/types.js';
+
+/** Next token from the whole history (prompt + generated so far). FNV-1a over the ids. */
+export function hashModel(vocab: number): (seqId: SeqId, history: readonly number[]) => number {
+  return (_seqId, history) => {
+    let h = 0x811c9dc5;
+    for (const t of history) {
+      h ^= t;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h % vocab;
+  };
+}
+
+export type FakeModel = (seqId: SeqId, history: readonly number[]) => number;
+
+export interface RefRequest {
+  promptTokenIds: readonly number[];
+  maxTokens: number;
+  eosTokenIds?: readonly number[];
+  ignoreEos?: boolean;
+  stopTokenIds?: readonly number[];
+}
+
+/** Independent reference: generate one sequence alone, token by token. */
+export function referenceStream(
+  seqId: SeqId,
+  req: RefRequest,
+  model: FakeModel,
+  maxModelLen: number,
+): { tokens: number[]; reason: 'stop' | 'length' } {
+  const history = [...req.promptTokenIds];
+  const tokens: number[] = [];
+  for (;;) {
+    const t = model(seqId, history);
+    history.push(t);
+    tokens.push(t);
+    if ((!req.ignoreEos && (req.eosTokenIds ?? []).includes(t)) || (req.stopTokenIds ?? []).includes(t)) {
+      return { tokens, reason: 'stop' };
+    }
+    if (tokens.length >= req.maxTokens || history.length >= maxModelLen) return { tokens, reason: 'length' };
+  }
+}
+
+export interface Limits {
+  maxSlotsPerWorker: number;
+  maxBatchTokens: number;
+  kvBudgetTokensPerWorker: number;
+  maxModelLen: number;
+}
+
+/** Device workers that check every plan against the StepPlan contract, then "run" it. */
+export class FakeWorkers {
+  /** Per worker: seqId → tokens in that slot's KV, in position order. */
+  readonly slots: Map<SeqId, number[]>[];
+
+  constructor(
+    workers: number,
+    private readonly limits: Limits,
+    private readonly model: FakeModel,
+  ) {
+    this.slots = Array.from({ length: workers }, () => new Map());
+  }
+
+  run(plan: StepPlan): SampledToken[] {
+    const slots = this.slots[plan.worker];
+    for (const id of plan.freed) {
+      if (!slots.delete(id)) throw new Error(`plan ${plan.step}: freed ${id} holds no slot on worker ${plan.worker}`);
+    }
+    const seen = new Set<SeqId>();
+    let numTokens = 0;
+    const sampled: SampledToken[] = [];
+    for (const row of plan.rows) {
+      if (seen.has(row.seqId)) throw new Error(`plan ${plan.step}: ${row.seqId} has two rows`);
+      seen.add(row.seqId);
+      if (row.tokens.length === 0) throw new Error(`plan ${plan.step}: empty row for ${row.seqId}`);
+      numTokens += row.tokens.length;
+      let kv = slots.get(row.seqId);
+      if (row.slotAction === 'new') {
+        if (kv) throw new Error(`plan ${plan.step}: 'new' for ${row.seqId} which already holds a slot`);
+        if (row.startPos !== 0) throw new Error(`plan ${plan.step}: 'new' row with startPos ${row.startPos}`);
+        kv = [];
+        slots.set(row.seqId, kv);
+      } else if (!kv) {
+        throw new Error(`plan ${plan.step}: 'continue' for ${row.seqId} without a slot`);
+      }
+      if (row.startPos !== kv.length) {
+        throw new Error(`plan ${plan.step}: ${row.seqId} startPos ${row.startPos} but KV holds ${kv.length}`);
+      }
+      kv.push(...row.tokens);
+      if (row.wantsSample) sampled.push({ seqId: row.seqId, tokenId: this.model(row.seqId, kv) });
+    }
+    if (numTokens !== plan.numTokens) throw new Error(`plan ${plan.step}: numTokens ${plan.numTokens} ≠ ${numTokens}`);
+    if (numTokens > this.limits.maxBatchTokens) throw new Error(`plan ${plan.step}: ${numTokens} tokens > budget`);
+    if (slots.size > this.limits.maxSlotsPerWorker) throw new Error(`plan ${plan.step}: ${slots.size} slots`);
+    for (const [id, kv] of slots) {
+      if (kv.length > plan.capacity) throw new Error(`plan ${plan.step}: ${id} KV ${kv.length} > capacity ${plan.capacity}`);
+    }
+    if (plan.capacity > this.limits.maxModelLen) throw new Error(`plan ${plan.step}: capacity > maxModelLen`);
+    if (slots.size * plan.capacity > this.limits.kvBudgetTokensPerWorker) {
+      throw new Error(`plan ${plan.step}: ${slots.size} × ${plan.capacity} over KV budget`);
+    }
+    return sampled;
+  }
+
+  totalSlots(): number {
+    return this.slots.reduce((n, m) => n + m.size, 0);
+  }
+}
+
+export interface DriveResult {
+  /** Tokens streamed per sequence, in order, from StepOutcome.tokens. */
+  streams: Map<SeqId, number[]>;
+  reasons: Map<SeqId, 'stop' | 'length'>;
+  plans: StepPlan[];
+  outcomes: StepOutcome[];
+  preemptions: number;
+  steps: number;
+}
+
+/**
+ * Run schedule → fake workers → postprocess in lock-step until the scheduler is idle.
+ * `beforeStep(i)` may add or abort sequences; `afterPlan` may inspect each plan.
+ */
+export function drive(
+  sched: Scheduler,
+  fake: FakeWorkers,
+  opts: { maxSteps?: number; beforeStep?: (i: number) => void; afterPlan?: (p: StepPlan) => void } = {},
+): DriveResult {
+  const res: DriveResult = {
+    streams: new Map(),
+    reasons: new Map(),
+    plans: [],
+    outcomes: [],
+    preemptions: 0,
+    steps: 0,
+  };
+  const maxSteps = opts.maxSteps ?? 100_000;
+  for (let i = 0; ; i++) {
+    opts.beforeStep?.(i);
+    if (!sched.hasWork()) break;
+    if (i >= maxSteps) throw new Error(`no completion after ${maxSteps} steps`);
+    const plans = sched.schedule();
+    res.steps++;
+    for (const plan of plans) {
+      res.plans.push(plan);
+      const sampled = fake.run(plan);
+      opts.afterPlan?.(plan);
+      const out = sched.postprocess(plan, sampled);
+      res.outcomes.push(out);
+      res.preemptions += out.preempted.length;
+      for (const { seqId, tokenId } of out.tokens) {
+        const s = res.streams.get(seqId) ?? [];
+        s.push(tokenId);
+        res.streams.set(seqId, s);
+      }
+      for (const f of out.finished) res.reasons.set(f.seqId, f.reason);
+    }
+  }
+  return res;
+}
+
+export function range(n: number, from = 1): number[] {
+  return Array.from({ length: n }, (_, i) => from + i);
+}
