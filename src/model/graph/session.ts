@@ -1,0 +1,32 @@
+// Creates an onnxruntime-node session for a built decoder graph with the
+// options shared/research/ort-batching.md §5 found to matter: full graph
+// optimisation (RMSNorm / SiLU / Transpose+MatMul fusions), an explicit
+// intra-op thread count, and a switch for intra-op spinning (turn it off when
+// one process holds several sessions, or their spinning threads steal cores).
+
+import ort from 'onnxruntime-node';
+
+export type ExecutionProvider = 'cpu' | { name: 'cuda'; deviceId: number };
+
+export interface DecoderSessionOptions {
+  intraOpThreads: number;
+  /** extra.session.intra_op.allow_spinning. Default true (ORT's default). */
+  spinning?: boolean;
+  executionProvider?: ExecutionProvider;
+}
+
+export function decoderSessionOptions(options: DecoderSessionOptions): ort.InferenceSession.SessionOptions {
+  const ep = options.executionProvider ?? 'cpu';
+  return {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: options.intraOpThreads,
+    interOpNumThreads: 1,
+    executionProviders: ep === 'cpu' ? ['cpu'] : [{ name: 'cuda', deviceId: ep.deviceId }],
+    extra: { session: { intra_op: { allow_spinning: options.spinning === false ? '0' : '1' } } },
+  };
+}
+
+export function createDecoderSession(modelBytes: Uint8Array, options: DecoderSessionOptions): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(modelBytes, decoderSessionOptions(options));
+}

@@ -1,0 +1,80 @@
+// The Hugging Face tensor names and shapes a config implies. Used both to
+// generate random weights and to validate a downloaded checkpoint, so the two
+// can never disagree about what a model contains.
+
+import type { DecoderConfig, EncoderConfig } from './types.js';
+
+export type TensorRole = 'embedding' | 'linear' | 'bias' | 'norm' | 'normBias';
+
+export interface TensorSpec {
+  name: string;
+  shape: number[];
+  role: TensorRole;
+}
+
+export function decoderTensorSpecs(c: DecoderConfig): TensorSpec[] {
+  const h = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const specs: TensorSpec[] = [
+    { name: 'model.embed_tokens.weight', shape: [c.vocabSize, h], role: 'embedding' },
+  ];
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `model.layers.${i}`;
+    specs.push({ name: `${p}.input_layernorm.weight`, shape: [h], role: 'norm' });
+    specs.push({ name: `${p}.self_attn.q_proj.weight`, shape: [q, h], role: 'linear' });
+    specs.push({ name: `${p}.self_attn.k_proj.weight`, shape: [kv, h], role: 'linear' });
+    specs.push({ name: `${p}.self_attn.v_proj.weight`, shape: [kv, h], role: 'linear' });
+    if (c.attentionBias) {
+      specs.push({ name: `${p}.self_attn.q_proj.bias`, shape: [q], role: 'bias' });
+      specs.push({ name: `${p}.self_attn.k_proj.bias`, shape: [kv], role: 'bias' });
+      specs.push({ name: `${p}.self_attn.v_proj.bias`, shape: [kv], role: 'bias' });
+    }
+    if (c.qkNorm) {
+      specs.push({ name: `${p}.self_attn.q_norm.weight`, shape: [c.headDim], role: 'norm' });
+      specs.push({ name: `${p}.self_attn.k_norm.weight`, shape: [c.headDim], role: 'norm' });
+    }
+    specs.push({ name: `${p}.self_attn.o_proj.weight`, shape: [h, q], role: 'linear' });
+    specs.push({ name: `${p}.post_attention_layernorm.weight`, shape: [h], role: 'norm' });
+    specs.push({ name: `${p}.mlp.gate_proj.weight`, shape: [c.intermediateSize, h], role: 'linear' });
+    specs.push({ name: `${p}.mlp.up_proj.weight`, shape: [c.intermediateSize, h], role: 'linear' });
+    specs.push({ name: `${p}.mlp.down_proj.weight`, shape: [h, c.intermediateSize], role: 'linear' });
+  }
+  specs.push({ name: 'model.norm.weight', shape: [h], role: 'norm' });
+  if (!c.tieWordEmbeddings) {
+    // Role 'linear' would make logits tiny; it is an output embedding, sized separately.
+    specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, h], role: 'embedding' });
+  }
+  return specs;
+}
+
+export function encoderTensorSpecs(c: EncoderConfig): TensorSpec[] {
+  const h = c.hiddenSize;
+  const specs: TensorSpec[] = [
+    { name: 'embeddings.word_embeddings.weight', shape: [c.vocabSize, h], role: 'embedding' },
+    { name: 'embeddings.position_embeddings.weight', shape: [c.maxPositionEmbeddings, h], role: 'embedding' },
+    { name: 'embeddings.token_type_embeddings.weight', shape: [c.typeVocabSize, h], role: 'embedding' },
+    { name: 'embeddings.LayerNorm.weight', shape: [h], role: 'norm' },
+    { name: 'embeddings.LayerNorm.bias', shape: [h], role: 'normBias' },
+  ];
+  const linear = (name: string, out: number, inp: number): void => {
+    specs.push({ name: `${name}.weight`, shape: [out, inp], role: 'linear' });
+    specs.push({ name: `${name}.bias`, shape: [out], role: 'bias' });
+  };
+  const layerNorm = (name: string): void => {
+    specs.push({ name: `${name}.weight`, shape: [h], role: 'norm' });
+    specs.push({ name: `${name}.bias`, shape: [h], role: 'normBias' });
+  };
+  for (let i = 0; i < c.numLayers; i++) {
+    const p = `encoder.layer.${i}`;
+    linear(`${p}.attention.self.query`, h, h);
+    linear(`${p}.attention.self.key`, h, h);
+    linear(`${p}.attention.self.value`, h, h);
+    linear(`${p}.attention.output.dense`, h, h);
+    layerNorm(`${p}.attention.output.LayerNorm`);
+    linear(`${p}.intermediate.dense`, c.intermediateSize, h);
+    linear(`${p}.output.dense`, h, c.intermediateSize);
+    layerNorm(`${p}.output.LayerNorm`);
+  }
+  return specs;
+}

@@ -1,0 +1,124 @@
+// Architecture presets for generated test models. Between them they exercise
+// GQA, RoPE (plain and llama3-scaled), RMSNorm, SwiGLU, and tied and untied
+// embeddings, at sizes from "fits in a unit test" to "worth benchmarking".
+
+import type { DecoderConfig, EncoderConfig, SentenceTransformerConfig } from '../types.js';
+import {
+  BOS_TOKEN,
+  END_OF_TURN_TOKEN,
+  ENCODER_VOCAB_SIZE,
+  EOS_TOKEN,
+  decoderSpecialId,
+} from './special-tokens.js';
+
+export type DecoderPresetName = 'tiny' | 'small' | 'bench';
+export type PresetName = DecoderPresetName | 'encoder';
+export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', 'encoder'];
+
+const BOS_ID = decoderSpecialId(BOS_TOKEN);
+/** config.json carries only the end-of-text id; generation_config.json adds end-of-turn. */
+const EOS_IDS = [decoderSpecialId(EOS_TOKEN), decoderSpecialId(END_OF_TURN_TOKEN)];
+
+function llama(fields: Omit<DecoderConfig, 'architecture' | 'modelType' | 'attentionBias' | 'qkNorm' | 'bosTokenId' | 'eosTokenIds' | 'rmsNormEps'>): DecoderConfig {
+  return {
+    architecture: 'LlamaForCausalLM',
+    modelType: 'llama',
+    rmsNormEps: 1e-5,
+    attentionBias: false,
+    qkNorm: false,
+    bosTokenId: BOS_ID,
+    eosTokenIds: [...EOS_IDS],
+    ...fields,
+  };
+}
+
+export const DECODER_PRESETS: Record<DecoderPresetName, DecoderConfig> = {
+  // ~0.12M params; tied embeddings; GQA 4:2.
+  tiny: llama({
+    hiddenSize: 64,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    headDim: 16,
+    intermediateSize: 172,
+    ropeTheta: 10000,
+    ropeScaling: null,
+    maxPositionEmbeddings: 1024,
+    tieWordEmbeddings: true,
+    vocabSize: 512,
+  }),
+  // ~4.3M params; untied; GQA 8:2; llama3 RoPE scaling chosen so that, with
+  // head_dim 32, some frequencies are kept, some divided by `factor` and some
+  // fall in the smoothed band between (wavelengths 64..256).
+  small: llama({
+    hiddenSize: 256,
+    numLayers: 4,
+    numHeads: 8,
+    numKvHeads: 2,
+    headDim: 32,
+    intermediateSize: 688,
+    ropeTheta: 10000,
+    ropeScaling: {
+      type: 'llama3',
+      factor: 8,
+      lowFreqFactor: 1,
+      highFreqFactor: 4,
+      originalMaxPositionEmbeddings: 256,
+    },
+    maxPositionEmbeddings: 1024,
+    tieWordEmbeddings: false,
+    vocabSize: 3072,
+  }),
+  // ~56M params; untied; GQA 8:4; Llama-3-like vocabulary size and theta.
+  bench: llama({
+    hiddenSize: 512,
+    numLayers: 8,
+    numHeads: 8,
+    numKvHeads: 4,
+    headDim: 64,
+    intermediateSize: 1376,
+    ropeTheta: 500000,
+    ropeScaling: null,
+    maxPositionEmbeddings: 2048,
+    tieWordEmbeddings: false,
+    vocabSize: 32000,
+  }),
+};
+
+export const ENCODER_PRESET: EncoderConfig = {
+  architecture: 'BertModel',
+  modelType: 'bert',
+  hiddenSize: 64,
+  numLayers: 2,
+  numHeads: 4,
+  intermediateSize: 128,
+  layerNormEps: 1e-12,
+  maxPositionEmbeddings: 128,
+  typeVocabSize: 2,
+  vocabSize: ENCODER_VOCAB_SIZE,
+  hiddenAct: 'gelu',
+};
+
+export const ENCODER_SENTENCE_CONFIG: SentenceTransformerConfig = {
+  pooling: 'mean',
+  normalize: true,
+  maxSeqLength: 128,
+};
+
+export function isDecoderPreset(name: string): name is DecoderPresetName {
+  return name === 'tiny' || name === 'small' || name === 'bench';
+}
+
+/** Total parameter count implied by a decoder config (for reports and sanity checks). */
+export function decoderParamCount(c: DecoderConfig): number {
+  const h = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  let perLayer = 2 * h; // input + post-attention norms
+  perLayer += q * h + 2 * kv * h + h * q; // q, k, v, o
+  if (c.attentionBias) perLayer += q + 2 * kv;
+  if (c.qkNorm) perLayer += 2 * c.headDim;
+  perLayer += 3 * h * c.intermediateSize;
+  const embeddings = c.vocabSize * h * (c.tieWordEmbeddings ? 1 : 2);
+  return embeddings + c.numLayers * perLayer + h;
+}
