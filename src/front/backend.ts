@@ -1,0 +1,117 @@
+// The seam between the HTTP layer and whatever generates text. The server
+// only ever sees these plain-data shapes; the lead implements
+// GenerationBackend over the engine (chat template, tokenisation,
+// detokenisation, stop strings, tool-call parsing live behind it).
+//
+// Contract (the HTTP layer relies on every point):
+//  1. chat()/complete() may throw an ApiError synchronously, or the iterable
+//     may throw / yield {type:'error'} — before the first 'delta' this becomes
+//     a plain HTTP error response with that status (400 prompt too long, 429
+//     queue full, 503 …). Headers are only committed on the first non-error
+//     event, so refuse early whenever possible.
+//  2. Choices are numbered 0..N-1 where N = n (chat) or prompts.length * n
+//     (completions; index = promptIndex * n + sampleIndex). Deltas of different
+//     choices may interleave.
+//  3. Every choice gets exactly one 'finish', after its last 'delta'.
+//  4. Exactly one 'usage' event, after all finishes (totals over all choices).
+//  5. 'error' is terminal: nothing after it is read. After the first delta it
+//     becomes an SSE error event (streaming) or an error response (non-stream).
+//  6. The AbortSignal fires when the client disconnects (or the server stops);
+//     the backend must then stop generating and free the sequence. The server
+//     also calls the iterator's return(); either way, end promptly.
+//  7. Completions with echo: the backend emits the prompt text (and, with
+//     logprobs, its prompt-token logprobs) as the choice's first delta.
+//  8. Tool calls: when the model called tools, the 'finish' carries them
+//     (finishReason 'tool_calls') and the deltas must not contain the raw
+//     tool-call markup; the server emits tool_calls in the response/stream.
+//  9. Throwing something that is not an ApiError yields an opaque 500 (the
+//     error is logged server-side, never sent to the client).
+
+import type { ApiError } from '../protocol/errors.js';
+import type {
+  ToolCall,
+  ValidatedChatRequest,
+  ValidatedCompletionRequest,
+  ValidatedEmbeddingRequest,
+} from '../protocol/requests.js';
+
+export type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest, ToolCall };
+
+export interface ModelEntry {
+  /** The id clients send in `model`; may contain '/' (e.g. `org/name`). */
+  id: string;
+  kind: 'chat' | 'embedding';
+  /** Unix seconds. */
+  created: number;
+  ownedBy: string;
+  /** Context window (prompt + output tokens). */
+  maxModelLen: number;
+}
+
+/** One alternative token at a position. `bytes` is the UTF-8 of the token (null if unknown). */
+export interface TopLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+}
+
+/** The logprob record of one emitted (or, with echo, prompt) token. */
+export interface TokenLogprob {
+  token: string;
+  /** null only for the first prompt token under completions echo (it has no logprob). */
+  logprob: number | null;
+  bytes: number[] | null;
+  /** The top-k alternatives (k = sampling.logprobs); may be empty. */
+  top: TopLogprob[];
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls';
+
+export interface DeltaEvent {
+  type: 'delta';
+  choiceIndex: number;
+  /** New text for this choice (may be '' when only logprobs are carried). */
+  text: string;
+  /** One record per token this text came from; present only when sampling.logprobs !== null. */
+  logprobs?: TokenLogprob[];
+}
+
+export interface FinishEvent {
+  type: 'finish';
+  choiceIndex: number;
+  finishReason: FinishReason;
+  /** Present iff finishReason === 'tool_calls'. */
+  toolCalls?: ToolCall[];
+}
+
+export interface UsageEvent {
+  type: 'usage';
+  promptTokens: number;
+  completionTokens: number;
+  /** Prompt tokens served from the prefix cache, if known. */
+  cachedTokens?: number;
+}
+
+export interface ErrorEvent {
+  type: 'error';
+  error: ApiError;
+}
+
+export type GenerationEvent = DeltaEvent | FinishEvent | UsageEvent | ErrorEvent;
+
+export interface EmbeddingResult {
+  /** One vector per input, in input order. */
+  embeddings: ArrayLike<number>[];
+  promptTokens: number;
+}
+
+export interface GenerationBackend {
+  /** Everything servable, chat and embedding models alike. Called per request: keep it cheap. */
+  models(): ModelEntry[];
+  /** false while loading: /health answers 503 and generation endpoints refuse with 503. */
+  ready(): boolean;
+  chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  /** Absent = no embedding support (POST /v1/embeddings answers 404 model_not_found for every model). */
+  embed?(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+}
