@@ -55,17 +55,19 @@ export function buildEncoderGraph(config: EncoderConfig, weights: WeightStore, h
       [x, g.floatTensor(`${name}.weight`, tensor(`${name}.weight`, [H]), [H]), g.floatTensor(`${name}.bias`, tensor(`${name}.bias`, [H]), [H])],
       { axis: int(-1), epsilon: float(c.layerNormEps) },
     );
-  const half = g.floatScalar('half', 0.5);
   const oneF = g.floatScalar('one_f', 1);
+  // Created on first use: ORT warns about initializers no node reads.
+  let halfName: string | null = null;
+  const half = (): string => (halfName ??= g.floatScalar('half', 0.5));
   const activation = (x: string): string => {
     switch (c.hiddenAct) {
       case 'gelu': // 0.5·x·(1 + erf(x/√2)); ORT fuses the pattern into Gelu.
-        return g.op('Mul', [g.op('Mul', [x, half]), g.op('Add', [oneF, g.op('Erf', [g.op('Div', [x, g.floatScalar('sqrt2', Math.SQRT2)])])])]);
+        return g.op('Mul', [g.op('Mul', [x, half()]), g.op('Add', [oneF, g.op('Erf', [g.op('Div', [x, g.floatScalar('sqrt2', Math.SQRT2)])])])]);
       case 'gelu_new': {
         // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))); ORT fuses it into FastGelu.
         const cube = g.op('Mul', [g.op('Mul', [x, x]), x]);
         const inner = g.op('Mul', [g.op('Add', [x, g.op('Mul', [cube, g.floatScalar('gelu_c', 0.044715)])]), g.floatScalar('gelu_k', Math.sqrt(2 / Math.PI))]);
-        return g.op('Mul', [g.op('Mul', [x, half]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
+        return g.op('Mul', [g.op('Mul', [x, half()]), g.op('Add', [oneF, g.op('Tanh', [inner])])]);
       }
       case 'relu':
         return g.op('Relu', [x]);
@@ -125,11 +127,11 @@ export function buildEncoderGraph(config: EncoderConfig, weights: WeightStore, h
 
 /** sentence-transformers Pooling over right-padded rows: [B,S,H] → [B,H]. */
 function pool(g: GraphBuilder, hidden: string, attentionMask: string, maskF: string, mode: PoolingMode): string {
-  const axis1 = g.int64Tensor('pool_axis', [1]);
   switch (mode) {
     case 'cls':
       return g.op('Gather', [hidden, g.int64Scalar('cls_index', 0)], { axis: int(1) });
     case 'mean': {
+      const axis1 = g.int64Tensor('pool_axis', [1]);
       const weighted = g.op('Mul', [hidden, g.op('Unsqueeze', [maskF, g.int64Tensor('mask_axis', [2])])]);
       const sum = g.op('ReduceSum', [weighted, axis1], { keepdims: int(0) }); // [B,H]
       // sentence-transformers clamps the token count to ≥ 1e-9.
