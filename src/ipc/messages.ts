@@ -84,6 +84,8 @@ export interface TokensMessage {
   logprobs?: TokenLogprob[];
   /** Present once, on the first tokens message, when promptLogprobs was requested (first entry is null: no logprob for the first prompt token). */
   promptLogprobs?: (TokenLogprob | null)[];
+  /** On a choice's first tokens message: ms from arrival until the scheduler first ran it. */
+  queueTimeMs?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
@@ -124,6 +126,8 @@ export interface StatsMessage {
   preemptions?: number;
   promptTokensTotal?: number;
   generationTokensTotal?: number;
+  /** Tokens fed per engine step (decode rows + prefill chunks) since the previous snapshot. */
+  stepTokens?: number[];
   /** Snapshot time, ms since epoch. */
   time: number;
 }

@@ -1,0 +1,62 @@
+// Engine configuration: what `createEngine` accepts and the resolved form the
+// scheduler actor receives (plain data, it crosses into the actor thread).
+
+import os from 'node:os';
+import type { ExecutionProviderConfig } from '../worker/types.js';
+
+export interface EngineConfig {
+  modelDir: string;
+  /** One device worker per entry. */
+  devices: ExecutionProviderConfig[];
+  intraOpThreads: number;
+  /** ORT intra-op spinning; off when several sessions share the cores. */
+  spinning: boolean;
+  /** KV slots per worker: the largest decode batch. */
+  maxBatchSize: number;
+  /** Tokens per step (decode rows + prefill chunks). */
+  maxBatchTokens: number;
+  /** null: the model's max_position_embeddings. */
+  maxModelLen: number | null;
+  /** KV positions per worker; null: maxBatchSize × maxModelLen. */
+  kvCacheTokens: number | null;
+  /** Per-slot KV capacity grows and shrinks in steps of this many positions. */
+  capacityGranule: number;
+  quantize: 'int4' | null;
+  sliceKvToMaxPast: boolean;
+  /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
+  testHooks: boolean;
+}
+
+export type EngineOptions = Partial<EngineConfig> & { modelDir: string; workers?: number };
+
+export function resolveEngineConfig(options: EngineOptions): EngineConfig {
+  const devices = options.devices ?? Array.from({ length: options.workers ?? 1 }, (): ExecutionProviderConfig => 'cpu');
+  if (devices.length === 0) throw new Error('at least one device worker is needed');
+  const cpuWorkers = devices.filter((device) => device === 'cpu').length;
+  const threads = options.intraOpThreads ?? Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, cpuWorkers)));
+  return {
+    modelDir: options.modelDir,
+    devices,
+    intraOpThreads: threads,
+    // Spinning threads steal cores from the other sessions (research §2b).
+    spinning: options.spinning ?? cpuWorkers <= 1,
+    maxBatchSize: options.maxBatchSize ?? 32,
+    maxBatchTokens: options.maxBatchTokens ?? 512,
+    maxModelLen: options.maxModelLen ?? null,
+    kvCacheTokens: options.kvCacheTokens ?? null,
+    capacityGranule: options.capacityGranule ?? 64,
+    quantize: options.quantize ?? null,
+    sliceKvToMaxPast: options.sliceKvToMaxPast ?? false,
+    testHooks: options.testHooks ?? false,
+  };
+}
+
+/** Parses `--device`: 'cpu' or 'cuda:0,cuda:1'. */
+export function parseDevices(spec: string, workers: number): ExecutionProviderConfig[] {
+  if (spec === 'cpu') return Array.from({ length: workers }, (): ExecutionProviderConfig => 'cpu');
+  return spec.split(',').map((part) => {
+    const match = /^cuda:(\d+)$/.exec(part.trim());
+    if (!match) throw new Error(`--device: expected 'cpu' or 'cuda:N[,cuda:M…]', got '${part}'`);
+    return { name: 'cuda', deviceId: Number(match[1]) };
+  });
+}

@@ -1,0 +1,59 @@
+// The scheduler actor's handle on one device worker. Each device is its own
+// one-thread Piscina pool: Piscina gives us the thread lifecycle (start, crash
+// detection, replacement), while affinity stays ours because a pool holds
+// exactly one thread and therefore one KV slot pool.
+
+import { Piscina } from 'piscina';
+import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../worker/types.js';
+
+const WORKER_FILE = new URL('../../workers/device-worker.js', import.meta.url).href;
+
+export class DeviceLostError extends Error {
+  readonly deviceIndex: number;
+  constructor(deviceIndex: number, cause: unknown) {
+    super(`device worker ${deviceIndex} failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.deviceIndex = deviceIndex;
+  }
+}
+
+export class DeviceHandle {
+  readonly index: number;
+  private readonly pool: Piscina;
+
+  constructor(config: DeviceWorkerConfig) {
+    this.index = config.deviceIndex;
+    this.pool = new Piscina({
+      filename: WORKER_FILE,
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 1,
+      // A device worker holds its model and KV for the server's whole life.
+      idleTimeout: 2 ** 31 - 1,
+      workerData: config,
+      // Threads for ORT are set explicitly; Piscina must not add its own limits.
+      resourceLimits: undefined,
+    });
+  }
+
+  /** Resolves once the worker has loaded its model (an empty step is a no-op round trip). */
+  async ready(): Promise<void> {
+    await this.run({ release: [], capacity: 0, admit: [], rows: [] });
+  }
+
+  /**
+   * Runs one step. If the worker dies or throws, its KV state is gone: the
+   * caller must fail every sequence it held; Piscina starts a fresh thread,
+   * which reloads the model on its first task.
+   */
+  async run(step: DeviceStep): Promise<DeviceStepResult> {
+    try {
+      return (await this.pool.run(step)) as DeviceStepResult;
+    } catch (error) {
+      throw new DeviceLostError(this.index, error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

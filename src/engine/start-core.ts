@@ -1,0 +1,38 @@
+// Boots the engine inside the scheduler actor: reads the model's limits,
+// loads every device worker in parallel, announces readiness, runs the loop.
+
+import { readDecoderLimits } from '../model/limits.js';
+import type { ActorChannel } from '../ipc/channel.js';
+import type { EngineConfig } from './config.js';
+import { EngineCore } from './core.js';
+import { DeviceHandle } from './device-handle.js';
+import { kvBudget } from './core.js';
+
+export async function startEngineCore(channel: ActorChannel, config: EngineConfig): Promise<void> {
+  channel.send({ type: 'loading', detail: `loading ${config.modelDir}` });
+  const model = await readDecoderLimits(config.modelDir);
+  const maxModelLen = Math.min(config.maxModelLen ?? Math.min(model.maxPositionEmbeddings, 2048), model.maxPositionEmbeddings);
+  const devices = config.devices.map(
+    (executionProvider, deviceIndex) =>
+      new DeviceHandle({
+        deviceIndex,
+        modelDir: config.modelDir,
+        quantize: config.quantize,
+        sliceKvToMaxPast: config.sliceKvToMaxPast,
+        executionProvider,
+        intraOpThreads: config.intraOpThreads,
+        spinning: config.spinning,
+        maxSlots: config.maxBatchSize,
+        kvBudgetTokens: kvBudget(config, maxModelLen),
+        testHooks: config.testHooks,
+      }),
+  );
+  try {
+    await Promise.all(devices.map((device) => device.ready()));
+    const core = new EngineCore(channel, devices, config, { maxModelLen, eosTokenIds: model.eosTokenIds });
+    channel.send({ type: 'ready', maxModelLen, workers: devices.length });
+    await core.run();
+  } finally {
+    await Promise.allSettled(devices.map((device) => device.close()));
+  }
+}

@@ -1,0 +1,146 @@
+// A device worker's engine room: owns the session, the KV slot pool and each
+// sequence's sampling state, and executes DeviceSteps. Decode rows (one token
+// each) go through one batched call over the contiguous slot prefix; each
+// prefill chunk runs alone against its own slot's view.
+
+import type { DecoderForward, ForwardOutput } from './forward.js';
+import type { KvSlotPool } from './kv-pool.js';
+import type { DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample, StepRow } from './types.js';
+import type { RowSampler } from './row-sampler.js';
+
+export class Device {
+  private readonly forward: DecoderForward;
+  private readonly pool: KvSlotPool;
+  private readonly sampler: RowSampler;
+  private readonly vocabSize: number;
+
+  constructor(forward: DecoderForward, pool: KvSlotPool, sampler: RowSampler, vocabSize: number) {
+    this.forward = forward;
+    this.pool = pool;
+    this.sampler = sampler;
+    this.vocabSize = vocabSize;
+  }
+
+  get activeSlots(): number {
+    return this.pool.activeSlots;
+  }
+
+  async step(step: DeviceStep): Promise<DeviceStepResult> {
+    if (step.resetAll) {
+      this.pool.releaseAll();
+      this.sampler.forgetAll();
+    }
+    for (const seqId of step.release) {
+      this.pool.release(seqId);
+      this.sampler.forget(seqId);
+    }
+    this.pool.resize(step.capacity);
+    for (const admission of step.admit) {
+      this.pool.acquire(admission.seqId);
+      this.sampler.admit(admission);
+    }
+
+    const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0 };
+    const decodeRows = step.rows.filter((row) => row.tokens.length === 1 && row.promptLogprobs === null);
+    const prefillRows = step.rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
+
+    if (decodeRows.length > 0) await this.decode(decodeRows, result);
+    for (const row of prefillRows) await this.prefill(row, result);
+    return result;
+  }
+
+  private async decode(rows: StepRow[], result: DeviceStepResult): Promise<void> {
+    // The batch is the slot prefix [0, batch): slots without work this step ride
+    // along as idle rows (new_len 0), which keeps every KV input a zero-copy view.
+    let batch = 0;
+    const slots = rows.map((row) => this.pool.slotOf(row.seqId));
+    for (const slot of slots) batch = Math.max(batch, slot + 1);
+    const inputIds = new BigInt64Array(batch);
+    const positionIds = new BigInt64Array(batch);
+    const pastLens = new BigInt64Array(batch);
+    const newLens = new BigInt64Array(batch);
+    const sampled: number[] = [];
+    const logitsRows: bigint[] = [];
+    rows.forEach((row, i) => {
+      const slot = slots[i];
+      inputIds[slot] = BigInt(row.tokens[0]);
+      positionIds[slot] = BigInt(row.startPos);
+      pastLens[slot] = BigInt(row.startPos);
+      newLens[slot] = 1n;
+      if (row.sample) {
+        sampled.push(i);
+        logitsRows.push(BigInt(slot));
+      }
+    });
+    const views = this.pool.prefixViews(batch);
+    const started = performance.now();
+    const out = await this.forward.run({
+      batch,
+      seqLen: 1,
+      inputIds,
+      positionIds,
+      pastLens,
+      newLens,
+      logitsRows: BigInt64Array.from(logitsRows),
+      keys: views.keys,
+      values: views.values,
+      capacity: this.pool.capacity,
+    });
+    result.forwardMs += performance.now() - started;
+    result.decodeRows += rows.length;
+    rows.forEach((row, i) => this.store(out, 1, slots[i], slots[i], row.startPos, 1));
+    const sampledRows = sampled.map((i) => rows[i]);
+    result.samples.push(...this.sampler.sample(out.logits, sampledRows.map((row) => row.seqId)));
+  }
+
+  private async prefill(row: StepRow, result: DeviceStepResult): Promise<void> {
+    const slot = this.pool.slotOf(row.seqId);
+    const length = row.tokens.length;
+    const inputIds = new BigInt64Array(length);
+    const positionIds = new BigInt64Array(length);
+    for (let i = 0; i < length; i++) {
+      inputIds[i] = BigInt(row.tokens[i]);
+      positionIds[i] = BigInt(row.startPos + i);
+    }
+    // Logits rows: every position when prompt logprobs are wanted (the last one
+    // doubles as the sampling row), else only the last position when sampling.
+    const wantAll = row.promptLogprobs !== null;
+    const logitsRows = wantAll
+      ? BigInt64Array.from({ length }, (_, i) => BigInt(i))
+      : row.sample
+        ? BigInt64Array.of(BigInt(length - 1))
+        : new BigInt64Array(0);
+    const views = this.pool.slotViews(slot);
+    const started = performance.now();
+    const out = await this.forward.run({
+      batch: 1,
+      seqLen: length,
+      inputIds,
+      positionIds,
+      pastLens: BigInt64Array.of(BigInt(row.startPos)),
+      newLens: BigInt64Array.of(BigInt(length)),
+      logitsRows,
+      keys: views.keys,
+      values: views.values,
+      capacity: this.pool.capacity,
+    });
+    result.forwardMs += performance.now() - started;
+    result.prefillTokens += length;
+    this.store(out, length, 0, slot, row.startPos, length);
+
+    if (wantAll) {
+      const entries = this.sampler.scorePrompt(out.logits, row.tokens, row.followingToken, row.promptLogprobs as number);
+      result.promptLogprobs.push({ seqId: row.seqId, entries } satisfies RowPromptLogprobs);
+    }
+    if (row.sample) {
+      const last = wantAll ? out.logits.subarray((length - 1) * this.vocabSize, length * this.vocabSize) : out.logits;
+      result.samples.push(...(this.sampler.sample(last, [row.seqId]) satisfies RowSample[]));
+    }
+  }
+
+  private store(out: ForwardOutput, seqLen: number, row: number, slot: number, start: number, count: number): void {
+    for (let layer = 0; layer < out.newKeys.length; layer++) {
+      this.pool.write(layer, out.newKeys[layer], out.newValues[layer], seqLen, row, slot, start, count);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+// The KV cache of one device worker: per layer, one K and one V buffer laid out
+// [slots, kvHeads, capacity, headDim]. The graph reads them as inputs (zero-copy);
+// this module writes the new tokens' K/V that the graph returns. Slots stay
+// contiguous (0..active-1) so a decode call can pass one prefix view of each buffer.
+
+export interface KvShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  maxSlots: number;
+  /** Token positions the whole pool may hold (slots × capacity never exceeds it). */
+  budgetTokens: number;
+}
+
+export class KvSlotPool {
+  readonly shape: KvShape;
+  /** Token positions per slot currently allocated. */
+  capacity = 0;
+  /** Slots the buffers hold at the current capacity. */
+  allocatedSlots = 0;
+  private keys: Float32Array[] = [];
+  private values: Float32Array[] = [];
+  private readonly slotBySeq = new Map<string, number>();
+  private readonly seqBySlot: string[] = [];
+
+  constructor(shape: KvShape) {
+    this.shape = shape;
+    this.allocate(0);
+  }
+
+  get activeSlots(): number {
+    return this.seqBySlot.length;
+  }
+
+  slotOf(seqId: string): number {
+    const slot = this.slotBySeq.get(seqId);
+    if (slot === undefined) throw new Error(`sequence ${seqId} has no KV slot on this worker`);
+    return slot;
+  }
+
+  has(seqId: string): boolean {
+    return this.slotBySeq.has(seqId);
+  }
+
+  acquire(seqId: string): number {
+    if (this.slotBySeq.has(seqId)) throw new Error(`sequence ${seqId} already holds a KV slot`);
+    if (this.seqBySlot.length >= this.allocatedSlots) throw new Error('no free KV slot (scheduler accounting out of sync)');
+    const slot = this.seqBySlot.length;
+    this.seqBySlot.push(seqId);
+    this.slotBySeq.set(seqId, slot);
+    return slot;
+  }
+
+  /** Frees a slot by moving the last active slot into it, keeping slots contiguous. */
+  release(seqId: string): void {
+    const slot = this.slotBySeq.get(seqId);
+    if (slot === undefined) return;
+    this.slotBySeq.delete(seqId);
+    const last = this.seqBySlot.length - 1;
+    const movedSeq = this.seqBySlot.pop() as string;
+    if (slot === last) return;
+    const stride = this.slotStride();
+    for (let layer = 0; layer < this.shape.layers; layer++) {
+      this.keys[layer].copyWithin(slot * stride, last * stride, (last + 1) * stride);
+      this.values[layer].copyWithin(slot * stride, last * stride, (last + 1) * stride);
+    }
+    this.seqBySlot[slot] = movedSeq;
+    this.slotBySeq.set(movedSeq, slot);
+  }
+
+  releaseAll(): void {
+    this.slotBySeq.clear();
+    this.seqBySlot.length = 0;
+  }
+
+  /** Re-lays the buffers out for a new per-slot capacity, keeping the first `keep` positions of each slot. */
+  resize(capacity: number): void {
+    if (capacity === this.capacity) return;
+    if (this.slotsFor(capacity) < this.seqBySlot.length) {
+      throw new Error(`capacity ${capacity} leaves no room for ${this.seqBySlot.length} active slots within the KV budget`);
+    }
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const oldCapacity = this.capacity;
+    this.allocate(capacity);
+    const keep = Math.min(oldCapacity, capacity);
+    if (keep === 0) return;
+    const { kvHeads, headDim } = this.shape;
+    const rows = this.seqBySlot.length * kvHeads;
+    for (let layer = 0; layer < this.shape.layers; layer++) {
+      copyRows(oldKeys[layer], this.keys[layer], rows, oldCapacity * headDim, capacity * headDim, keep * headDim);
+      copyRows(oldValues[layer], this.values[layer], rows, oldCapacity * headDim, capacity * headDim, keep * headDim);
+    }
+  }
+
+  /** Views of every layer's K and V covering slots [0, count): the decode batch input. */
+  prefixViews(count: number): { keys: Float32Array[]; values: Float32Array[] } {
+    const end = count * this.slotStride();
+    return {
+      keys: this.keys.map((k) => k.subarray(0, end)),
+      values: this.values.map((v) => v.subarray(0, end)),
+    };
+  }
+
+  /** Views of one slot's K and V in every layer: the input of a prefill chunk. */
+  slotViews(slot: number): { keys: Float32Array[]; values: Float32Array[] } {
+    const stride = this.slotStride();
+    const start = slot * stride;
+    return {
+      keys: this.keys.map((k) => k.subarray(start, start + stride)),
+      values: this.values.map((v) => v.subarray(start, start + stride)),
+    };
+  }
+
+  /**
+   * Copies `count` new positions of batch row `row` from a graph output laid out
+   * [batch, kvHeads, seqLen, headDim] into `slot` starting at position `start`.
+   */
+  write(layer: number, newKeys: Float32Array, newValues: Float32Array, seqLen: number, row: number, slot: number, start: number, count: number): void {
+    const { kvHeads, headDim } = this.shape;
+    const capacityStride = this.capacity * headDim;
+    const srcHeadStride = seqLen * headDim;
+    const span = count * headDim;
+    const keys = this.keys[layer];
+    const values = this.values[layer];
+    for (let head = 0; head < kvHeads; head++) {
+      const src = (row * kvHeads + head) * srcHeadStride;
+      const dst = (slot * kvHeads + head) * capacityStride + start * headDim;
+      keys.set(newKeys.subarray(src, src + span), dst);
+      values.set(newValues.subarray(src, src + span), dst);
+    }
+  }
+
+  bytes(): number {
+    return 2 * this.shape.layers * this.allocatedSlots * this.slotStride() * 4;
+  }
+
+  private slotsFor(capacity: number): number {
+    if (capacity === 0) return this.shape.maxSlots;
+    return Math.min(this.shape.maxSlots, Math.floor(this.shape.budgetTokens / capacity));
+  }
+
+  private slotStride(): number {
+    return this.shape.kvHeads * this.capacity * this.shape.headDim;
+  }
+
+  private allocate(capacity: number): void {
+    this.capacity = capacity;
+    // Buffers hold every slot the budget allows at this capacity, so admitting a
+    // sequence never copies; capacity changes are rare (granular) and do copy.
+    this.allocatedSlots = this.slotsFor(capacity);
+    const size = this.allocatedSlots * this.slotStride();
+    this.keys = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
+    this.values = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
+  }
+}
+
+function copyRows(src: Float32Array, dst: Float32Array, rows: number, srcStride: number, dstStride: number, span: number): void {
+  for (let r = 0; r < rows; r++) {
+    dst.set(src.subarray(r * srcStride, r * srcStride + span), r * dstStride);
+  }
+}

@@ -1,0 +1,34 @@
+// Builds a device worker's engine room from its config: load the checkpoint,
+// build Serval's slot-KV graph from it, open the session, size the KV pool.
+
+import { loadModelFolder } from '../model/folder.js';
+import { buildDecoderGraph } from '../model/graph/decoder-graph.js';
+import { createDecoderSession } from '../model/graph/session.js';
+import { Device } from './device.js';
+import { DecoderForward } from './forward.js';
+import { KvSlotPool } from './kv-pool.js';
+import { RowSampler } from './row-sampler.js';
+import type { DeviceWorkerConfig } from './types.js';
+
+export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
+  const model = await loadModelFolder(config.modelDir);
+  const c = model.config;
+  const graph = buildDecoderGraph(c, model.weights, {
+    quantize: config.quantize ?? undefined,
+    sliceKvToMaxPast: config.sliceKvToMaxPast,
+  });
+  const session = await createDecoderSession(graph, {
+    intraOpThreads: config.intraOpThreads,
+    spinning: config.spinning,
+    executionProvider: config.executionProvider,
+  });
+  const forward = new DecoderForward(session, { layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize });
+  const pool = new KvSlotPool({
+    layers: c.numLayers,
+    kvHeads: c.numKvHeads,
+    headDim: c.headDim,
+    maxSlots: config.maxSlots,
+    budgetTokens: config.kvBudgetTokens,
+  });
+  return new Device(forward, pool, new RowSampler(c.vocabSize, config.maxSlots), c.vocabSize);
+}

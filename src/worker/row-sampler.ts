@@ -1,0 +1,80 @@
+// Sampling on the device worker: each sequence's parameters and sampling state
+// live here between steps, so only chosen tokens and requested logprobs leave
+// the thread. Wraps the batched Sampler with the seqId bookkeeping.
+
+import { fromWireSamplingParams, type SamplingParams } from '../sampling/params.js';
+import { promptLogprobs } from '../sampling/prompt-logprobs.js';
+import { Sampler, createSamplerOutput, type SamplerOutput, type SamplerRow } from '../sampling/sampler.js';
+import { SequenceSamplingState } from '../sampling/sequence-state.js';
+import type { RowSample, SlotAdmission, TokenLogprob } from './types.js';
+
+const MAX_TOP = 20;
+
+export class RowSampler {
+  private readonly sampler: Sampler;
+  private readonly vocab: number;
+  private readonly rows = new Map<string, SamplerRow>();
+  private output: SamplerOutput;
+
+  constructor(vocab: number, maxRows: number) {
+    this.vocab = vocab;
+    this.sampler = new Sampler(vocab);
+    this.output = createSamplerOutput(maxRows, MAX_TOP);
+  }
+
+  admit(admission: SlotAdmission): void {
+    const params: SamplingParams = fromWireSamplingParams(admission.params);
+    const state = SequenceSamplingState.forParams(params, admission.promptTokenIds, admission.generatedTokenIds);
+    this.rows.set(admission.seqId, { state, params });
+  }
+
+  forget(seqId: string): void {
+    this.rows.delete(seqId);
+  }
+
+  forgetAll(): void {
+    this.rows.clear();
+  }
+
+  /** One token per seqId from consecutive logits rows (modified in place). */
+  sample(logits: Float32Array, seqIds: string[]): RowSample[] {
+    if (seqIds.length === 0) return [];
+    if (seqIds.length > this.output.maxRows) this.output = createSamplerOutput(seqIds.length, MAX_TOP);
+    const rows = seqIds.map((seqId) => {
+      const row = this.rows.get(seqId);
+      if (!row) throw new Error(`no sampling state for sequence ${seqId}`);
+      return row;
+    });
+    const out = this.output;
+    this.sampler.sampleBatch(logits, rows, out);
+    return seqIds.map((seqId, r) => {
+      const token = out.tokenIds[r];
+      if (token < 0) throw new Error(`sequence ${seqId}: every token was masked out`);
+      const wantsLogprobs = rows[r].params.logprobs !== null;
+      return { seqId, token, logprob: wantsLogprobs ? readLogprob(out, r, token) : null };
+    });
+  }
+
+  /**
+   * Logprobs of the fed prompt tokens: logits row j predicts token j + 1 of the
+   * chunk, and the chunk's last row predicts `followingToken` (the next chunk's
+   * first token) when there is one.
+   */
+  scorePrompt(logits: Float32Array, tokens: number[], followingToken: number | null, topN: number): TokenLogprob[] {
+    const next = tokens.slice(1);
+    if (followingToken !== null) next.push(followingToken);
+    const scored = promptLogprobs(logits, this.vocab, next, topN);
+    return next.map((token, j) => {
+      const top: Array<[number, number]> = [];
+      for (let k = 0; k < scored.topCounts[j]; k++) top.push([scored.topIds[j * topN + k], scored.topLogprobs[j * topN + k]]);
+      return { token, logprob: scored.logprobs[j], top };
+    });
+  }
+}
+
+function readLogprob(out: SamplerOutput, r: number, token: number): TokenLogprob {
+  const top: Array<[number, number]> = [];
+  const base = r * out.maxTop;
+  for (let k = 0; k < out.topCounts[r]; k++) top.push([out.topIds[base + k], out.topLogprobs[base + k]]);
+  return { token, logprob: out.logprobs[r], top };
+}

@@ -1,0 +1,45 @@
+// Shared fixtures for engine tests: a generated model folder per preset (made
+// once per process in a temp dir) and a helper that collects a request's tokens.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeTestModel } from '../../src/model/testmodels/write-model.js';
+import type { Engine, EngineEvent } from '../../src/engine/engine.js';
+import type { SamplingParams } from '../../src/ipc/messages.js';
+
+export async function makeModelDir(preset: 'tiny' | 'small'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), `serval-${preset}-`));
+  const dir = path.join(root, preset);
+  await writeTestModel(preset, dir);
+  return { dir, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export interface Collected {
+  tokens: number[][];
+  finish: EngineEvent[];
+}
+
+export async function collect(engine: Engine, prompt: number[], params: Partial<SamplingParams>, signal?: AbortSignal): Promise<Collected> {
+  const n = params.n ?? 1;
+  const tokens: number[][] = Array.from({ length: n }, () => []);
+  const finish: EngineEvent[] = [];
+  for await (const event of engine.generate(prompt, params, signal)) {
+    if (event.type === 'tokens') tokens[event.choice].push(...event.tokenIds);
+    else finish.push(event);
+  }
+  return { tokens, finish };
+}
+
+/** Deterministic pseudo-random prompts of the given lengths over [low, high). */
+export function makePrompts(lengths: number[], low: number, high: number, seed = 7): number[][] {
+  let state = seed >>> 0;
+  const next = (): number => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
+    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
+  };
+  return lengths.map((length) => Array.from({ length }, () => low + Math.floor(next() * (high - low))));
+}
