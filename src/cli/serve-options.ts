@@ -1,0 +1,145 @@
+// `serval serve` flags: one table drives parsing, defaults and --help, so the
+// help text can never drift from what is accepted.
+
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+
+export interface ServeOptions {
+  model: string | null;
+  embeddingModel: string | null;
+  embeddingModelName: string | null;
+  embeddingWorkers: number;
+  embeddingThreads: number | null;
+  embeddingBatchWindowMs: number;
+  embeddingMaxBatch: number;
+  embeddingMaxBatchTokens: number;
+  host: string;
+  port: number;
+  servedModelName: string | null;
+  workers: number;
+  device: string;
+  threads: number | null;
+  maxBatchSize: number;
+  maxBatchTokens: number;
+  maxModelLen: number | null;
+  kvCacheTokens: number | null;
+  quantize: 'int4' | null;
+  maxBodyBytes: number;
+  maxQueue: number;
+  maxN: number;
+  logLevel: string;
+}
+
+interface FlagSpec {
+  name: string;
+  key: keyof ServeOptions;
+  type: 'string' | 'int' | 'choice';
+  choices?: string[];
+  placeholder: string;
+  help: string;
+}
+
+const FLAGS: FlagSpec[] = [
+  { name: 'model', key: 'model', type: 'string', placeholder: 'DIR', help: "Hugging Face model folder to serve for chat/completions (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
+  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR', help: "sentence-transformers folder (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given; 'none' disables)." },
+  { name: 'embedding-model-name', key: 'embeddingModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the embedding model in /v1/models and requests (default: the folder name).' },
+  { name: 'embedding-workers', key: 'embeddingWorkers', type: 'int', placeholder: 'N', help: 'Encoder worker threads, each with its own ORT session (default 1).' },
+  { name: 'embedding-threads', key: 'embeddingThreads', type: 'int', placeholder: 'N', help: 'Intra-op threads per encoder worker (default: cores / embedding workers, at least 1).' },
+  { name: 'embedding-batch-window-ms', key: 'embeddingBatchWindowMs', type: 'int', placeholder: 'MS', help: 'How long an embedding input may wait for inputs of other requests to share its forward pass (default 2; 0 = no wait).' },
+  { name: 'embedding-max-batch', key: 'embeddingMaxBatch', type: 'int', placeholder: 'N', help: 'Most inputs in one encoder forward pass (default 64).' },
+  { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
+  { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
+  { name: 'port', key: 'port', type: 'int', placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
+  { name: 'served-model-name', key: 'servedModelName', type: 'string', placeholder: 'NAME', help: 'Model id reported by /v1/models and required in requests (default: the folder name).' },
+  { name: 'workers', key: 'workers', type: 'int', placeholder: 'N', help: 'Device workers, each with its own ORT session and KV slots (CPU: default 1; use 2 for throughput on 2 cores). With --device cuda:0,cuda:1 one per GPU.' },
+  { name: 'device', key: 'device', type: 'string', placeholder: 'LIST', help: "Execution provider: 'cpu' (default) or a comma list like 'cuda:0,cuda:1' (one worker per GPU; needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12)." },
+  { name: 'threads', key: 'threads', type: 'int', placeholder: 'N', help: 'Intra-op threads per worker (default: cores / workers, at least 1).' },
+  { name: 'max-batch-size', key: 'maxBatchSize', type: 'int', placeholder: 'N', help: 'KV slots per worker = most sequences decoded together (default 32).' },
+  { name: 'max-batch-tokens', key: 'maxBatchTokens', type: 'int', placeholder: 'N', help: 'Token budget of one step: decode rows plus prefill chunks (default 512).' },
+  { name: 'max-model-len', key: 'maxModelLen', type: 'int', placeholder: 'N', help: "Longest sequence (prompt + output) (default: the model's max_position_embeddings, at most 2048)." },
+  { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
+  { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
+  { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
+  { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Requests waiting for a slot before new ones get 429 (default 1024).' },
+  { name: 'max-n', key: 'maxN', type: 'int', placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
+  { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
+];
+
+export const SERVE_DEFAULTS: ServeOptions = {
+  model: null,
+  embeddingModel: null,
+  embeddingModelName: null,
+  embeddingWorkers: 1,
+  embeddingThreads: null,
+  embeddingBatchWindowMs: 2,
+  embeddingMaxBatch: 64,
+  embeddingMaxBatchTokens: 8192,
+  host: '127.0.0.1',
+  port: 8000,
+  servedModelName: null,
+  workers: 1,
+  device: 'cpu',
+  threads: null,
+  maxBatchSize: 32,
+  maxBatchTokens: 512,
+  maxModelLen: null,
+  kvCacheTokens: null,
+  quantize: null,
+  maxBodyBytes: 4 * 1024 * 1024,
+  maxQueue: 1024,
+  maxN: 16,
+  logLevel: 'info',
+};
+
+export class UsageError extends Error {}
+
+export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+  for (const flag of FLAGS) options[flag.name] = { type: 'string' };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (parsed.values.help) return 'help';
+  const result: ServeOptions = { ...SERVE_DEFAULTS };
+  const target = result as unknown as Record<string, unknown>;
+  for (const flag of FLAGS) {
+    const raw = parsed.values[flag.name];
+    if (typeof raw !== 'string') continue;
+    target[flag.key] = convert(flag, raw);
+  }
+  if (result.quantize === ('none' as string)) result.quantize = null;
+  for (const [flag, value] of [['embedding-workers', result.embeddingWorkers], ['embedding-max-batch', result.embeddingMaxBatch], ['embedding-max-batch-tokens', result.embeddingMaxBatchTokens]] as const) {
+    if (value < 1) throw new UsageError(`--${flag} must be at least 1, got ${value}`);
+  }
+  if (result.model === 'none' && result.embeddingModel === 'none') throw new UsageError("--model none and --embedding-model none leave nothing to serve");
+  return result;
+}
+
+function convert(flag: FlagSpec, raw: string): unknown {
+  if (flag.type === 'int') {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${flag.name} expects a non-negative integer, got '${raw}'`);
+    return value;
+  }
+  if (flag.type === 'choice' && !flag.choices?.includes(raw)) {
+    throw new UsageError(`--${flag.name} must be one of ${flag.choices?.join(', ')}, got '${raw}'`);
+  }
+  return raw;
+}
+
+export function defaultThreads(workers: number): number {
+  return Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)));
+}
+
+export function serveHelp(): string {
+  const lines = ['Usage: serval serve [options]', '', 'Serve an OpenAI-compatible API (chat, completions, embeddings, models, health, metrics).', '', 'Options:'];
+  for (const flag of FLAGS) {
+    const left = `  --${flag.name} ${flag.placeholder}`;
+    lines.push(`${left.padEnd(30)} ${flag.help}`);
+  }
+  lines.push(`${'  --help'.padEnd(30)} Show this help.`);
+  return lines.join('\n');
+}

@@ -1,0 +1,77 @@
+// Turns one choice's token ids into text events: incremental detokenization,
+// stop strings, and logprob records. Lives on the front thread, so the
+// scheduler never sees text.
+
+import type { TokenLogprob as EngineTokenLogprob } from '../ipc/messages.js';
+import { createDetokenizer, type Detokenizer } from '../tokenizer/detokenizer.js';
+import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import type { TokenLogprob, TopLogprob } from './backend.js';
+import { StopStringMatcher } from './stop-strings.js';
+
+export interface ChoiceStreamOptions {
+  stop: string[];
+  includeStopStrInOutput: boolean;
+  skipSpecialTokens: boolean;
+  logprobs: boolean;
+}
+
+export interface ChoiceChunk {
+  text: string;
+  logprobs: TokenLogprob[] | undefined;
+  /** A stop string matched: generation of this choice must end now. */
+  stopped: boolean;
+}
+
+export class ChoiceStream {
+  /** Generated tokens counted for usage (up to and including the one that hit a stop string). */
+  completionTokens = 0;
+  private readonly tokenizer: TextTokenizer;
+  private readonly detokenizer: Detokenizer;
+  private readonly stops: StopStringMatcher;
+  private readonly wantLogprobs: boolean;
+  private stopped = false;
+
+  constructor(tokenizer: TextTokenizer, options: ChoiceStreamOptions) {
+    this.tokenizer = tokenizer;
+    this.detokenizer = createDetokenizer(tokenizer, { skipSpecialTokens: options.skipSpecialTokens });
+    this.stops = new StopStringMatcher(options.stop, options.includeStopStrInOutput);
+    this.wantLogprobs = options.logprobs;
+  }
+
+  get hitStopString(): boolean {
+    return this.stopped;
+  }
+
+  push(tokenIds: number[], logprobs: EngineTokenLogprob[] | undefined): ChoiceChunk {
+    let text = '';
+    const records: TokenLogprob[] | undefined = this.wantLogprobs ? [] : undefined;
+    for (let i = 0; i < tokenIds.length && !this.stopped; i++) {
+      this.completionTokens += 1;
+      const check = this.stops.push(this.detokenizer.push(tokenIds[i]));
+      text += check.text;
+      if (records && logprobs?.[i]) records.push(this.record(tokenIds[i], logprobs[i]));
+      if (check.stopped) this.stopped = true;
+    }
+    return { text, logprobs: records, stopped: this.stopped };
+  }
+
+  /** The text still held back at the natural end of generation. */
+  finish(): string {
+    if (this.stopped) return '';
+    const tail = this.stops.push(this.detokenizer.flush());
+    return tail.text + this.stops.flush();
+  }
+
+  record(tokenId: number, entry: EngineTokenLogprob | null): TokenLogprob {
+    return {
+      ...this.describe(tokenId),
+      logprob: entry ? entry.logprob : null,
+      top: entry ? entry.top.map(([id, logprob]): TopLogprob => ({ ...this.describe(id), logprob })) : [],
+    };
+  }
+
+  private describe(tokenId: number): { token: string; bytes: number[] } {
+    const bytes = this.tokenizer.tokenBytes(tokenId);
+    return { token: this.tokenizer.tokenText(tokenId) ?? Buffer.from(bytes).toString('utf8'), bytes: Array.from(bytes) };
+  }
+}

@@ -1,0 +1,250 @@
+// The GenerationBackend the server uses: text in, text out, over the engine's
+// token-id API. Chat templates, tokenization, detokenization and stop strings
+// run here on the front thread; the scheduler and devices see token ids only.
+
+import { Engine, EngineRequestError, type EngineEvent } from '../engine/engine.js';
+import type { SamplingParams as EngineSamplingParams } from '../ipc/messages.js';
+import type { GenerationDefaults } from '../model/types.js';
+import { ApiError } from '../protocol/errors.js';
+import type { ChatMessage, Prompt, SamplingOptions, ValidatedChatRequest, ValidatedCompletionRequest } from '../protocol/requests.js';
+import { resolveSamplingParams } from '../sampling/params.js';
+import { ChatTemplate, ChatTemplateError, type ChatMessage as TemplateMessage } from '../tokenizer/chat-template.js';
+import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
+import { ChoiceStream } from './choice-stream.js';
+import { EventMerger } from './event-merger.js';
+import { ChoiceTimer } from './engine-metrics.js';
+import type { ServerMetrics } from '../metrics/registry.js';
+
+export interface ChatModel {
+  id: string;
+  engine: Engine;
+  tokenizer: TextTokenizer;
+  template: ChatTemplate | null;
+  generation: GenerationDefaults;
+  vocabSize: number;
+  created: number;
+}
+
+/** One engine request of a response: a prompt and the choice index it produces. */
+interface ChoiceJob {
+  choiceIndex: number;
+  promptIds: number[];
+  params: EngineSamplingParams;
+  /** Text emitted before generated text (completions echo). */
+  echo: { text: string; withLogprobs: boolean } | null;
+}
+
+export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete'> {
+  private readonly model: ChatModel;
+  private readonly metrics: ServerMetrics | null;
+
+  constructor(model: ChatModel, metrics: ServerMetrics | null = null) {
+    this.model = model;
+    this.metrics = metrics;
+  }
+
+  models(): ModelEntry[] {
+    const { id, created, engine } = this.model;
+    return [{ id, kind: 'chat', created, ownedBy: 'serval', maxModelLen: engine.maxModelLen }];
+  }
+
+  ready(): boolean {
+    return true;
+  }
+
+  async *chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+    if (req.sampling.responseFormat) {
+      throw ApiError.unsupported('response_format json_object/json_schema is not supported yet by this server.', 'response_format');
+    }
+    const promptIds = await this.model.tokenizer.encode(this.renderChat(req), { addSpecialTokens: false });
+    const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, 'messages');
+    yield* this.run(jobs, [promptIds.length], req.sampling, signal);
+  }
+
+  async *complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+    if (req.sampling.responseFormat) {
+      throw ApiError.unsupported('response_format is not supported on completions.', 'response_format');
+    }
+    const jobs: ChoiceJob[] = [];
+    const promptLengths: number[] = [];
+    for (let p = 0; p < req.prompts.length; p++) {
+      const promptIds = await this.promptIds(req.prompts[p], req.prompts.length > 1 ? `prompt[${p}]` : 'prompt');
+      promptLengths.push(promptIds.length);
+      const echo = req.echo
+        ? { text: await this.model.tokenizer.decode(promptIds, { skipSpecialTokens: false }), withLogprobs: req.sampling.logprobs !== null }
+        : null;
+      jobs.push(...this.choiceJobs(promptIds, p * req.sampling.n, req.sampling, echo, 'prompt'));
+    }
+    yield* this.run(jobs, promptLengths, req.sampling, signal);
+  }
+
+  private renderChat(req: ValidatedChatRequest): string {
+    const { template } = this.model;
+    if (!template) throw ApiError.invalidRequest(`model '${this.model.id}' has no chat template; use /v1/completions`, 'messages');
+    try {
+      return template.render({
+        messages: req.messages.map(toTemplateMessage),
+        addGenerationPrompt: req.addGenerationPrompt,
+        tools: req.toolChoice === 'none' || !req.tools ? null : req.tools.map((tool) => ({
+          type: 'function' as const,
+          function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), ...(tool.parameters ? { parameters: tool.parameters } : {}) },
+        })),
+        extra: req.chatTemplateKwargs ?? undefined,
+      });
+    } catch (error) {
+      if (error instanceof ChatTemplateError) throw ApiError.invalidRequest(error.message, 'messages');
+      throw error;
+    }
+  }
+
+  private async promptIds(prompt: Prompt, param: string): Promise<number[]> {
+    if (prompt.type === 'text') return this.model.tokenizer.encode(prompt.text, { addSpecialTokens: true });
+    const bad = prompt.ids.find((id) => id >= this.model.vocabSize);
+    if (bad !== undefined) throw ApiError.invalidRequest(`token id ${bad} is outside the vocabulary (size ${this.model.vocabSize})`, param);
+    return prompt.ids;
+  }
+
+  private choiceJobs(promptIds: number[], firstIndex: number, sampling: SamplingOptions, echo: ChoiceJob['echo'], param: string): ChoiceJob[] {
+    const maxModelLen = this.model.engine.maxModelLen;
+    if (promptIds.length === 0) throw ApiError.invalidRequest('The prompt is empty.', param);
+    if (promptIds.length >= maxModelLen) {
+      throw ApiError.invalidRequest(
+        `This model's maximum context length is ${maxModelLen} tokens, but the prompt has ${promptIds.length} tokens, leaving no room for a completion.`,
+        param,
+        'context_length_exceeded',
+      );
+    }
+    const base = this.engineParams(sampling, promptIds.length, echo?.withLogprobs ?? false);
+    // Each choice is its own engine request, so one choice can stop on a stop
+    // string without ending the others; seeded choices get seed + index.
+    return Array.from({ length: sampling.n }, (_, i) => ({
+      choiceIndex: firstIndex + i,
+      promptIds,
+      params: { ...base, seed: base.seed === null ? null : base.seed + i },
+      echo,
+    }));
+  }
+
+  private engineParams(sampling: SamplingOptions, promptLength: number, promptLogprobs: boolean): EngineSamplingParams {
+    const resolved = resolveSamplingParams(
+      {
+        temperature: sampling.temperature,
+        top_p: sampling.topP,
+        top_k: sampling.topK,
+        min_p: sampling.minP,
+        seed: sampling.seed,
+        presence_penalty: sampling.presencePenalty,
+        frequency_penalty: sampling.frequencyPenalty,
+        repetition_penalty: sampling.repetitionPenalty,
+        logit_bias: sampling.logitBias,
+        logprobs: sampling.logprobs,
+      },
+      { vocabSize: this.model.vocabSize, defaults: this.model.generation },
+    );
+    if (!resolved.ok) throw ApiError.invalidRequest(resolved.error.message, resolved.error.param);
+    const p = resolved.params;
+    const room = Math.max(1, this.model.engine.maxModelLen - promptLength);
+    return {
+      maxTokens: Math.min(sampling.maxTokens ?? room, room),
+      temperature: p.temperature,
+      topP: p.topP,
+      topK: p.topK,
+      minP: p.minP,
+      seed: p.seed,
+      presencePenalty: p.presencePenalty,
+      frequencyPenalty: p.frequencyPenalty,
+      repetitionPenalty: p.repetitionPenalty,
+      logitBias: sampling.logitBias ?? {},
+      stopTokenIds: sampling.stopTokenIds,
+      ignoreEos: sampling.ignoreEos,
+      logprobs: p.logprobs,
+      promptLogprobs: promptLogprobs ? (p.logprobs ?? 0) : null,
+      n: 1,
+    };
+  }
+
+  private async *run(jobs: ChoiceJob[], promptLengths: number[], sampling: SamplingOptions, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+    const merger = new EventMerger<GenerationEvent>();
+    const streams = jobs.map(
+      () =>
+        new ChoiceStream(this.model.tokenizer, {
+          stop: sampling.stop,
+          includeStopStrInOutput: sampling.includeStopStrInOutput,
+          skipSpecialTokens: sampling.skipSpecialTokens,
+          logprobs: sampling.logprobs !== null,
+        }),
+    );
+    const controllers = jobs.map(() => new AbortController());
+    const abortAll = (): void => controllers.forEach((controller) => controller.abort());
+    signal.addEventListener('abort', abortAll, { once: true });
+    jobs.forEach((job, i) => merger.add(this.runChoice(job, streams[i], controllers[i].signal)));
+    try {
+      for await (const event of merger) {
+        yield event;
+        if (event.type === 'error') return;
+      }
+      const completionTokens = streams.reduce((sum, stream) => sum + stream.completionTokens, 0);
+      yield { type: 'usage', promptTokens: promptLengths.reduce((a, b) => a + b, 0), completionTokens };
+    } finally {
+      signal.removeEventListener('abort', abortAll);
+      abortAll();
+    }
+  }
+
+  private async *runChoice(job: ChoiceJob, stream: ChoiceStream, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+    const index = job.choiceIndex;
+    let echoed = job.echo === null;
+    if (job.echo && !job.echo.withLogprobs) {
+      yield { type: 'delta', choiceIndex: index, text: job.echo.text };
+      echoed = true;
+    }
+    const timer = new ChoiceTimer(this.metrics);
+    let events: AsyncIterable<EngineEvent>;
+    try {
+      events = this.model.engine.generate(job.promptIds, job.params, signal);
+      for await (const event of events) {
+        if (event.type === 'tokens') {
+          timer.tokens(event.tokenIds.length, event.queueTimeMs);
+          if (!echoed && job.echo) {
+            yield { type: 'delta', choiceIndex: index, text: job.echo.text, logprobs: job.promptIds.map((id, i) => stream.record(id, event.promptLogprobs?.[i] ?? null)) };
+            echoed = true;
+          }
+          const chunk = stream.push(event.tokenIds, event.logprobs);
+          if (chunk.text !== '' || chunk.logprobs?.length) yield { type: 'delta', choiceIndex: index, text: chunk.text, ...(chunk.logprobs ? { logprobs: chunk.logprobs } : {}) };
+          if (chunk.stopped) {
+            yield { type: 'finish', choiceIndex: index, finishReason: 'stop' };
+            return; // leaving the loop cancels the engine request
+          }
+        } else {
+          if (event.reason === 'error') {
+            yield { type: 'error', error: ApiError.internal(event.error?.message ?? 'generation failed') };
+            return;
+          }
+          if (event.reason === 'abort') return;
+          timer.finished();
+          const tail = stream.finish();
+          if (tail !== '') yield { type: 'delta', choiceIndex: index, text: tail };
+          yield { type: 'finish', choiceIndex: index, finishReason: event.reason };
+        }
+      }
+    } catch (error) {
+      if (error instanceof EngineRequestError) {
+        yield { type: 'error', error: ApiError.invalidRequest(error.message, error.param ?? null) };
+        return;
+      }
+      throw error;
+    }
+  }
+}
+
+function toTemplateMessage(message: ChatMessage): TemplateMessage {
+  return {
+    role: message.role,
+    content: message.content,
+    ...(message.name ? { name: message.name } : {}),
+    ...(message.toolCalls ? { tool_calls: message.toolCalls } : {}),
+    ...(message.toolCallId ? { tool_call_id: message.toolCallId } : {}),
+    ...(message.reasoningContent ? { reasoning_content: message.reasoningContent } : {}),
+  };
+}

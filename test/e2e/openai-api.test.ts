@@ -1,0 +1,229 @@
+// The official `openai` client against a real Serval server (tiny generated
+// model, real engine). Greedy outputs are compared across modes, so a
+// streaming or batching bug shows up as a text mismatch.
+
+import http from 'node:http';
+import t from 'tap';
+import { loadModelFolder } from '../../src/model/folder.js';
+import { ReferenceDecoder } from '../../src/model/reference/llama-reference.js';
+import { MODEL_ID, metricValue, startRealServer } from './harness.js';
+
+const served = await startRealServer();
+t.teardown(() => served.close());
+const { client, base } = served;
+const folder = await loadModelFolder(served.modelDir);
+const reference = new ReferenceDecoder(folder.config, folder.weights);
+
+function logSoftmax(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const logZ = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - logZ);
+}
+
+t.test('models and health', async (t) => {
+  const list = await client.models.list();
+  t.same(
+    list.data.map((m) => m.id),
+    [MODEL_ID],
+  );
+  const one = await client.models.retrieve(MODEL_ID);
+  t.equal(one.id, MODEL_ID);
+  const health = await fetch(`${base}/health`);
+  t.equal(health.status, 200);
+});
+
+t.test('chat: plain and streamed give the same greedy text', async (t) => {
+  const messages = [{ role: 'user' as const, content: 'Tell me about serval cats.' }];
+  const plain = await client.chat.completions.create({ model: MODEL_ID, messages, max_tokens: 12, temperature: 0 });
+  const choice = plain.choices[0];
+  t.equal(plain.object, 'chat.completion');
+  t.equal(choice.message.role, 'assistant');
+  t.ok(choice.finish_reason === 'length' || choice.finish_reason === 'stop');
+  t.ok((plain.usage?.completion_tokens ?? 0) >= 1 && (plain.usage?.completion_tokens ?? 0) <= 12);
+  t.ok((plain.usage?.prompt_tokens ?? 0) > 5);
+
+  const stream = await client.chat.completions.create({
+    model: MODEL_ID,
+    messages,
+    max_tokens: 12,
+    temperature: 0,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
+  let text = '';
+  const ids = new Set<string>();
+  let first = true;
+  let finish: string | null = null;
+  let usageChunks = 0;
+  for await (const chunk of stream) {
+    ids.add(chunk.id);
+    if (chunk.choices.length === 0) {
+      usageChunks++;
+      t.same(chunk.usage, plain.usage, 'streamed usage equals the plain usage');
+      continue;
+    }
+    if (first) t.equal(chunk.choices[0].delta.role, 'assistant', 'role in the first delta');
+    first = false;
+    text += chunk.choices[0].delta.content ?? '';
+    if (chunk.choices[0].finish_reason) finish = chunk.choices[0].finish_reason;
+  }
+  t.equal(ids.size, 1, 'one id for the whole stream');
+  t.equal(usageChunks, 1);
+  t.equal(text, choice.message.content);
+  t.equal(finish, choice.finish_reason);
+});
+
+t.test('completions: string, array and token-id prompts, plain and streamed', async (t) => {
+  const single = await client.completions.create({ model: MODEL_ID, prompt: 'Once upon a time', max_tokens: 6, temperature: 0 });
+  t.equal(single.choices.length, 1);
+  const array = await client.completions.create({ model: MODEL_ID, prompt: ['Once upon a time', 'The serval'], max_tokens: 6, temperature: 0 });
+  t.same(
+    array.choices.map((c) => c.index),
+    [0, 1],
+  );
+  t.equal(array.choices[0].text, single.choices[0].text, 'batched prompt 0 equals it alone');
+  const ids = await client.completions.create({ model: MODEL_ID, prompt: [5, 6, 7, 8], max_tokens: 4, temperature: 0, ignore_eos: true } as never);
+  t.equal(ids.usage?.prompt_tokens, 4);
+  t.equal(ids.usage?.completion_tokens, 4);
+
+  const stream = await client.completions.create({ model: MODEL_ID, prompt: ['Once upon a time', 'The serval'], max_tokens: 6, temperature: 0, stream: true });
+  const texts = ['', ''];
+  for await (const chunk of stream) for (const c of chunk.choices) texts[c.index] += c.text;
+  t.same(
+    texts,
+    array.choices.map((c) => c.text),
+  );
+});
+
+t.test('logprobs equal log-softmax of the reference forward pass', async (t) => {
+  const prompt = [17, 99, 3, 250, 41];
+  const result = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 4, temperature: 0, logprobs: 3, echo: true, ignore_eos: true } as never);
+  const lp = result.choices[0].logprobs;
+  if (!lp?.token_logprobs || !lp.top_logprobs || !lp.tokens) throw new Error('no logprobs');
+  t.equal(lp.tokens.length, prompt.length + 4, 'echo: prompt tokens then generated tokens');
+  t.equal(lp.token_logprobs[0], null, 'the first prompt token has no logprob');
+  const state = reference.newState();
+  const promptLogits = reference.forward(state, prompt);
+  // Prompt token i is scored by the logits after token i-1.
+  for (let i = 1; i < prompt.length; i++) {
+    const want = logSoftmax(promptLogits[i - 1])[prompt[i]];
+    t.ok(Math.abs((lp.token_logprobs[i] as number) - want) < 1e-4, `prompt token ${i}: ${lp.token_logprobs[i]} vs ${want}`);
+  }
+  let logits = promptLogits[prompt.length - 1];
+  for (let s = 0; s < 4; s++) {
+    const ls = logSoftmax(logits);
+    let best = 0;
+    for (let v = 1; v < ls.length; v++) if (ls[v] > ls[best]) best = v;
+    const got = lp.token_logprobs[prompt.length + s] as number;
+    t.ok(Math.abs(got - ls[best]) < 1e-4, `generated ${s}: ${got} vs ${ls[best]}`);
+    const top = Object.values(lp.top_logprobs[prompt.length + s] ?? {});
+    t.equal(top.length, 3);
+    t.ok(Math.abs(Math.max(...top) - got) < 1e-9, 'greedy choice is top-1');
+    logits = reference.forward(state, [best])[0];
+  }
+});
+
+t.test('stop strings across token boundaries, plain and streamed', async (t) => {
+  const base = await client.completions.create({ model: MODEL_ID, prompt: 'The serval', max_tokens: 24, temperature: 0, ignore_eos: true } as never);
+  const text = base.choices[0].text;
+  t.ok(text.length >= 8, `enough text to cut (${JSON.stringify(text)})`);
+  const stop = text.slice(3, 7);
+  const want = text.slice(0, text.indexOf(stop));
+  const plain = await client.completions.create({ model: MODEL_ID, prompt: 'The serval', max_tokens: 24, temperature: 0, stop: [stop] });
+  t.equal(plain.choices[0].text, want);
+  t.equal(plain.choices[0].finish_reason, 'stop');
+  const stream = await client.completions.create({ model: MODEL_ID, prompt: 'The serval', max_tokens: 24, temperature: 0, stop: [stop], stream: true });
+  let streamed = '';
+  for await (const chunk of stream) streamed += chunk.choices[0]?.text ?? '';
+  t.equal(streamed, want, 'no part of the stop string was streamed');
+});
+
+t.test('seeded sampling is the same alone and inside a busy batch; n = 4 gives 4 choices', async (t) => {
+  const request = { model: MODEL_ID, prompt: 'Random words:', max_tokens: 10, temperature: 1, seed: 1234 };
+  const alone = await client.completions.create(request);
+  const noise = Array.from({ length: 8 }, (_, i) => client.completions.create({ model: MODEL_ID, prompt: `noise ${i}`, max_tokens: 20, temperature: 1 }));
+  const busy = await client.completions.create(request);
+  await Promise.all(noise);
+  t.equal(busy.choices[0].text, alone.choices[0].text);
+
+  const four = await client.completions.create({ ...request, n: 4, seed: 7 });
+  t.same(
+    four.choices.map((c) => c.index).sort(),
+    [0, 1, 2, 3],
+  );
+  t.ok(new Set(four.choices.map((c) => c.text)).size > 1, 'choices differ');
+});
+
+t.test('metrics increase after requests', async (t) => {
+  const before = metricValue(await (await fetch(`${base}/metrics`)).text(), 'vllm:generation_tokens_total');
+  await client.completions.create({ model: MODEL_ID, prompt: 'count me', max_tokens: 5, temperature: 0, ignore_eos: true } as never);
+  const after = metricValue(await (await fetch(`${base}/metrics`)).text(), 'vllm:generation_tokens_total');
+  t.equal(after - before, 5);
+});
+
+t.test('keep-alive: 100 streamed requests over one connection', async (t) => {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  const sockets = new Set<unknown>();
+  const body = JSON.stringify({ model: MODEL_ID, prompt: 'hi', max_tokens: 2, stream: true, temperature: 0 });
+  for (let i = 0; i < 100; i++) {
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = http.request(`${base}/v1/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+        sockets.add(res.socket);
+        let data = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (data += chunk));
+        res.on('end', () => resolve(data));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    if (!text.trimEnd().endsWith('data: [DONE]')) t.fail(`request ${i} did not end with [DONE]`);
+  }
+  t.equal(sockets.size, 1, 'every response came over the same socket');
+});
+
+t.test('32 streams aborted mid-way free their slots', async (t) => {
+  const controllers = Array.from({ length: 32 }, () => new AbortController());
+  const streams = controllers.map(async (controller, i) => {
+    try {
+      const stream = await client.completions.create(
+        { model: MODEL_ID, prompt: `story ${i}`, max_tokens: 500, temperature: 0, stream: true, ignore_eos: true } as never,
+        { signal: controller.signal },
+      );
+      let chunks = 0;
+      for await (const _ of stream as unknown as AsyncIterable<unknown>) {
+        if (++chunks === 3) controller.abort();
+      }
+    } catch {
+      // aborted
+    }
+  });
+  await Promise.all(streams);
+  let running = NaN;
+  for (let i = 0; i < 50; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    running = metricValue(await (await fetch(`${base}/metrics`)).text(), 'vllm:num_requests_running');
+    if (running === 0) break;
+  }
+  t.equal(running, 0, 'running gauge back to 0');
+  const next = await client.completions.create({ model: MODEL_ID, prompt: 'after', max_tokens: 3, temperature: 0 });
+  t.equal(next.choices.length, 1, 'the next request succeeds');
+});
+
+t.test('a prompt longer than the context gets a 400 naming the parameter', async (t) => {
+  const long = Array.from({ length: 1100 }, (_, i) => i % 200);
+  const response = await fetch(`${base}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL_ID, prompt: long, max_tokens: 4 }),
+  });
+  t.equal(response.status, 400);
+  const body = (await response.json()) as { error: { type: string; param: string } };
+  t.equal(body.error.type, 'invalid_request_error');
+  t.equal(body.error.param, 'prompt');
+  t.equal((await fetch(`${base}/health`)).status, 200, 'still healthy');
+});
