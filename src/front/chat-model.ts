@@ -6,6 +6,7 @@ import type { EngineConfig } from '../engine/config.js';
 import { loadModelFolder } from '../model/folder.js';
 import { ChatTemplate } from '../tokenizer/chat-template.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { detectToolCallFormat } from '../structured/tool-calls.js';
 import type { ChatModel } from './engine-backend.js';
 
 export async function loadChatModel(config: EngineConfig, id: string): Promise<ChatModel> {
@@ -26,6 +27,7 @@ export async function loadChatModel(config: EngineConfig, id: string): Promise<C
     engine,
     tokenizer,
     template,
+    toolFormat: detectToolCallFormat(folder.chatTemplate),
     generation: folder.generation,
     vocabSize: folder.config.vocabSize,
     created: Math.floor(Date.now() / 1000),

@@ -13,6 +13,8 @@ export interface ChoiceStreamOptions {
   includeStopStrInOutput: boolean;
   skipSpecialTokens: boolean;
   logprobs: boolean;
+  /** Special tokens rendered as text even when special tokens are skipped (tool-call markers). */
+  textSpecialTokenIds?: ReadonlySet<number>;
 }
 
 export interface ChoiceChunk {
@@ -29,6 +31,7 @@ export class ChoiceStream {
   private readonly detokenizer: Detokenizer;
   private readonly stops: StopStringMatcher;
   private readonly wantLogprobs: boolean;
+  private readonly textSpecial: ReadonlySet<number>;
   private stopped = false;
 
   constructor(tokenizer: TextTokenizer, options: ChoiceStreamOptions) {
@@ -36,6 +39,7 @@ export class ChoiceStream {
     this.detokenizer = createDetokenizer(tokenizer, { skipSpecialTokens: options.skipSpecialTokens });
     this.stops = new StopStringMatcher(options.stop, options.includeStopStrInOutput);
     this.wantLogprobs = options.logprobs;
+    this.textSpecial = options.skipSpecialTokens ? (options.textSpecialTokenIds ?? new Set()) : new Set();
   }
 
   get hitStopString(): boolean {
@@ -47,9 +51,11 @@ export class ChoiceStream {
     const records: TokenLogprob[] | undefined = this.wantLogprobs ? [] : undefined;
     for (let i = 0; i < tokenIds.length && !this.stopped; i++) {
       this.completionTokens += 1;
-      const check = this.stops.push(this.detokenizer.push(tokenIds[i]));
+      const id = tokenIds[i];
+      const piece = this.detokenizer.push(id) + (this.textSpecial.has(id) ? (this.tokenizer.idToToken(id) ?? '') : '');
+      const check = this.stops.push(piece);
       text += check.text;
-      if (records && logprobs?.[i]) records.push(this.record(tokenIds[i], logprobs[i]));
+      if (records && logprobs?.[i]) records.push(this.record(id, logprobs[i]));
       if (check.stopped) this.stopped = true;
     }
     return { text, logprobs: records, stopped: this.stopped };

@@ -37,7 +37,7 @@ export class Device {
     this.pool.resize(step.capacity);
     for (const admission of step.admit) {
       this.pool.acquire(admission.seqId);
-      this.sampler.admit(admission);
+      await this.sampler.admit(admission);
     }
 
     const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0 };
@@ -74,7 +74,7 @@ export class Device {
     });
     const views = this.pool.prefixViews(batch);
     const started = performance.now();
-    const out = await this.forward.run({
+    const pending = this.forward.run({
       batch,
       seqLen: 1,
       inputIds,
@@ -86,10 +86,12 @@ export class Device {
       values: views.values,
       capacity: this.pool.capacity,
     });
+    const sampledRows = sampled.map((i) => rows[i]);
+    this.sampler.prepareMasks(sampledRows.map((row) => row.seqId));
+    const out = await pending;
     result.forwardMs += performance.now() - started;
     result.decodeRows += rows.length;
     rows.forEach((row, i) => this.store(out, 1, slots[i], slots[i], row.startPos, 1));
-    const sampledRows = sampled.map((i) => rows[i]);
     result.samples.push(...this.sampler.sample(out.logits, sampledRows.map((row) => row.seqId)));
   }
 

@@ -5,6 +5,7 @@ import { loadModelFolder } from '../model/folder.js';
 import { buildDecoderGraph } from '../model/graph/decoder-graph.js';
 import { createDecoderSession } from '../model/graph/session.js';
 import { Device } from './device.js';
+import { DeviceGrammars } from './device-grammars.js';
 import { DecoderForward } from './forward.js';
 import { KvSlotPool } from './kv-pool.js';
 import { RowSampler } from './row-sampler.js';
@@ -30,5 +31,9 @@ export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
     maxSlots: config.maxSlots,
     budgetTokens: config.kvBudgetTokens,
   });
-  return new Device(forward, pool, new RowSampler(c.vocabSize, config.maxSlots), c.vocabSize);
+  // Only the small fields: holding `model` would keep the JS copy of the weights alive.
+  const { tokenizerJsonPath, tokenizerConfig, chatTemplate } = model;
+  const grammars = new DeviceGrammars({ tokenizerJsonPath, tokenizerConfig, chatTemplate, config: c });
+  const sampler = new RowSampler(c.vocabSize, config.maxSlots, grammars);
+  return new Device(forward, pool, sampler, c.vocabSize);
 }

@@ -6,34 +6,51 @@ import { fromWireSamplingParams, type SamplingParams } from '../sampling/params.
 import { promptLogprobs } from '../sampling/prompt-logprobs.js';
 import { Sampler, createSamplerOutput, type SamplerOutput, type SamplerRow } from '../sampling/sampler.js';
 import { SequenceSamplingState } from '../sampling/sequence-state.js';
+import type { ConstrainedSequence } from '../structured/constrained-sequence.js';
+import type { DeviceGrammars } from './device-grammars.js';
 import type { RowSample, SlotAdmission, TokenLogprob } from './types.js';
 
 const MAX_TOP = 20;
 
+interface SequenceRow extends SamplerRow {
+  /** Present for structured output: the grammar's matcher, whose mask is the row's allowedMask. */
+  constraint: ConstrainedSequence | null;
+}
+
 export class RowSampler {
   private readonly sampler: Sampler;
   private readonly vocab: number;
-  private readonly rows = new Map<string, SamplerRow>();
+  private readonly grammars: DeviceGrammars;
+  private readonly rows = new Map<string, SequenceRow>();
   private output: SamplerOutput;
 
-  constructor(vocab: number, maxRows: number) {
+  constructor(vocab: number, maxRows: number, grammars: DeviceGrammars) {
     this.vocab = vocab;
+    this.grammars = grammars;
     this.sampler = new Sampler(vocab);
     this.output = createSamplerOutput(maxRows, MAX_TOP);
   }
 
-  admit(admission: SlotAdmission): void {
+  async admit(admission: SlotAdmission): Promise<void> {
     const params: SamplingParams = fromWireSamplingParams(admission.params);
     const state = SequenceSamplingState.forParams(params, admission.promptTokenIds, admission.generatedTokenIds);
-    this.rows.set(admission.seqId, { state, params });
+    const constraint = admission.grammar ? await this.grammars.start(admission.grammar, admission.generatedTokenIds) : null;
+    this.rows.set(admission.seqId, { state, params, constraint, allowedMask: constraint?.mask ?? null });
   }
 
   forget(seqId: string): void {
+    this.rows.get(seqId)?.constraint?.dispose();
     this.rows.delete(seqId);
   }
 
   forgetAll(): void {
+    for (const row of this.rows.values()) row.constraint?.dispose();
     this.rows.clear();
+  }
+
+  /** Computes the grammar masks of the rows about to be sampled (call while their forward pass is pending). */
+  prepareMasks(seqIds: readonly string[]): void {
+    for (const seqId of seqIds) this.rows.get(seqId)?.constraint?.prepareMask();
   }
 
   /** One token per seqId from consecutive logits rows (modified in place). */
@@ -43,6 +60,7 @@ export class RowSampler {
     const rows = seqIds.map((seqId) => {
       const row = this.rows.get(seqId);
       if (!row) throw new Error(`no sampling state for sequence ${seqId}`);
+      row.constraint?.prepareMask();
       return row;
     });
     const out = this.output;
@@ -50,6 +68,7 @@ export class RowSampler {
     return seqIds.map((seqId, r) => {
       const token = out.tokenIds[r];
       if (token < 0) throw new Error(`sequence ${seqId}: every token was masked out`);
+      rows[r].constraint?.accept(token);
       const wantsLogprobs = rows[r].params.logprobs !== null;
       return { seqId, token, logprob: wantsLogprobs ? readLogprob(out, r, token) : null };
     });

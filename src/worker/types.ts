@@ -2,6 +2,7 @@
 // in, one DeviceStepResult out. Plain data only (it crosses threads by
 // structured clone); the worker executes it without knowing any policy.
 
+import type { GrammarWire } from '../ipc/messages.js';
 import type { WireSamplingParams } from '../sampling/wire.js';
 
 export type ExecutionProviderConfig = 'cpu' | { name: 'cuda'; deviceId: number };
@@ -29,6 +30,8 @@ export interface SlotAdmission {
   promptTokenIds: number[];
   /** Tokens already generated before a preemption (penalties and RNG step resume from them). */
   generatedTokenIds: number[];
+  /** Grammar the sequence's output must follow (structured output, forced tool calls). */
+  grammar: GrammarWire | null;
 }
 
 export interface StepRow {

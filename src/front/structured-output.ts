@@ -1,0 +1,62 @@
+// Turns a chat request's response_format and tool_choice into what the engine
+// enforces (a grammar) and what the front parses (tool calls). Schemas with
+// keywords the grammar cannot enforce are refused here with a 400 naming them.
+
+import type { GrammarWire } from '../ipc/messages.js';
+import { ApiError } from '../protocol/errors.js';
+import type { ToolDefinition as RequestTool, ValidatedChatRequest } from '../protocol/requests.js';
+import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../structured/schema-grammar.js';
+import { toolCallGrammar, type ToolCallFormat, type ToolDefinition } from '../structured/tool-calls.js';
+
+export interface OutputPlan {
+  /** Grammar the output must follow, or null for free text. */
+  grammar: GrammarWire | null;
+  /** Parse tool calls out of the output in this format; null when no tools may be called. */
+  toolFormat: ToolCallFormat | null;
+}
+
+let jsonObject: Promise<GrammarWire> | null = null;
+
+export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCallFormat): Promise<OutputPlan> {
+  const tools = req.tools && req.toolChoice !== 'none' ? req.tools : null;
+  const format = req.sampling.responseFormat;
+  const forced = tools !== null && (req.toolChoice === 'required' || typeof req.toolChoice === 'object');
+  if (forced && format) {
+    throw ApiError.invalidRequest('response_format cannot be combined with a tool_choice that forces a tool call.', 'response_format');
+  }
+  if (forced) {
+    const chosen = typeof req.toolChoice === 'object' ? tools.filter((tool) => tool.name === (req.toolChoice as { name: string }).name) : tools;
+    const grammar = await refuseUnsupported(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel: req.parallelToolCalls }), 'tools');
+    return { grammar, toolFormat };
+  }
+  if (format?.type === 'json_object') {
+    jsonObject ??= jsonObjectGrammar();
+    return { grammar: await jsonObject, toolFormat: null };
+  }
+  if (format?.type === 'json_schema') {
+    const grammar = await refuseUnsupported(() => jsonSchemaGrammar(format.schema), 'response_format.json_schema.schema');
+    return { grammar, toolFormat: null };
+  }
+  return { grammar: null, toolFormat: tools ? toolFormat : null };
+}
+
+export function toToolDefinition(tool: RequestTool): ToolDefinition {
+  return {
+    type: 'function',
+    function: {
+      name: tool.name,
+      ...(tool.description ? { description: tool.description } : {}),
+      ...(tool.parameters ? { parameters: tool.parameters } : {}),
+    },
+  };
+}
+
+async function refuseUnsupported(build: () => Promise<GrammarWire>, param: string): Promise<GrammarWire> {
+  try {
+    return await build();
+  } catch (error) {
+    if (!(error instanceof UnsupportedSchemaError)) throw error;
+    const { keyword, path, reason } = error.unsupported;
+    throw ApiError.invalidRequest(`Unsupported JSON Schema keyword '${keyword}' at ${path}: ${reason}`, param, 'unsupported_schema');
+  }
+}

@@ -1,0 +1,37 @@
+// Structured output on a device worker: the xgrammar vocabulary and compiler
+// are built on first use (most servers never see a grammar), then every
+// constrained sequence gets its own matcher.
+
+import type { GrammarWire } from '../ipc/messages.js';
+import type { LoadedDecoderFolder } from '../model/folder.js';
+import { ConstrainedSequence } from '../structured/constrained-sequence.js';
+import { detectToolCallFormat, FORMAT_MARKERS } from '../structured/tool-calls.js';
+import { GrammarCompiler, GrammarVocab } from '../structured/xgrammar.js';
+import { TextTokenizer } from '../tokenizer/tokenizer.js';
+
+export class DeviceGrammars {
+  private readonly folder: Pick<LoadedDecoderFolder, 'tokenizerJsonPath' | 'tokenizerConfig' | 'chatTemplate' | 'config'>;
+  private compiler: Promise<GrammarCompiler> | null = null;
+
+  constructor(folder: Pick<LoadedDecoderFolder, 'tokenizerJsonPath' | 'tokenizerConfig' | 'chatTemplate' | 'config'>) {
+    this.folder = folder;
+  }
+
+  /** A matcher for `grammar` that has already accepted `generated` (a preempted sequence resumes). */
+  async start(grammar: GrammarWire, generated: readonly number[]): Promise<ConstrainedSequence> {
+    this.compiler ??= this.createCompiler();
+    return ConstrainedSequence.start(await this.compiler, { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root }, generated);
+  }
+
+  private async createCompiler(): Promise<GrammarCompiler> {
+    const { tokenizerJsonPath, tokenizerConfig, chatTemplate, config } = this.folder;
+    const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath, tokenizerConfig });
+    const { format } = detectToolCallFormat(chatTemplate);
+    const vocab = await GrammarVocab.fromTokenizer(tokenizer, {
+      stopTokenIds: config.eosTokenIds,
+      logitsVocabSize: config.vocabSize,
+      textSpecialTokens: FORMAT_MARKERS[format],
+    });
+    return new GrammarCompiler(vocab);
+  }
+}
