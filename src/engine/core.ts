@@ -4,7 +4,7 @@
 // front. Three calls per step, as in nano-vllm: schedule, run, postprocess.
 
 import type { ActorChannel } from '../ipc/channel.js';
-import type { FrontToActorMessage, SamplingParams, TokenLogprob as WireTokenLogprob } from '../ipc/messages.js';
+import type { FaultMessage, FrontToActorMessage, SamplingParams, TokenLogprob as WireTokenLogprob } from '../ipc/messages.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { SchedulerError } from '../scheduler/errors.js';
 import type { StepPlan } from '../scheduler/types.js';
@@ -58,11 +58,18 @@ export class EngineCore {
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
   private wake: (() => void) | null = null;
+  /** Test-only: a fault to inject into a worker's next step (see FaultMessage). */
+  private readonly pendingFaults = new Map<number, 'crash' | 'throw'>();
+  private readonly testHooks: boolean;
+  /** Workers that failed a step and have not yet answered a probe (their thread may be reloading the model). */
+  private readonly recovering = new Set<number>();
+  private deviceFailures = 0;
 
   constructor(channel: ActorChannel, devices: DeviceHandle[], config: EngineConfig, limits: ModelLimits) {
     this.channel = channel;
     this.devices = devices;
     this.limits = limits;
+    this.testHooks = config.testHooks && process.env.SERVAL_TEST_HOOKS === '1';
     this.scheduler = new Scheduler({
       workers: devices.length,
       maxSlotsPerWorker: config.maxBatchSize,
@@ -96,6 +103,9 @@ export class EngineCore {
         return;
       case 'shutdown':
         this.shuttingDown = true;
+        return;
+      case 'fault':
+        this.injectFault(msg);
         return;
     }
   }
@@ -141,6 +151,13 @@ export class EngineCore {
     this.promptTokensTotal += promptTokenIds.length * params.n;
   }
 
+  private injectFault(msg: FaultMessage): void {
+    if (!this.testHooks) return;
+    // A worker thread's process.exit ends the thread: the actor dies as if it had crashed.
+    if (msg.target === 'actor') process.exit(70);
+    this.pendingFaults.set(msg.worker, msg.kind);
+  }
+
   private cancel(reqId: number): void {
     const request = this.requests.get(reqId);
     if (!request) return;
@@ -183,6 +200,11 @@ export class EngineCore {
   private toDeviceStep(plan: StepPlan): DeviceStep {
     const step: DeviceStep = { release: plan.freed, capacity: plan.capacity, admit: [], rows: [] };
     if (this.needsReset.delete(plan.worker)) step.resetAll = true;
+    const fault = this.pendingFaults.get(plan.worker);
+    if (fault !== undefined && plan.rows.length > 0) {
+      this.pendingFaults.delete(plan.worker);
+      step.fault = fault;
+    }
     for (const row of plan.rows) {
       const info = this.seqs.get(row.seqId) as SeqInfo;
       const { request, choice } = info;
@@ -197,6 +219,7 @@ export class EngineCore {
           params,
           promptTokenIds: request.promptTokenIds,
           generatedTokenIds: sequence ? [...sequence.outputTokenIds] : [],
+          grammar: request.params.grammar ?? null,
         });
       }
       const promptLength = request.promptTokenIds.length;
@@ -270,6 +293,32 @@ export class EngineCore {
     }
     // Every row's sequence is gone now, so closing the plan with no tokens is valid.
     this.scheduler.postprocess(plan, []);
+    this.deviceFailures += 1;
+    this.probe(plan.worker);
+  }
+
+  /**
+   * Confirms a failed worker is back: an empty step runs once Piscina's
+   * replacement thread has loaded the model (it queues ahead of any real
+   * step, which would wait for the load anyway). Until then the worker is
+   * reported in stats as recovering.
+   */
+  private probe(worker: number): void {
+    this.recovering.add(worker);
+    const probing: Promise<void> = this.devices[worker]
+      .ready()
+      .then(
+        () => {
+          this.recovering.delete(worker);
+        },
+        () => undefined, // still failing: the next real step fails its sequences and probes again
+      )
+      .finally(() => {
+        this.inFlight.delete(probing);
+        this.lastStats = 0; // report the change promptly
+        this.wake?.();
+      });
+    this.inFlight.add(probing);
   }
 
   private finishChoice(
@@ -304,6 +353,8 @@ export class EngineCore {
       promptTokensTotal: this.promptTokensTotal,
       generationTokensTotal: this.generationTokensTotal,
       stepTokens: this.stepTokens,
+      deviceFailures: this.deviceFailures,
+      recoveringWorkers: [...this.recovering],
       time: now,
     });
     this.stepTokens = [];

@@ -78,12 +78,15 @@ export class Engine {
   private readyResolve: (() => void) | null = null;
   private closed = false;
   private actorError: Error | null = null;
+  private readonly deathListeners: Array<(error: Error) => void> = [];
+  private actorExited = false;
 
   private constructor(config: EngineConfig) {
     this.config = config;
     const { frontSabs, actorSabs } = createChannelPair();
     this.channel = new FrontChannel(frontSabs);
     this.worker = new Worker(ACTOR_FILE, { workerData: { sabs: actorSabs, config } });
+    this.worker.once('exit', () => (this.actorExited = true));
   }
 
   /** Starts the scheduler actor and its device workers; resolves when every worker has loaded the model. */
@@ -218,8 +221,34 @@ export class Engine {
     }
   }
 
+  /**
+   * Calls `listener` once if the scheduler actor dies (crash, or exit without
+   * close()). Every in-flight request has already failed by then and new ones
+   * fail at once: the engine is unusable and must be replaced.
+   */
+  onActorDeath(listener: (error: Error) => void): void {
+    if (this.actorError !== null) {
+      if (!this.closed) listener(this.actorError);
+    }
+    else this.deathListeners.push(listener);
+  }
+
+  /**
+   * Test-only fault injection, refused unless the config has `testHooks` and
+   * the environment SERVAL_TEST_HOOKS=1: the next step that device worker
+   * `worker` runs with work in it crashes its thread ('crash') or throws
+   * ('throw'); target 'actor' kills the scheduler actor thread.
+   */
+  injectFault(target: 'device' | 'actor', worker = 0, kind: 'crash' | 'throw' = 'crash'): void {
+    if (!this.config.testHooks || process.env.SERVAL_TEST_HOOKS !== '1') {
+      throw new Error('fault injection needs testHooks in the engine config and SERVAL_TEST_HOOKS=1');
+    }
+    void this.channel.send({ type: 'fault', target, worker, kind }).catch(() => undefined);
+  }
+
   private failAll(error: Error): void {
     this.actorError = error;
+    if (!this.closed) for (const listener of this.deathListeners.splice(0)) listener(error);
     for (const request of this.requests.values()) request.queue.fail(error);
     this.requests.clear();
   }
@@ -229,6 +258,11 @@ export class Engine {
     this.closed = true;
     for (const request of this.requests.values()) request.queue.end();
     this.requests.clear();
+    if (this.actorExited) {
+      // The actor died earlier: nobody is left to answer a shutdown message.
+      this.channel.close();
+      return;
+    }
     await this.channel.send({ type: 'shutdown' }).catch(() => undefined);
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     const timeout = setTimeout(() => void this.worker.terminate(), 10_000);

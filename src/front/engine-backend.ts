@@ -3,7 +3,7 @@
 // run here on the front thread; the scheduler and devices see token ids only.
 
 import { Engine, EngineRequestError, type EngineEvent } from '../engine/engine.js';
-import type { SamplingParams as EngineSamplingParams } from '../ipc/messages.js';
+import type { GrammarWire, SamplingParams as EngineSamplingParams } from '../ipc/messages.js';
 import type { GenerationDefaults } from '../model/types.js';
 import { ApiError } from '../protocol/errors.js';
 import type { ChatMessage, Prompt, SamplingOptions, ValidatedChatRequest, ValidatedCompletionRequest } from '../protocol/requests.js';
@@ -13,6 +13,9 @@ import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
 import { ChoiceStream } from './choice-stream.js';
 import { EventMerger } from './event-merger.js';
+import { extractToolCalls, withDefaultToolPrompt } from './tool-call-events.js';
+import { planOutput, toToolDefinition } from './structured-output.js';
+import { FORMAT_MARKERS, type ToolCallFormat, type ToolFormatInfo } from '../structured/tool-calls.js';
 import { ChoiceTimer } from './engine-metrics.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 
@@ -21,6 +24,8 @@ export interface ChatModel {
   engine: Engine;
   tokenizer: TextTokenizer;
   template: ChatTemplate | null;
+  /** How this model writes tool calls, and whether its template renders tools. */
+  toolFormat: ToolFormatInfo;
   generation: GenerationDefaults;
   vocabSize: number;
   created: number;
@@ -54,12 +59,10 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   }
 
   async *chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
-    if (req.sampling.responseFormat) {
-      throw ApiError.unsupported('response_format json_object/json_schema is not supported yet by this server.', 'response_format');
-    }
+    const plan = await planOutput(req, this.model.toolFormat.format);
     const promptIds = await this.model.tokenizer.encode(this.renderChat(req), { addSpecialTokens: false });
-    const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, 'messages');
-    yield* this.run(jobs, [promptIds.length], req.sampling, signal);
+    const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, 'messages', plan.grammar);
+    yield* this.run(jobs, [promptIds.length], req.sampling, signal, plan.toolFormat);
   }
 
   async *complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
@@ -82,14 +85,18 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   private renderChat(req: ValidatedChatRequest): string {
     const { template } = this.model;
     if (!template) throw ApiError.invalidRequest(`model '${this.model.id}' has no chat template; use /v1/completions`, 'messages');
+    const tools = req.toolChoice === 'none' || !req.tools ? null : req.tools.map(toToolDefinition);
+    let messages = req.messages.map(toTemplateMessage);
+    if (tools && !this.model.toolFormat.templateSupportsTools) {
+      // The template cannot show tools: describe them in the system message
+      // (documented default prompt) and spell earlier calls out as text.
+      messages = withDefaultToolPrompt(messages, tools);
+    }
     try {
       return template.render({
-        messages: req.messages.map(toTemplateMessage),
+        messages,
         addGenerationPrompt: req.addGenerationPrompt,
-        tools: req.toolChoice === 'none' || !req.tools ? null : req.tools.map((tool) => ({
-          type: 'function' as const,
-          function: { name: tool.name, ...(tool.description ? { description: tool.description } : {}), ...(tool.parameters ? { parameters: tool.parameters } : {}) },
-        })),
+        tools: this.model.toolFormat.templateSupportsTools ? tools : null,
         extra: req.chatTemplateKwargs ?? undefined,
       });
     } catch (error) {
@@ -105,7 +112,14 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     return prompt.ids;
   }
 
-  private choiceJobs(promptIds: number[], firstIndex: number, sampling: SamplingOptions, echo: ChoiceJob['echo'], param: string): ChoiceJob[] {
+  private choiceJobs(
+    promptIds: number[],
+    firstIndex: number,
+    sampling: SamplingOptions,
+    echo: ChoiceJob['echo'],
+    param: string,
+    grammar: GrammarWire | null = null,
+  ): ChoiceJob[] {
     const maxModelLen = this.model.engine.maxModelLen;
     if (promptIds.length === 0) throw ApiError.invalidRequest('The prompt is empty.', param);
     if (promptIds.length >= maxModelLen) {
@@ -116,6 +130,11 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       );
     }
     const base = this.engineParams(sampling, promptIds.length, echo?.withLogprobs ?? false);
+    if (grammar) {
+      base.grammar = grammar;
+      // A complete grammar allows only end tokens: generation must stop there.
+      base.ignoreEos = false;
+    }
     // Each choice is its own engine request, so one choice can stop on a stop
     // string without ending the others; seeded choices get seed + index.
     return Array.from({ length: sampling.n }, (_, i) => ({
@@ -164,8 +183,16 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     };
   }
 
-  private async *run(jobs: ChoiceJob[], promptLengths: number[], sampling: SamplingOptions, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+  private async *run(
+    jobs: ChoiceJob[],
+    promptLengths: number[],
+    sampling: SamplingOptions,
+    signal: AbortSignal,
+    toolFormat: ToolCallFormat | null = null,
+  ): AsyncIterable<GenerationEvent> {
     const merger = new EventMerger<GenerationEvent>();
+    // Tool-call markers may be special tokens; they must reach the parser as text.
+    const markers = toolFormat ? FORMAT_MARKERS[toolFormat].map((marker) => this.model.tokenizer.tokenToId(marker)) : [];
     const streams = jobs.map(
       () =>
         new ChoiceStream(this.model.tokenizer, {
@@ -173,12 +200,16 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
           includeStopStrInOutput: sampling.includeStopStrInOutput,
           skipSpecialTokens: sampling.skipSpecialTokens,
           logprobs: sampling.logprobs !== null,
+          textSpecialTokenIds: new Set(markers.filter((id): id is number => id !== null)),
         }),
     );
     const controllers = jobs.map(() => new AbortController());
     const abortAll = (): void => controllers.forEach((controller) => controller.abort());
     signal.addEventListener('abort', abortAll, { once: true });
-    jobs.forEach((job, i) => merger.add(this.runChoice(job, streams[i], controllers[i].signal)));
+    jobs.forEach((job, i) => {
+      const events = this.runChoice(job, streams[i], controllers[i].signal);
+      merger.add(toolFormat ? extractToolCalls(events, toolFormat) : events);
+    });
     try {
       for await (const event of merger) {
         yield event;
@@ -230,12 +261,19 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       }
     } catch (error) {
       if (error instanceof EngineRequestError) {
-        yield { type: 'error', error: ApiError.invalidRequest(error.message, error.param ?? null) };
+        yield { type: 'error', error: refusal(error) };
         return;
       }
       throw error;
     }
   }
+}
+
+/** The scheduler's refusal as the HTTP error it stands for. */
+function refusal(error: EngineRequestError): ApiError {
+  if (error.status === 429 || error.status === 503) return ApiError.tooManyRequests(error.message, 1);
+  if (error.status === 400) return ApiError.invalidRequest(error.message, error.param ?? null);
+  return ApiError.internal();
 }
 
 function toTemplateMessage(message: ChatMessage): TemplateMessage {

@@ -14,7 +14,12 @@ import { chatCompletion, embeddingList, modelList, modelObject, nowSeconds, text
 import { createValidators, type Validators } from '../protocol/validation.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
+import { Admission, type Permit } from './admission.js';
+import { ApiKeyChecker } from './auth.js';
+import { CorsPolicy } from './cors.js';
 import { Exchange } from './exchange.js';
+import { guardEvents, RequestLifetime } from './lifetime.js';
+import { registerAdmissionMetrics } from './ops-metrics.js';
 import { runGeneration, type GenerationContext } from './generation.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
@@ -33,9 +38,23 @@ export interface HttpServerOptions {
   metrics?: ServerMetrics;
   /** When set, /v1/* requires `Authorization: Bearer <apiKey>` (health and metrics stay open, as in vLLM). */
   apiKey?: string | null;
+  /** More accepted keys (any one will do); combined with `apiKey`. */
+  apiKeys?: readonly string[];
+  /** With a key configured, also require it on /health and /metrics (default: those stay open). */
+  authAllRoutes?: boolean;
   limits?: RequestLimits;
   /** CORS: the Access-Control-Allow-Origin value (e.g. '*'); null/absent = no CORS headers, OPTIONS → 405. */
   corsOrigin?: string | null;
+  /** CORS: origins allowed to call the API ('*' = any); combined with `corsOrigin`. Default none. */
+  allowedOrigins?: readonly string[];
+  /** Backpressure: sequences generating at once; null/absent = no front-side limit (the scheduler queues). */
+  maxConcurrency?: number | null;
+  /** Backpressure: chat/completions requests waiting for a turn before new ones get 429 (used with maxConcurrency; default 1024). */
+  maxQueue?: number;
+  /** A chat/completions request still running this long after arrival ends with 408 (streams: an error event). null = none. */
+  requestTimeoutMs?: number | null;
+  /** A request body not fully received this long after the headers gets 408 and the connection is closed (default 30 s; null = none). */
+  bodyTimeoutMs?: number | null;
   /** Default: compiled from schemas/ at startup. */
   validators?: Validators;
 }
@@ -45,9 +64,29 @@ export interface HttpServer {
   metrics: ServerMetrics;
   /** Stops listening, aborts in-flight requests (their AbortSignals fire) and closes all connections. */
   close(): Promise<void>;
+  /**
+   * Graceful stop, step one: stops listening (new connections are refused),
+   * answers new requests on open connections with 503, waits up to
+   * `timeoutMs` for in-flight requests to finish, then ends the rest with a
+   * clean 503 error (an SSE error event for streams). Call close() after.
+   */
+  drain(timeoutMs: number, force?: AbortSignal): Promise<DrainResult>;
+  /** Requests in progress (all routes). */
+  readonly inFlight: number;
+  /** Admission control state (null without maxConcurrency): sequences generating and requests queued. */
+  admission(): { active: number; queued: number } | null;
+}
+
+export interface DrainResult {
+  /** Requests that were in flight when draining began. */
+  inFlightAtStart: number;
+  /** Generation requests that had to be cut short at the deadline. */
+  cancelled: number;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_QUEUE = 1024;
 
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
@@ -72,11 +111,19 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const validators = opts.validators ?? createValidators();
   const metrics = opts.metrics ?? createMetrics({ modelName: backend.models()[0]?.id ?? 'serval' });
-  const apiKey = opts.apiKey ?? null;
+  const keys = [...(opts.apiKey ? [opts.apiKey] : []), ...(opts.apiKeys ?? [])].filter((key) => key !== '');
+  const keyChecker = keys.length === 0 ? null : new ApiKeyChecker(keys);
+  const authAllRoutes = opts.authAllRoutes ?? false;
   const genCtx: GenerationContext = { metrics, logger };
   const active = new Set<Exchange>();
-  const corsOrigin = opts.corsOrigin ?? null;
-  const commonHeaders: Record<string, string> = corsOrigin === null ? {} : { 'Access-Control-Allow-Origin': corsOrigin };
+  const cors = new CorsPolicy([...(opts.corsOrigin ? [opts.corsOrigin] : []), ...(opts.allowedOrigins ?? [])]);
+  const admission = opts.maxConcurrency == null ? null : new Admission({ maxConcurrency: opts.maxConcurrency, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE });
+  if (admission !== null) registerAdmissionMetrics(metrics.registry, admission);
+  const requestTimeoutMs = opts.requestTimeoutMs ?? null;
+  const bodyTimeoutMs = opts.bodyTimeoutMs === undefined ? DEFAULT_BODY_TIMEOUT_MS : opts.bodyTimeoutMs;
+  /** Generation requests past admission or waiting for it: what drain() may have to cut short. */
+  const lifetimes = new Set<RequestLifetime>();
+  let draining = false;
 
   // ---------------------------------------------------------------- helpers
 
@@ -85,7 +132,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     if (model === undefined) throw ApiError.modelNotFound(id);
     if (model.kind !== kind) {
       const where = model.kind === 'embedding' ? '/v1/embeddings' : '/v1/chat/completions or /v1/completions';
-      throw ApiError.invalidRequest(`The model '${id}' is a ${model.kind} model; use ${where}.`, 'model', 'model_not_supported');
+      const article = model.kind === 'embedding' ? 'an' : 'a';
+      throw ApiError.invalidRequest(`The model '${id}' is ${article} ${model.kind} model; use ${where}.`, 'model', 'model_not_supported');
     }
     return model;
   };
@@ -109,9 +157,18 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     if (mediaType !== 'application/json') return rc.ex.sendError(ApiError.unsupportedMediaType(rc.contentType));
     const declared = rc.contentLength === '' ? 0 : Number(rc.contentLength);
     if (declared > maxBodyBytes) return rc.ex.sendError(ApiError.bodyTooLarge(maxBodyBytes), true);
+    // Slow clients (a trickled body) would otherwise hold a connection forever.
+    const slowBody =
+      bodyTimeoutMs === null || bodyTimeoutMs <= 0
+        ? null
+        : setTimeout(() => rc.ex.sendError(ApiError.requestTimeout(bodyTimeoutMs / 1000, 'The request body did not arrive within the body timeout'), true), bodyTimeoutMs);
     rc.ex
       .readBody(maxBodyBytes)
+      .finally(() => {
+        if (slowBody !== null) clearTimeout(slowBody);
+      })
       .then((buf) => {
+        if (rc.ex.finished) return;
         let body: unknown;
         try {
           body = JSON.parse(buf.toString('utf8'));
@@ -135,6 +192,30 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     }
   };
 
+  /**
+   * Runs a generation request under admission control and its lifetime
+   * (request timeout, shutdown): 429 at once when the queue is full; the
+   * permit is held until the response ended, so a slot frees as soon as the
+   * request ends for any reason.
+   */
+  const guarded = async (rc: RequestContext, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
+    const deadline = requestTimeoutMs === null ? null : { remainingMs: requestTimeoutMs - (performance.now() - rc.arrival), limitMs: requestTimeoutMs };
+    const lifetime = new RequestLifetime(rc.ex.signal, deadline);
+    lifetimes.add(lifetime);
+    let permit: Permit | null = null;
+    try {
+      if (admission !== null) permit = await admission.enter(choices, lifetime.signal);
+      await run(lifetime);
+    } catch (err) {
+      // Cut short while queued (timeout/shutdown): say why, not 'aborted'.
+      throw lifetime.reason ?? err;
+    } finally {
+      permit?.release();
+      lifetime.dispose();
+      lifetimes.delete(lifetime);
+    }
+  };
+
   // ---------------------------------------------------------------- routes
 
   const chat = postJson(async (rc, body) => {
@@ -143,8 +224,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     const model = findModel(req.model, 'chat');
     const created = nowSeconds();
     const encoder = new ChatChunkEncoder(model.id, created, req.includeUsage);
-    await runGeneration(genCtx, rc.ex, {
-      events: startEvents(() => backend.chat(req, rc.ex.signal)),
+    await guarded(rc, req.sampling.n, (lifetime) => runGeneration(genCtx, rc.ex, {
+      events: guardEvents(startEvents(() => backend.chat(req, lifetime.signal)), lifetime),
       choiceCount: req.sampling.n,
       stream: req.stream,
       includeUsage: req.includeUsage,
@@ -152,7 +233,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
       encoder,
       buildResponse: (choices, usage) => chatCompletion(encoder.id, created, model.id, choices, usage),
       arrival: rc.arrival,
-    });
+    }));
   });
 
   const completions = postJson(async (rc, body) => {
@@ -162,8 +243,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     const created = nowSeconds();
     const topLogprobs = req.sampling.logprobs !== null;
     const encoder = new CompletionChunkEncoder(model.id, created, req.includeUsage, topLogprobs);
-    await runGeneration(genCtx, rc.ex, {
-      events: startEvents(() => backend.complete(req, rc.ex.signal)),
+    await guarded(rc, req.prompts.length * req.sampling.n, (lifetime) => runGeneration(genCtx, rc.ex, {
+      events: guardEvents(startEvents(() => backend.complete(req, lifetime.signal)), lifetime),
       choiceCount: req.prompts.length * req.sampling.n,
       stream: req.stream,
       includeUsage: req.includeUsage,
@@ -171,7 +252,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
       encoder,
       buildResponse: (choices, usage) => textCompletion(encoder.id, created, model.id, choices, usage, topLogprobs),
       arrival: rc.arrival,
-    });
+    }));
   });
 
   const embeddings = postJson(async (rc, body) => {
@@ -227,6 +308,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     const authorization = req.getHeader('authorization');
     const contentType = req.getHeader('content-type');
     const contentLength = req.getHeader('content-length');
+    const origin = req.getHeader('origin');
     let route = '*';
     const ex = new Exchange(
       res,
@@ -237,26 +319,37 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
         metrics.httpRequest(route, methodLabel, done.aborted ? 499 : done.status, (performance.now() - arrival) / 1000);
       },
       method === 'HEAD',
-      commonHeaders,
+      cors.responseHeaders(origin),
     );
     active.add(ex);
     try {
-      if (method === 'OPTIONS' && corsOrigin !== null) {
+      if (draining) {
+        // Close the connection too: a keep-alive client must reconnect (and be refused) rather than retry here.
+        ex.sendError(ApiError.shuttingDown(), true);
+        return;
+      }
+      if (method === 'OPTIONS' && cors.enabled) {
+        // Preflights carry no credentials: answered before the key check.
         const allowed = router.allowedOn(path);
         if (allowed === null) throw ApiError.routeNotFound(method, path);
         route = 'OPTIONS';
-        ex.sendNoContent({
-          'Access-Control-Allow-Methods': [...allowed, 'OPTIONS'].join(', '),
-          'Access-Control-Allow-Headers': req.getHeader('access-control-request-headers') || 'Authorization, Content-Type',
-          'Access-Control-Max-Age': '86400',
-        });
+        ex.sendNoContent(
+          cors.allows(origin)
+            ? {
+                'Access-Control-Allow-Methods': [...allowed, 'OPTIONS'].join(', '),
+                'Access-Control-Allow-Headers': req.getHeader('access-control-request-headers') || 'Authorization, Content-Type',
+                'Access-Control-Max-Age': '86400',
+              }
+            : {},
+        );
         return;
+      }
+      // Checked before routing, so unknown /v1 paths do not reveal which routes exist.
+      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/')) && !keyChecker.accepts(authorization)) {
+        throw ApiError.unauthorized();
       }
       const m = router.match(method, path);
       route = m.route;
-      if (apiKey !== null && path.startsWith('/v1/') && route !== '/v1/health' && authorization !== `Bearer ${apiKey}`) {
-        throw ApiError.unauthorized();
-      }
       m.handler({ ex, rest: m.rest, contentType, contentLength, arrival });
     } catch (err) {
       fail(ex, err);
@@ -271,11 +364,41 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
       }
       const port = listenSocketPort(socket);
       logger.info({ host: opts.host, port }, 'HTTP server listening');
+      let listening = true;
+      const stopListening = (): void => {
+        if (!listening) return;
+        listening = false;
+        closeListenSocket(socket);
+      };
+      const settled = async (timeoutMs: number, force?: AbortSignal): Promise<void> => {
+        const until = performance.now() + timeoutMs;
+        while (active.size > 0 && performance.now() < until && force?.aborted !== true) await new Promise((r) => setTimeout(r, 20));
+      };
       resolve({
         port,
         metrics,
+        get inFlight() {
+          return active.size;
+        },
+        admission: () => (admission === null ? null : { active: admission.active, queued: admission.queued }),
+        drain: async (timeoutMs, force) => {
+          draining = true;
+          stopListening();
+          const inFlightAtStart = active.size;
+          logger.info({ inFlight: inFlightAtStart, timeoutMs }, 'draining: no new connections; waiting for in-flight requests');
+          await settled(timeoutMs, force);
+          const cancelled = lifetimes.size;
+          if (cancelled > 0) {
+            logger.warn({ cancelled }, 'shutdown timeout reached: ending the remaining requests with an error');
+            for (const lifetime of [...lifetimes]) lifetime.cancel(ApiError.shuttingDown('The server is shutting down and could not finish this request in time.'));
+            // Let the error responses and SSE error events reach the clients.
+            await settled(1000);
+          }
+          return { inFlightAtStart, cancelled };
+        },
         close: async () => {
-          closeListenSocket(socket);
+          draining = true;
+          stopListening();
           // app.close() force-closes every socket; in-flight exchanges see onAborted and fire their signals.
           app.close();
           active.clear();

@@ -40,6 +40,14 @@ export interface SamplingParams {
   promptLogprobs: number | null;
   /** Number of independent completions (choices) for this request. */
   n: number;
+  /** Constrained decoding: an EBNF grammar (xgrammar dialect) the output must follow; absent = free text. */
+  grammar?: GrammarWire | null;
+}
+
+/** A compiled-on-the-device grammar: EBNF text and its root rule. */
+export interface GrammarWire {
+  ebnf: string;
+  root: string;
 }
 
 export interface SubmitMessage {
@@ -62,7 +70,19 @@ export interface ShutdownMessage {
   type: 'shutdown';
 }
 
-export type FrontToActorMessage = SubmitMessage | CancelMessage | ShutdownMessage;
+/**
+ * Test-only fault injection (ignored unless the engine config has testHooks
+ * AND SERVAL_TEST_HOOKS=1): 'crash'/'throw' make the next step of device
+ * worker `worker` kill its thread / throw; 'actor' kills the scheduler actor.
+ */
+export interface FaultMessage {
+  type: 'fault';
+  target: 'device' | 'actor';
+  worker: number;
+  kind: 'crash' | 'throw';
+}
+
+export type FrontToActorMessage = SubmitMessage | CancelMessage | ShutdownMessage | FaultMessage;
 
 // ------------------------------------------------------------ actor → front
 
@@ -128,6 +148,10 @@ export interface StatsMessage {
   generationTokensTotal?: number;
   /** Tokens fed per engine step (decode rows + prefill chunks) since the previous snapshot. */
   stepTokens?: number[];
+  /** Device steps that failed (worker crashed or threw) since start. */
+  deviceFailures?: number;
+  /** Workers whose thread failed and is not yet confirmed reloaded. */
+  recoveringWorkers?: number[];
   /** Snapshot time, ms since epoch. */
   time: number;
 }
@@ -165,6 +189,7 @@ const FRONT_TO_ACTOR: Record<FrontToActorMessage['type'], true> = {
   submit: true,
   cancel: true,
   shutdown: true,
+  fault: true,
 };
 const ACTOR_TO_FRONT: Record<ActorToFrontMessage['type'], true> = {
   tokens: true,

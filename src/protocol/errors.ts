@@ -11,6 +11,7 @@ export type ApiErrorType =
   | 'request_too_large'
   | 'unsupported_media_type'
   | 'rate_limit_error'
+  | 'timeout_error'
   | 'internal_error'
   | 'service_unavailable';
 
@@ -112,6 +113,16 @@ export class ApiError extends Error {
     return new ApiError(429, 'rate_limit_error', message, null, 'rate_limit_exceeded', headers);
   }
 
+  /** 408: the request did not finish within --request-timeout (also: a body that arrives too slowly). */
+  static requestTimeout(seconds: number, what = 'The request did not finish within the server\'s request timeout'): ApiError {
+    return new ApiError(408, 'timeout_error', `${what} of ${formatSeconds(seconds)} s.`, null, 'request_timeout');
+  }
+
+  /** 503 while the server drains for shutdown: new requests are refused, and those it had to cut short end with this. */
+  static shuttingDown(message = 'The server is shutting down. Retry on another instance or after it restarts.'): ApiError {
+    return new ApiError(503, 'service_unavailable', message, null, 'server_shutting_down', { 'Retry-After': '1' });
+  }
+
   /** 500. The message is fixed on purpose: internals (stack traces, paths) never reach the client. */
   static internal(message = 'The server had an error while processing your request.'): ApiError {
     return new ApiError(500, 'internal_error', message, null, 'internal_error');
@@ -125,6 +136,10 @@ export class ApiError extends Error {
   static from(err: unknown): ApiError {
     return err instanceof ApiError ? err : ApiError.internal();
   }
+}
+
+function formatSeconds(seconds: number): string {
+  return Number.isInteger(seconds) ? String(seconds) : seconds.toFixed(3).replace(/0+$/, '');
 }
 
 /** HTTP status line text for the statuses this server emits (uWS wants the full "200 OK" string). */

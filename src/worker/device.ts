@@ -34,7 +34,7 @@ export class Device {
       this.pool.release(seqId);
       this.sampler.forget(seqId);
     }
-    this.pool.resize(step.capacity);
+    this.pool.reserve(step.capacity, this.pool.activeSlots + step.admit.length);
     for (const admission of step.admit) {
       this.pool.acquire(admission.seqId);
       await this.sampler.admit(admission);

@@ -12,11 +12,16 @@ export interface KvShape {
   budgetTokens: number;
 }
 
+/** Keep a capacity up to this many times the needed one before shrinking. */
+const SHRINK_FACTOR = 1.5;
+/** Extra slots allocated beyond the active ones, so admissions rarely re-lay out. */
+const SLOT_HEADROOM = 4;
+
 export class KvSlotPool {
   readonly shape: KvShape;
   /** Token positions per slot currently allocated. */
   capacity = 0;
-  /** Slots the buffers hold at the current capacity. */
+  /** Slots the buffers currently hold (active ones first). */
   allocatedSlots = 0;
   private keys: Float32Array[] = [];
   private values: Float32Array[] = [];
@@ -25,7 +30,7 @@ export class KvSlotPool {
 
   constructor(shape: KvShape) {
     this.shape = shape;
-    this.allocate(0);
+    this.allocate(0, 0);
   }
 
   get activeSlots(): number {
@@ -44,7 +49,7 @@ export class KvSlotPool {
 
   acquire(seqId: string): number {
     if (this.slotBySeq.has(seqId)) throw new Error(`sequence ${seqId} already holds a KV slot`);
-    if (this.seqBySlot.length >= this.allocatedSlots) throw new Error('no free KV slot (scheduler accounting out of sync)');
+    if (this.seqBySlot.length >= this.allocatedSlots) throw new Error('no free KV slot (reserve() was not called for it)');
     const slot = this.seqBySlot.length;
     this.seqBySlot.push(seqId);
     this.slotBySeq.set(seqId, slot);
@@ -73,16 +78,29 @@ export class KvSlotPool {
     this.seqBySlot.length = 0;
   }
 
-  /** Re-lays the buffers out for a new per-slot capacity, keeping the first `keep` positions of each slot. */
-  resize(capacity: number): void {
-    if (capacity === this.capacity) return;
-    if (this.slotsFor(capacity) < this.seqBySlot.length) {
-      throw new Error(`capacity ${capacity} leaves no room for ${this.seqBySlot.length} active slots within the KV budget`);
-    }
+  /**
+   * Makes room for `slots` sequences of up to `needed` positions each. A
+   * re-layout copies every active slot, so the current layout is kept while it
+   * fits and is not much longer than needed (hysteresis: the longest sequence
+   * finishing must not shrink the pool only to grow it again), and slots are
+   * allocated with headroom; the budget bounds both.
+   */
+  reserve(needed: number, slots: number): void {
+    const keepCapacity =
+      this.capacity >= needed && this.capacity <= Math.max(needed * SHRINK_FACTOR, needed + 1) && this.slotsFor(this.capacity) >= slots;
+    const capacity = keepCapacity ? this.capacity : needed;
+    if (capacity === this.capacity && this.allocatedSlots >= slots) return;
+    const limit = this.slotsFor(capacity);
+    if (limit < slots) throw new Error(`capacity ${capacity} leaves no room for ${slots} slots within the KV budget`);
+    this.relayout(capacity, Math.min(limit, Math.max(slots + SLOT_HEADROOM, Math.ceil(slots * 1.25))));
+  }
+
+  /** Re-lays the buffers out, keeping the first positions of each active slot. */
+  private relayout(capacity: number, slots: number): void {
     const oldKeys = this.keys;
     const oldValues = this.values;
     const oldCapacity = this.capacity;
-    this.allocate(capacity);
+    this.allocate(capacity, slots);
     const keep = Math.min(oldCapacity, capacity);
     if (keep === 0) return;
     const { kvHeads, headDim } = this.shape;
@@ -144,12 +162,10 @@ export class KvSlotPool {
     return this.shape.kvHeads * this.capacity * this.shape.headDim;
   }
 
-  private allocate(capacity: number): void {
+  private allocate(capacity: number, slots: number): void {
     this.capacity = capacity;
-    // Buffers hold every slot the budget allows at this capacity, so admitting a
-    // sequence never copies; capacity changes are rare (granular) and do copy.
-    this.allocatedSlots = this.slotsFor(capacity);
-    const size = this.allocatedSlots * this.slotStride();
+    this.allocatedSlots = slots;
+    const size = slots * this.slotStride();
     this.keys = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
     this.values = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
   }

@@ -78,6 +78,19 @@ t.test('two CPU workers give the same results as one', async (t) => {
   results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(prompts[i], GEN), `prompt ${i}`));
 });
 
+t.test('n choices in one request equal separate requests seeded seed + i', async (t) => {
+  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8 }));
+  t.teardown(() => engine.close());
+  const prompt = prompts[3];
+  const together = await collect(engine, prompt, { maxTokens: 10, ignoreEos: true, temperature: 1, seed: 40, n: 3 });
+  t.equal(together.finish.length, 3, 'one finish per choice');
+  for (let i = 0; i < 3; i++) {
+    const alone = await collect(engine, prompt, { maxTokens: 10, ignoreEos: true, temperature: 1, seed: 40 + i });
+    t.same(together.tokens[i], alone.tokens[0], `choice ${i}`);
+  }
+  t.ok(new Set(together.tokens.map((tokens) => tokens.join(','))).size > 1, 'choices differ');
+});
+
 t.test('a prompt longer than the context is rejected with 400', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxModelLen: 32 }));
   t.teardown(() => engine.close());

@@ -24,7 +24,7 @@ while (running) {
       running = false;
       break;
     }
-    if (msg.type === 'cancel') continue;
+    if (msg.type === 'cancel' || msg.type === 'fault') continue;
     const { reqId, promptTokenIds, params } = msg;
     for (let i = 0; i < params.maxTokens; i++) {
       channel.send({ type: 'tokens', reqId, tokenIds: [promptTokenIds[i % promptTokenIds.length] + 1] });

@@ -43,6 +43,10 @@ const fixtures: Record<MessageType, Message[]> = {
   ],
   cancel: [{ type: 'cancel', reqId: 7 }],
   shutdown: [{ type: 'shutdown' }],
+  fault: [
+    { type: 'fault', target: 'device', worker: 1, kind: 'crash' },
+    { type: 'fault', target: 'actor', worker: 0, kind: 'throw' },
+  ],
   tokens: [
     { type: 'tokens', reqId: 7, tokenIds: [42] },
     {

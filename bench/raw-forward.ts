@@ -1,0 +1,171 @@
+// Raw forward throughput of Serval's slot-KV decoder graph, driven exactly as a
+// device worker drives it: `DecoderForward` packs the feeds, `KvSlotPool` owns
+// the KV buffers (zero-copy prefix / slot views) and stores the returned new
+// K/V after every call. No scheduler, no sampling, no threads: this is the
+// "raw forward" the engine is compared against.
+
+import { loadModelFolder } from '../src/model/folder.js';
+import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
+import { createDecoderSession } from '../src/model/graph/session.js';
+import type { DecoderConfig } from '../src/model/types.js';
+import { DecoderForward, type ForwardOutput } from '../src/worker/forward.js';
+import { KvSlotPool } from '../src/worker/kv-pool.js';
+import type ort from 'onnxruntime-node';
+
+export interface RawForwardOptions {
+  quantize: 'int4' | null;
+  intraOpThreads: number;
+  spinning: boolean;
+}
+
+/** KV positions a slot gets beyond the rows' past: the engine grows capacity in 64-position granules. */
+export const CAPACITY_GRANULE = 64;
+
+export class RawForward {
+  readonly config: DecoderConfig;
+  readonly buildMs: number;
+  private readonly session: ort.InferenceSession;
+  private readonly forward: DecoderForward;
+  private readonly pools = new Map<string, KvSlotPool>();
+
+  private constructor(config: DecoderConfig, session: ort.InferenceSession, buildMs: number) {
+    this.config = config;
+    this.session = session;
+    this.buildMs = buildMs;
+    const c = config;
+    this.forward = new DecoderForward(session, { layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize });
+  }
+
+  /** Loads the folder's weights and builds the graph the same way `loadDevice` does. */
+  static async load(modelDir: string, options: RawForwardOptions): Promise<RawForward> {
+    const started = performance.now();
+    const model = await loadModelFolder(modelDir);
+    const graph = buildDecoderGraph(model.config, model.weights, { quantize: options.quantize ?? undefined });
+    const session = await createDecoderSession(graph, { intraOpThreads: options.intraOpThreads, spinning: options.spinning });
+    return new RawForward(model.config, session, performance.now() - started);
+  }
+
+  /**
+   * Wall ms of `steps` decode calls (one token per row) at `batch` rows of `past`
+   * positions, each including the KV store, after `warmup` untimed calls.
+   */
+  async decodeStepTimes(batch: number, past: number, steps: number, warmup = 1): Promise<number[]> {
+    const capacity = past + CAPACITY_GRANULE;
+    const pool = this.pool(batch, capacity);
+    const ids = new BigInt64Array(batch);
+    for (let b = 0; b < batch; b++) ids[b] = BigInt(16 + ((b * 7919) % (this.config.vocabSize - 16)));
+    const input = {
+      batch,
+      seqLen: 1,
+      inputIds: ids,
+      positionIds: new BigInt64Array(batch).fill(BigInt(past)),
+      pastLens: new BigInt64Array(batch).fill(BigInt(past)),
+      newLens: new BigInt64Array(batch).fill(1n),
+      logitsRows: BigInt64Array.from({ length: batch }, (_, b) => BigInt(b)),
+      ...pool.prefixViews(batch),
+      capacity,
+    };
+    const times: number[] = [];
+    for (let i = 0; i < warmup + steps; i++) {
+      const started = performance.now();
+      const out = await this.forward.run(input);
+      for (let row = 0; row < batch; row++) store(pool, out, 1, row, row, past, 1);
+      if (i >= warmup) times.push(performance.now() - started);
+    }
+    return times;
+  }
+
+  /** Wall ms of B = 1 prefills of `length` tokens into an empty slot (last position's logits only), KV store included. */
+  async prefillTimes(length: number, reps: number, warmup = 1): Promise<number[]> {
+    const capacity = Math.ceil(length / CAPACITY_GRANULE) * CAPACITY_GRANULE;
+    const pool = this.pool(1, capacity);
+    const input = {
+      batch: 1,
+      seqLen: length,
+      inputIds: BigInt64Array.from({ length }, (_, i) => BigInt(16 + ((i * 7919) % (this.config.vocabSize - 16)))),
+      positionIds: BigInt64Array.from({ length }, (_, i) => BigInt(i)),
+      pastLens: BigInt64Array.of(0n),
+      newLens: BigInt64Array.of(BigInt(length)),
+      logitsRows: BigInt64Array.of(BigInt(length - 1)),
+      ...pool.slotViews(0),
+      capacity,
+    };
+    const times: number[] = [];
+    for (let i = 0; i < warmup + reps; i++) {
+      const started = performance.now();
+      const out = await this.forward.run(input);
+      store(pool, out, length, 0, 0, 0, length);
+      if (i >= warmup) times.push(performance.now() - started);
+    }
+    return times;
+  }
+
+  release(): Promise<void> {
+    this.pools.clear();
+    return this.session.release();
+  }
+
+  /** Pools are kept per shape: the B = 64 ones are hundreds of MB and get reused across measurement rounds. */
+  private pool(slots: number, capacity: number): KvSlotPool {
+    const key = `${slots}x${capacity}`;
+    const cached = this.pools.get(key);
+    if (cached) return cached;
+    const c = this.config;
+    const pool = new KvSlotPool({ layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, maxSlots: slots, budgetTokens: slots * capacity });
+    pool.reserve(capacity, slots);
+    for (let s = 0; s < slots; s++) pool.acquire(`raw-${s}`);
+    this.pools.set(key, pool);
+    return pool;
+  }
+}
+
+/** The device worker's store step (`Device.store`): new K/V of one batch row into its slot. */
+function store(pool: KvSlotPool, out: ForwardOutput, seqLen: number, row: number, slot: number, start: number, count: number): void {
+  for (let layer = 0; layer < out.newKeys.length; layer++) {
+    pool.write(layer, out.newKeys[layer], out.newValues[layer], seqLen, row, slot, start, count);
+  }
+}
+
+export function median(values: number[]): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Raw decode step times on a (batch × past) grid, interpolated linearly in both (extrapolated at the edges). */
+export class DecodeStepModel {
+  constructor(
+    readonly batches: number[],
+    readonly pasts: number[],
+    /** ms[pastIndex][batchIndex] */
+    readonly ms: number[][],
+  ) {}
+
+  stepMs(batch: number, past: number): number {
+    const [p0, p1, wp] = bracket(this.pasts, past);
+    const [b0, b1, wb] = bracket(this.batches, batch);
+    const at = (pi: number): number => this.ms[pi][b0] + (this.ms[pi][b1] - this.ms[pi][b0]) * wb;
+    return Math.max(0, at(p0) + (at(p1) - at(p0)) * wp);
+  }
+}
+
+/** Prefill time fitted as T(S) = a·S + b·S² through two measured lengths (linear work + attention). */
+export class PrefillModel {
+  readonly a: number;
+  readonly b: number;
+  constructor(s1: number, ms1: number, s2: number, ms2: number) {
+    this.b = (ms2 / s2 - ms1 / s1) / (s2 - s1);
+    this.a = ms1 / s1 - this.b * s1;
+  }
+
+  ms(length: number): number {
+    return Math.max(0, this.a * length + this.b * length * length);
+  }
+}
+
+/** Indices of the grid segment around x and x's fraction along it (outside the grid: the end segment, extrapolated). */
+function bracket(grid: number[], x: number): [number, number, number] {
+  if (grid.length === 1) return [0, 0, 0];
+  let i = 0;
+  while (i < grid.length - 2 && x > grid[i + 1]) i++;
+  return [i, i + 1, (x - grid[i]) / (grid[i + 1] - grid[i])];
+}

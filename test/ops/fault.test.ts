@@ -1,0 +1,141 @@
+// Fault recovery against a real server with two device workers: a device
+// worker killed mid-batch fails only its own requests (streams get an error
+// event, then [DONE]), the other worker's requests complete untouched, and
+// the restarted worker reloads the model and serves correct output again.
+// A dead scheduler actor fails every request cleanly and is reported once.
+
+import t, { type Test } from 'tap';
+import { bindDeviceFailureMetric } from '../../src/front/ops-metrics.js';
+import { startRealServer } from '../e2e/harness.js';
+import { completionBody, post, sleep, streamCompletion, type SseResult } from './helpers.js';
+
+process.env.SERVAL_TEST_HOOKS = '1';
+
+const LONG = 300;
+
+async function greedyText(base: string, prompt: string): Promise<string> {
+  const res = await post(base, '/v1/completions', completionBody({ prompt, max_tokens: 12, ignore_eos: true }));
+  const body = (await res.json()) as { choices: Array<{ text: string }> };
+  if (res.status !== 200) throw new Error(`status ${res.status}: ${JSON.stringify(body)}`);
+  return body.choices[0].text;
+}
+
+// One two-worker server for the device-fault tests (each server start is costly under tap).
+const served = await startRealServer({ workers: 2, intraOpThreads: 1, testHooks: true });
+t.teardown(() => served.close());
+bindDeviceFailureMetric(served.server.metrics.registry, served.model.engine);
+const prompts = ['The serval is a wild cat', 'Once upon a time', 'In a quiet village', 'A long road'];
+const before = await Promise.all(prompts.map((p) => greedyText(served.base, p)));
+
+/** Waits until the engine reports `failures` device failures and no worker still recovering (reloading). */
+async function recovered(t: Test, failures: number): Promise<void> {
+  for (let i = 0; i < 1500; i++) {
+    const stats = served.model.engine.stats();
+    if ((stats?.deviceFailures ?? 0) >= failures && stats?.recoveringWorkers?.length === 0) return;
+    await sleep(10);
+  }
+  t.fail(`worker not recovered: ${JSON.stringify(served.model.engine.stats())}`);
+}
+
+/** Greedy output of every prompt, twice, concurrently (both workers busy) equals the output before any fault. */
+async function stillCorrect(t: Test): Promise<void> {
+  const after = await Promise.all([...prompts, ...prompts].map((p) => greedyText(served.base, p)));
+  t.same(after, [...before, ...before], 'greedy output equals the output before the fault');
+  const health = await fetch(`${served.base}/health`);
+  t.equal(health.status, 200);
+}
+
+t.test('a device worker crash fails only its requests; the worker comes back', async (t) => {
+  const streams = 8;
+  let started = 0;
+  let allStarted!: () => void;
+  const startedAll = new Promise<void>((resolve) => (allStarted = resolve));
+  const results = Array.from({ length: streams }, (_, i) =>
+    streamCompletion(served.base, { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: LONG, ignore_eos: true, stream_options: { include_usage: true } }, () => {
+      if (++started === streams) allStarted();
+    }),
+  );
+  await startedAll;
+  served.model.engine.injectFault('device', 0, 'crash');
+  const settled: SseResult[] = await Promise.all(results);
+
+  const failed = settled.filter((r) => r.error !== null);
+  const completed = settled.filter((r) => r.error === null);
+  t.ok(failed.length >= 1, `some requests were on the crashed worker (${failed.length})`);
+  t.ok(completed.length >= 1, `some requests were on the other worker (${completed.length})`);
+  for (const r of failed) {
+    t.equal(r.status, 200, 'the stream had started');
+    t.equal(r.done, true, 'an errored stream still ends with [DONE]');
+    t.equal(r.error?.type, 'internal_error');
+    t.match(r.error?.message ?? '', /device worker 0 failed/);
+    t.equal(r.finishReason, null, 'no finish_reason on a failed choice');
+  }
+  for (const r of completed) {
+    t.equal(r.finishReason, 'length');
+    t.equal(r.done, true);
+    const usage = r.frames.at(-1)?.usage as { completion_tokens: number } | undefined;
+    t.equal(usage?.completion_tokens, LONG, 'the other worker generated every token');
+  }
+  // The restarted thread must have reloaded the model: same greedy text as before the crash.
+  await recovered(t, 1);
+  t.pass('the engine reports the crashed worker reloaded');
+  await sleep(250); // the next stats snapshot reaches the counter
+  const scrape = await (await fetch(`${served.base}/metrics`)).text();
+  t.match(scrape, /^serval:device_failures_total 1$/m, 'the failure is counted');
+  await stillCorrect(t);
+});
+
+t.test('a thrown device step fails its requests cleanly (non-streamed: 500 JSON error)', async (t) => {
+  const pending = Array.from({ length: 6 }, (_, i) => post(served.base, '/v1/completions', completionBody({ prompt: `${prompts[i % 4]} ${i}`, max_tokens: LONG, ignore_eos: true })));
+  const submitted = Date.now();
+  for (let i = 0; i < 400; i++) {
+    const stats = served.model.engine.stats();
+    if (stats !== null && stats.time > submitted && stats.running >= 6) break;
+    await sleep(5);
+  }
+  served.model.engine.injectFault('device', 0, 'throw');
+  const answers = await Promise.all(pending.map(async (p) => {
+    const res = await p;
+    return { status: res.status, body: (await res.json()) as { error?: { type: string; message: string }; usage?: { completion_tokens: number } } };
+  }));
+  const failed = answers.filter((a) => a.status !== 200);
+  t.ok(failed.length >= 1, `some requests were on the failing worker (${failed.length})`);
+  t.ok(failed.length < answers.length, 'the others completed');
+  for (const a of failed) {
+    t.equal(a.status, 500);
+    t.equal(a.body.error?.type, 'internal_error');
+    t.match(a.body.error?.message ?? '', /test fault: device worker threw/);
+  }
+  for (const a of answers.filter((x) => x.status === 200)) t.equal(a.body.usage?.completion_tokens, LONG);
+  await recovered(t, 2);
+  await stillCorrect(t);
+});
+
+t.test('fault injection is refused without SERVAL_TEST_HOOKS=1', async (t) => {
+  process.env.SERVAL_TEST_HOOKS = '0';
+  t.teardown(() => (process.env.SERVAL_TEST_HOOKS = '1'));
+  t.throws(() => served.model.engine.injectFault('device', 0, 'crash'), /SERVAL_TEST_HOOKS/);
+  t.ok((await greedyText(served.base, 'Once upon a time')).length > 0);
+});
+
+t.test('scheduler actor death: requests fail cleanly, death is reported once', async (t) => {
+  const served = await startRealServer({ workers: 1, intraOpThreads: 1, testHooks: true });
+  t.teardown(() => served.close());
+  const deaths: Error[] = [];
+  served.model.engine.onActorDeath((error) => deaths.push(error));
+  let first!: () => void;
+  const firstChunk = new Promise<void>((resolve) => (first = resolve));
+  const stream = streamCompletion(served.base, { max_tokens: LONG, ignore_eos: true }, () => first());
+  await firstChunk;
+  served.model.engine.injectFault('actor');
+  const r = await stream;
+  t.equal(r.done, true, 'the stream ends with [DONE]');
+  t.equal(r.error?.type, 'internal_error', 'after an error event');
+  for (let i = 0; i < 100 && deaths.length === 0; i++) await sleep(10);
+  t.equal(deaths.length, 1, 'onActorDeath fired once');
+  t.match(deaths[0]?.message ?? '', /scheduler actor exited with code 70/);
+  const after = await post(served.base, '/v1/completions', completionBody());
+  t.equal(after.status, 500, 'later requests fail at once instead of hanging');
+  t.equal(((await after.json()) as { error: { type: string } }).error.type, 'internal_error');
+});
+

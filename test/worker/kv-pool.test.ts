@@ -1,0 +1,93 @@
+import t, { type Test } from 'tap';
+import { KvSlotPool } from '../../src/worker/kv-pool.js';
+
+const shape = { layers: 2, kvHeads: 2, headDim: 3, maxSlots: 8, budgetTokens: 8 * 64 };
+
+/** Writes value(seq, layer, head, pos, d) for positions [0, count) of a sequence's slot. */
+function fill(pool: KvSlotPool, seq: number, count: number): void {
+  const { kvHeads, headDim } = shape;
+  for (let layer = 0; layer < shape.layers; layer++) {
+    const keys = new Float32Array(kvHeads * count * headDim);
+    const values = new Float32Array(keys.length);
+    for (let h = 0; h < kvHeads; h++) {
+      for (let p = 0; p < count; p++) {
+        for (let d = 0; d < headDim; d++) {
+          const i = (h * count + p) * headDim + d;
+          keys[i] = seq * 1000 + layer * 100 + h * 10 + p + d / 10;
+          values[i] = -keys[i];
+        }
+      }
+    }
+    pool.write(layer, keys, values, count, 0, pool.slotOf(`s${seq}`), 0, count);
+  }
+}
+
+/** Checks positions [0, count) of a sequence's slot through the decode-batch views. */
+function check(t: Test, pool: KvSlotPool, seq: number, count: number): void {
+  const { kvHeads, headDim } = shape;
+  const slot = pool.slotOf(`s${seq}`);
+  const views = pool.prefixViews(pool.activeSlots);
+  let bad = 0;
+  for (let layer = 0; layer < shape.layers; layer++) {
+    for (let h = 0; h < kvHeads; h++) {
+      for (let p = 0; p < count; p++) {
+        for (let d = 0; d < headDim; d++) {
+          const i = ((slot * kvHeads + h) * pool.capacity + p) * headDim + d;
+          const want = seq * 1000 + layer * 100 + h * 10 + p + d / 10;
+          if (Math.abs(views.keys[layer][i] - want) > 1e-3 || Math.abs(views.values[layer][i] + want) > 1e-3) bad++;
+        }
+      }
+    }
+  }
+  t.equal(bad, 0, `sequence ${seq} intact in slot ${slot}`);
+}
+
+t.test('release keeps slots contiguous and moves the last slot intact', async (t) => {
+  const pool = new KvSlotPool(shape);
+  pool.reserve(16, 4);
+  for (let s = 0; s < 4; s++) {
+    pool.acquire(`s${s}`);
+    fill(pool, s, 10);
+  }
+  pool.release('s1');
+  t.equal(pool.activeSlots, 3);
+  t.equal(pool.slotOf('s3'), 1, 'the last sequence took the freed slot');
+  for (const s of [0, 2, 3]) check(t, pool, s, 10);
+});
+
+t.test('growing and shrinking the capacity keeps every active sequence', async (t) => {
+  const pool = new KvSlotPool(shape);
+  pool.reserve(16, 2);
+  pool.acquire('s0');
+  pool.acquire('s1');
+  fill(pool, 0, 16);
+  fill(pool, 1, 12);
+  pool.reserve(48, 2);
+  t.equal(pool.capacity, 48);
+  check(t, pool, 0, 16);
+  check(t, pool, 1, 12);
+  pool.reserve(40, 2);
+  t.equal(pool.capacity, 48, 'within 1.5x of the need: no re-layout');
+  pool.reserve(16, 2);
+  t.equal(pool.capacity, 16, 'far above the need: shrinks');
+  check(t, pool, 0, 16);
+  check(t, pool, 1, 12);
+});
+
+t.test('slots beyond the allocation are added by reserve, never silently', async (t) => {
+  const pool = new KvSlotPool(shape);
+  pool.reserve(32, 1);
+  const allocated = pool.allocatedSlots;
+  t.ok(allocated >= 1 && allocated <= shape.maxSlots);
+  for (let s = 0; s < allocated; s++) pool.acquire(`s${s}`);
+  t.throws(() => pool.acquire('extra'), /reserve/);
+  pool.reserve(32, allocated + 1);
+  pool.acquire('extra');
+  t.equal(pool.activeSlots, allocated + 1);
+  t.ok(pool.bytes() <= 2 * shape.layers * shape.budgetTokens * shape.kvHeads * shape.headDim * 4, 'within the KV budget');
+});
+
+t.test('the budget bounds slots x capacity', async (t) => {
+  const pool = new KvSlotPool(shape);
+  t.throws(() => pool.reserve(128, 5), /budget/);
+});
