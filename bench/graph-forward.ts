@@ -110,6 +110,13 @@ interface Row {
   what: string;
   ms: number;
   tokPerS: number;
+  /** Process CPU time (user + sys, all threads) per step: less sensitive to other load than wall time. */
+  cpuMs: number;
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }
 
 async function benchVariant(label: string, options: DecoderGraphOptions, weights: MapWeightStore, rows: Row[]): Promise<void> {
@@ -126,25 +133,31 @@ async function benchVariant(label: string, options: DecoderGraphOptions, weights
     const f = feeds(config, batch, 1, PAST, slots);
     const times: number[] = [];
     const steps = batch >= 32 ? 15 : 30;
+    let cpu = process.cpuUsage();
     for (let i = 0; i < steps + 3; i++) {
+      if (i === 3) cpu = process.cpuUsage();
       const start = performance.now();
       const out = await session.run(f);
       slots.scatter(out, 1, PAST, 1);
       if (i >= 3) times.push(performance.now() - start);
     }
+    const cpuMs = cpuMsSince(cpu) / steps;
     const ms = median(times);
-    rows.push({ variant: label, what: `decode B=${batch} past=${PAST}`, ms, tokPerS: (batch * 1000) / ms });
+    rows.push({ variant: label, what: `decode B=${batch} past=${PAST}`, ms, tokPerS: (batch * 1000) / ms, cpuMs });
   }
 
   const f = feeds(config, 1, PREFILL, 0, null);
   const times: number[] = [];
+  let cpu = process.cpuUsage();
   for (let i = 0; i < 4; i++) {
+    if (i === 1) cpu = process.cpuUsage();
     const start = performance.now();
     await session.run(f);
     if (i >= 1) times.push(performance.now() - start);
   }
+  const cpuMs = cpuMsSince(cpu) / 3;
   const ms = median(times);
-  rows.push({ variant: label, what: `prefill B=1 S=${PREFILL}`, ms, tokPerS: (PREFILL * 1000) / ms });
+  rows.push({ variant: label, what: `prefill B=1 S=${PREFILL}`, ms, tokPerS: (PREFILL * 1000) / ms, cpuMs });
   await session.release();
 }
 
@@ -161,9 +174,11 @@ async function main(): Promise<void> {
 
   console.log(`\nbench preset (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}); intraOp=${args.threads}, spinning=${!args['no-spin']}, KV capacity = past + ${args['capacity-slack']}`);
   console.log(`load average at the end (1/5/15 min): ${loadavg().map((l) => l.toFixed(2)).join(' / ')} (a quiet 2-core box reads < 1)`);
-  console.log('| variant | step | median ms | tok/s |');
-  console.log('|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.variant} | ${r.what} | ${r.ms.toFixed(2)} | ${r.tokPerS.toFixed(0)} |`);
+  console.log('| variant | step | median ms | tok/s | CPU ms/step (all threads) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.variant} | ${r.what} | ${r.ms.toFixed(2)} | ${r.tokPerS.toFixed(0)} | ${r.cpuMs.toFixed(1)} |`);
+  }
 }
 
 await main();

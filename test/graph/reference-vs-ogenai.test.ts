@@ -28,21 +28,46 @@ function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
-/** Initializers (fp16, external data) as float32 tensors keyed by their ONNX names. */
-function loadInitializers(): Map<string, F32Tensor> {
+function floatToHalf(value: number): number {
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  const mant = x & 0x7fffff;
+  if (exp <= 0) return sign; // our values never get this small; flush to zero
+  if (exp >= 31) return sign | 0x7c00;
+  const rounded = (exp << 10) | (mant >>> 13);
+  // Round to nearest even on the dropped 13 bits.
+  const rest = mant & 0x1fff;
+  return sign | (rest > 0x1000 || (rest === 0x1000 && (rounded & 1)) ? rounded + 1 : rounded);
+}
+
+/**
+ * The third-party model with its weights inlined, and the same weights as float32 by ONNX name.
+ * q/k projections are scaled by `qkScale` in both, so attention is peaked and RoPE matters:
+ * with the file's own tiny random weights every score is ≈ 0 and softmax is nearly uniform.
+ */
+function loadModel(qkScale: number): { bytes: Uint8Array; tensors: Map<string, F32Tensor> } {
   const model = onnxProto.onnx.ModelProto.decode(readFileSync(path.join(modelDir, 'model.onnx')));
   const data = readFileSync(path.join(modelDir, 'model.onnx.data'));
-  const out = new Map<string, F32Tensor>();
+  const tensors = new Map<string, F32Tensor>();
   for (const init of model.graph!.initializer!) {
     const ext = Object.fromEntries((init.externalData ?? []).map((e) => [e.key, e.value]));
     const offset = Number(ext.offset ?? 0);
     const length = Number(ext.length);
-    const bytes = data.subarray(offset, offset + length);
-    const f = new Float32Array(length / 2);
-    for (let i = 0; i < f.length; i++) f[i] = halfToFloat(bytes.readUInt16LE(2 * i));
-    out.set(init.name!, { shape: (init.dims ?? []).map(Number), data: f });
+    const raw = new Uint16Array(length / 2);
+    for (let i = 0; i < raw.length; i++) raw[i] = data.readUInt16LE(offset + 2 * i);
+    if (/attn\.[qk]_proj\.MatMul\.weight$/.test(init.name!)) {
+      for (let i = 0; i < raw.length; i++) raw[i] = floatToHalf(halfToFloat(raw[i]) * qkScale);
+    }
+    tensors.set(init.name!, { shape: (init.dims ?? []).map(Number), data: Float32Array.from(raw, halfToFloat) });
+    init.rawData = new Uint8Array(raw.buffer);
+    init.externalData = [];
+    init.dataLocation = onnxProto.onnx.TensorProto.DataLocation.DEFAULT;
   }
-  return out;
+  return { bytes: onnxProto.onnx.ModelProto.encode(model).finish(), tensors };
 }
 
 /** MatMul weights are [in, out]; HF Linear weights are [out, in]. */
@@ -52,6 +77,8 @@ function transposed(t: F32Tensor): F32Tensor {
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[c * rows + r] = t.data[r * cols + c];
   return { shape: [cols, rows], data };
 }
+
+const QK_SCALE = 40;
 
 const config: DecoderConfig = {
   architecture: 'LlamaForCausalLM',
@@ -75,7 +102,7 @@ const config: DecoderConfig = {
 };
 
 t.test('reference decoder vs onnxruntime-genai tiny random Llama', { skip: existsSync(modelDir) ? false : `reason: ../shared absent (${modelDir})` }, async (t) => {
-  const init = loadInitializers();
+  const { bytes, tensors: init } = loadModel(QK_SCALE);
   const hf = new Map<string, F32Tensor>();
   hf.set('model.embed_tokens.weight', init.get('model.embed_tokens.weight')!);
   hf.set('model.norm.weight', init.get('model.layers.2.final_norm_layernorm.weight')!);
@@ -95,7 +122,7 @@ t.test('reference decoder vs onnxruntime-genai tiny random Llama', { skip: exist
   const tokens = promptTokens(5, 24, config.vocabSize);
   const expected = ref.forward(ref.newState(), tokens);
 
-  const session = await ort.InferenceSession.create(path.join(modelDir, 'model.onnx'));
+  const session = await ort.InferenceSession.create(bytes);
   const S = tokens.length;
   const feeds: Record<string, ort.Tensor> = {
     input_ids: new ort.Tensor('int64', BigInt64Array.from(tokens.map(BigInt)), [1, S]),

@@ -11,8 +11,8 @@
 // expanded for GQA:
 //   scores = [ q·K_bufᵀ (masked: pos < past_len) | q·k_newᵀ (masked: causal, < new_len) ]
 //   p = softmax(scores);  out = p_past·V_buf + p_new·v_new
-// Masked scores are a large negative finite value (not −inf), so fully masked
-// (idle or padding) rows give a finite uniform softmax instead of NaN.
+// Masked scores get a large negative finite value (not −inf), so fully masked
+// (idle or padding) rows give a finite softmax instead of NaN.
 
 import type { DecoderConfig, WeightStore } from '../types.js';
 import {
@@ -50,7 +50,8 @@ export interface DecoderGraphOptions {
 
 /** Added to masked attention scores; finite so that a fully masked row cannot produce NaN. */
 const MASK_VALUE = -1e9;
-const INT64_MAX = Number.MAX_SAFE_INTEGER;
+/** Slice `ends` meaning "to the end of the axis" (Slice clamps it). */
+const SLICE_TO_END = Number.MAX_SAFE_INTEGER;
 
 export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, options: DecoderGraphOptions = {}): Uint8Array {
   const c = config;
@@ -136,6 +137,12 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   newMask = g.op('Unsqueeze', [newMask, i64([1])]); // [B,1,S,S]
   // Query rows are (rep, s) pairs after the GQA reshape: repeat the mask rep times along rows.
   if (rep > 1) newMask = g.op('Tile', [newMask, i64([1, 1, rep, 1])]); // [B,1,rep·S,S]
+  const maskValue = g.floatScalar('mask_value', MASK_VALUE);
+  // Within the new tokens the mask is applied as an additive bias built once for all layers:
+  // a broadcast Add is several times cheaper than a broadcast Where at prefill sizes, and
+  // new-token scores are always finite. The cache part keeps Where (below) because stale
+  // buffer contents are arbitrary.
+  const newBias = g.op('Where', [newMask, g.floatScalar('zero_f', 0), maskValue]); // [B,1,rep·S,S]
 
   // Past length P the attention reads: the whole capacity, or max(past_lens) when slicing.
   let pastLen: string; // scalar
@@ -149,7 +156,6 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   }
   const pastRange = g.op('Unsqueeze', [g.op('Range', [zero, pastLen, one]), i64([0])]); // [1,P]
   const pastMask = g.op('Unsqueeze', [g.op('Less', [pastRange, g.op('Unsqueeze', [pastLens, i64([1])])]), i64([1, 2])]); // [B,1,1,P]
-  const maskValue = g.floatScalar('mask_value', MASK_VALUE);
   const attentionScale = g.floatScalar('attn_scale', 1 / Math.sqrt(D));
   let sliceKv = (name: string): string => name;
   if (options.sliceKvToMaxPast) {
@@ -159,7 +165,7 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   }
   const probsAxis = i64([-1]);
   const probsPastStart = i64([0]);
-  const probsNewEnd = i64([INT64_MAX]);
+  const probsNewEnd = i64([SLICE_TO_END]);
   const qShape = i64([0, 0, c.numHeads, D]);
   const kvShape = i64([0, 0, kvH, D]);
   const groupedShape = i64([0, kvH, -1, D]); // [B,nH,S,D] → [B,kvH,rep·S,D]
@@ -188,7 +194,7 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
     const qg = g.op('Reshape', [g.op('Mul', [q, attentionScale]), groupedShape]); // [B,kvH,rep·S,D]
     const transposeKey = { perm: ints([0, 1, 3, 2]) };
     const scoresPast = g.op('Where', [pastMask, g.op('MatMul', [qg, g.op('Transpose', [kBuf], transposeKey)]), maskValue]);
-    const scoresNew = g.op('Where', [newMask, g.op('MatMul', [qg, g.op('Transpose', [kNew], transposeKey)]), maskValue]);
+    const scoresNew = g.op('Add', [g.op('MatMul', [qg, g.op('Transpose', [kNew], transposeKey)]), newBias]);
     const probs = g.op('Softmax', [g.op('Concat', [scoresPast, scoresNew], { axis: int(-1) })], { axis: int(-1) });
     const probsPast = g.op('Slice', [probs, probsPastStart, pastLen1d, probsAxis]);
     const probsNew = g.op('Slice', [probs, pastLen1d, probsNewEnd, probsAxis]);

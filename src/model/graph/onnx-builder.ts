@@ -31,6 +31,9 @@ export type Dim = number | string;
 
 export const MS_DOMAIN = 'com.microsoft';
 
+/** 2 GiB minus headroom for nodes and metadata. */
+const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 64 * 2 ** 20;
+
 function toAttribute(name: string, a: AttrValue): onnxProto.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
@@ -142,6 +145,15 @@ export class GraphBuilder {
 
   /** Serialises a ModelProto (IR 8, opset 17 + com.microsoft 1). */
   toModelBytes(graphName: string): Uint8Array {
+    // protobuf (and so ORT's parser) caps a message at 2 GiB. Bigger models need
+    // initializers in external data files, which this builder does not write yet.
+    const initializerBytes = this.initializers.reduce((sum, t) => sum + (t.rawData?.byteLength ?? 0), 0);
+    if (initializerBytes > PROTOBUF_LIMIT_BYTES) {
+      throw new Error(
+        `graph ${graphName}: ${(initializerBytes / 2 ** 30).toFixed(2)} GiB of weights exceeds protobuf's 2 GiB limit ` +
+          '(external-data output is not implemented; quantize to int4 or use a smaller model)',
+      );
+    }
     const model: onnxProto.onnx.IModelProto = {
       irVersion: 8,
       producerName: 'serval',
