@@ -200,6 +200,11 @@ export class TextTokenizer {
     if (wanted !== 'js') {
       try {
         const rust = rustTokenizers.Tokenizer.fromString(text);
+        // tokenizer.json may carry truncation/padding settings (sentence-transformers
+        // exports do); the server enforces lengths itself and must see every token,
+        // as the JS library (which ignores them) does.
+        rust.disableTruncation();
+        rust.disablePadding();
         return new TextTokenizer(path, rustBackend(rust), null, json, config);
       } catch (err) {
         rustError = errorMessage(err);

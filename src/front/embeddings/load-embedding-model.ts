@@ -1,0 +1,86 @@
+// Starts an embedding model: the encoder workers first (they judge the model
+// folder / ONNX export and report the embedding size), then the tokenizer
+// and the batcher on the front thread.
+
+import path from 'node:path';
+import { loadEncoderFolder } from '../../model/folder.js';
+import { TextTokenizer } from '../../tokenizer/tokenizer.js';
+import type { ExecutionProviderConfig } from '../../worker/types.js';
+import type { EncoderInfo } from '../../worker/encoder/types.js';
+import { EmbeddingBatcher } from './batcher.js';
+import { EmbeddingBackend } from './embedding-backend.js';
+import { EncoderPool } from './encoder-pool.js';
+
+export interface EmbeddingModelOptions {
+  modelDir: string;
+  /** Model id clients send; default: the folder name. */
+  servedName?: string | null;
+  /** Encoder worker threads, each with its own ORT session (default 1). */
+  workers?: number;
+  /** Intra-op threads per worker. */
+  intraOpThreads: number;
+  /** ORT spinning; turn off when a chat model shares the cores. */
+  spinning: boolean;
+  executionProvider?: ExecutionProviderConfig;
+  /** How long an input may wait for others to share its batch (default 2 ms). */
+  batchWindowMs?: number;
+  /** Rows per forward (default 64). */
+  maxBatchInputs?: number;
+  /** Padded positions (rows × longest row) per forward (default 8192). */
+  maxBatchTokens?: number;
+}
+
+export const EMBEDDING_DEFAULTS = { workers: 1, batchWindowMs: 2, maxBatchInputs: 64, maxBatchTokens: 8192 } as const;
+
+export interface LoadedEmbeddingModel {
+  backend: EmbeddingBackend;
+  info: EncoderInfo;
+  close(): Promise<void>;
+}
+
+export async function loadEmbeddingModel(options: EmbeddingModelOptions): Promise<LoadedEmbeddingModel> {
+  const dir = path.resolve(options.modelDir);
+  const workers = options.workers ?? EMBEDDING_DEFAULTS.workers;
+  const pool = new EncoderPool(
+    { modelDir: dir, executionProvider: options.executionProvider ?? 'cpu', intraOpThreads: options.intraOpThreads, spinning: options.spinning },
+    workers,
+  );
+  let batcher: EmbeddingBatcher | null = null;
+  try {
+    const info = await pool.ready();
+    const folder = await loadEncoderFolder(dir);
+    const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath: folder.tokenizerJsonPath, tokenizerConfig: folder.tokenizerConfig });
+    batcher = new EmbeddingBatcher((batch) => pool.run(batch), {
+      windowMs: options.batchWindowMs ?? EMBEDDING_DEFAULTS.batchWindowMs,
+      maxBatchInputs: options.maxBatchInputs ?? EMBEDDING_DEFAULTS.maxBatchInputs,
+      maxBatchTokens: options.maxBatchTokens ?? EMBEDDING_DEFAULTS.maxBatchTokens,
+      // One batch per worker: later arrivals wait in the pending set, where they are sorted into
+      // the next batch; the round trip between batches is well under a millisecond.
+      maxInFlight: workers,
+    });
+    const backend = new EmbeddingBackend({
+      id: options.servedName ?? path.basename(dir),
+      created: Math.floor(Date.now() / 1000),
+      tokenizer,
+      // The embedding table's size bounds valid ids, whatever the tokenizer knows.
+      vocabSize: folder.config.vocabSize,
+      maxSeqLength: folder.sentence.maxSeqLength,
+      dimensions: info.dimensions,
+      normalize: folder.sentence.normalize,
+      batcher,
+    });
+    const ownBatcher = batcher;
+    return {
+      backend,
+      info,
+      close: async () => {
+        ownBatcher.close();
+        await pool.close();
+      },
+    };
+  } catch (error) {
+    batcher?.close();
+    await pool.close();
+    throw error;
+  }
+}
