@@ -26,6 +26,14 @@ export interface ServeOptions {
   quantize: 'int4' | null;
   maxBodyBytes: number;
   maxQueue: number;
+  maxConcurrency: number | null;
+  requestTimeout: number;
+  bodyTimeout: number;
+  shutdownTimeout: number;
+  apiKey: string | null;
+  apiKeyFile: string | null;
+  authScope: 'v1' | 'all';
+  allowedOrigins: string;
   maxN: number;
   logLevel: string;
 }
@@ -33,7 +41,7 @@ export interface ServeOptions {
 interface FlagSpec {
   name: string;
   key: keyof ServeOptions;
-  type: 'string' | 'int' | 'choice';
+  type: 'string' | 'int' | 'seconds' | 'choice';
   choices?: string[];
   placeholder: string;
   help: string;
@@ -41,7 +49,7 @@ interface FlagSpec {
 
 const FLAGS: FlagSpec[] = [
   { name: 'model', key: 'model', type: 'string', placeholder: 'DIR', help: "Hugging Face model folder to serve for chat/completions (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
-  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR', help: "sentence-transformers folder (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given; 'none' disables)." },
+  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR', help: "sentence-transformers folder (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
   { name: 'embedding-model-name', key: 'embeddingModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the embedding model in /v1/models and requests (default: the folder name).' },
   { name: 'embedding-workers', key: 'embeddingWorkers', type: 'int', placeholder: 'N', help: 'Encoder worker threads, each with its own ORT session (default 1).' },
   { name: 'embedding-threads', key: 'embeddingThreads', type: 'int', placeholder: 'N', help: 'Intra-op threads per encoder worker (default: cores / embedding workers, at least 1).' },
@@ -60,7 +68,15 @@ const FLAGS: FlagSpec[] = [
   { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
   { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
-  { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Requests waiting for a slot before new ones get 429 (default 1024).' },
+  { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
+  { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
+  { name: 'request-timeout', key: 'requestTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A chat/completions request not finished this long after arrival (queue time included) ends with a 408 timeout_error (streams: an error event, then [DONE]) and frees its slot (default 0 = no limit).' },
+  { name: 'body-timeout', key: 'bodyTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A request body not fully received this long after its headers gets 408 and the connection is closed (default 30; 0 = no limit). Headers themselves must arrive within 10 s (uWebSockets idle timeout).' },
+  { name: 'shutdown-timeout', key: 'shutdownTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'On SIGTERM/SIGINT: stop accepting connections, give in-flight requests this long to finish, then end the rest with a 503 error and exit 0 (default 30). A second signal skips the wait.' },
+  { name: 'api-key', key: 'apiKey', type: 'string', placeholder: 'KEY', help: 'Require "Authorization: Bearer KEY" on every /v1/* route (401 otherwise). Also read from SERVAL_API_KEY or --api-key-file, which keep the key out of the process list.' },
+  { name: 'api-key-file', key: 'apiKeyFile', type: 'string', placeholder: 'PATH', help: "File of accepted API keys, one per line ('#' comments and blank lines ignored); combined with --api-key / SERVAL_API_KEY." },
+  { name: 'auth-scope', key: 'authScope', type: 'choice', choices: ['v1', 'all'], placeholder: 'SCOPE', help: "With an API key: 'v1' (default) leaves /health and /metrics open; 'all' requires the key on every route." },
+  { name: 'allowed-origins', key: 'allowedOrigins', type: 'string', placeholder: 'LIST', help: "CORS: comma list of browser origins allowed to call the API (e.g. 'https://app.example.com'), or '*' for any (default: none; no CORS headers)." },
   { name: 'max-n', key: 'maxN', type: 'int', placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
   { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
 ];
@@ -87,6 +103,14 @@ export const SERVE_DEFAULTS: ServeOptions = {
   quantize: null,
   maxBodyBytes: 4 * 1024 * 1024,
   maxQueue: 1024,
+  maxConcurrency: null,
+  requestTimeout: 0,
+  bodyTimeout: 30,
+  shutdownTimeout: 30,
+  apiKey: null,
+  apiKeyFile: null,
+  authScope: 'v1',
+  allowedOrigins: '',
   maxN: 16,
   logLevel: 'info',
 };
@@ -114,6 +138,7 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
   for (const [flag, value] of [['embedding-workers', result.embeddingWorkers], ['embedding-max-batch', result.embeddingMaxBatch], ['embedding-max-batch-tokens', result.embeddingMaxBatchTokens]] as const) {
     if (value < 1) throw new UsageError(`--${flag} must be at least 1, got ${value}`);
   }
+  if (result.maxConcurrency !== null && result.maxConcurrency < 1) throw new UsageError(`--max-concurrency must be at least 1, got ${result.maxConcurrency}`);
   if (result.model === 'none' && result.embeddingModel === 'none') throw new UsageError("--model none and --embedding-model none leave nothing to serve");
   return result;
 }
@@ -122,6 +147,11 @@ function convert(flag: FlagSpec, raw: string): unknown {
   if (flag.type === 'int') {
     const value = Number(raw);
     if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${flag.name} expects a non-negative integer, got '${raw}'`);
+    return value;
+  }
+  if (flag.type === 'seconds') {
+    const value = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`--${flag.name} expects a non-negative number of seconds, got '${raw}'`);
     return value;
   }
   if (flag.type === 'choice' && !flag.choices?.includes(raw)) {
@@ -136,10 +166,11 @@ export function defaultThreads(workers: number): number {
 
 export function serveHelp(): string {
   const lines = ['Usage: serval serve [options]', '', 'Serve an OpenAI-compatible API (chat, completions, embeddings, models, health, metrics).', '', 'Options:'];
+  const width = Math.max(...FLAGS.map((flag) => flag.name.length + flag.placeholder.length + 4));
   for (const flag of FLAGS) {
     const left = `  --${flag.name} ${flag.placeholder}`;
-    lines.push(`${left.padEnd(30)} ${flag.help}`);
+    lines.push(`${left.padEnd(width)}  ${flag.help}`);
   }
-  lines.push(`${'  --help'.padEnd(30)} Show this help.`);
+  lines.push(`${'  --help'.padEnd(width)}  Show this help.`);
   return lines.join('\n');
 }
