@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { createChannelPair, FrontChannel } from '../ipc/channel.js';
 import type { ActorToFrontMessage, FinishReason, SamplingParams, StatsMessage, TokenLogprob } from '../ipc/messages.js';
+import { DEFAULT_SAMPLING_PARAMS } from '../sampling/params.js';
 import { EventQueue } from './event-queue.js';
 import type { EngineConfig } from './config.js';
 
@@ -40,20 +41,14 @@ export class EngineRequestError extends Error {
   }
 }
 
+/** Library defaults: the sampler's neutral settings, but greedy (temperature 0) and 16 tokens. */
 export const DEFAULT_SAMPLING: SamplingParams = {
-  maxTokens: 16,
+  ...DEFAULT_SAMPLING_PARAMS,
   temperature: 0,
-  topP: 1,
-  topK: 0,
-  minP: 0,
-  seed: null,
-  presencePenalty: 0,
-  frequencyPenalty: 0,
-  repetitionPenalty: 1,
   logitBias: {},
+  maxTokens: 16,
   stopTokenIds: [],
   ignoreEos: false,
-  logprobs: null,
   promptLogprobs: null,
   n: 1,
 };

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import type { Engine, EngineEvent } from '../../src/engine/engine.js';
 import type { SamplingParams } from '../../src/ipc/messages.js';
+import { mulberry32 } from '../support/random.js';
 
 export async function makeModelDir(preset: 'tiny' | 'small'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(path.join(os.tmpdir(), `serval-${preset}-`));
@@ -33,13 +34,6 @@ export async function collect(engine: Engine, prompt: number[], params: Partial<
 
 /** Deterministic pseudo-random prompts of the given lengths over [low, high). */
 export function makePrompts(lengths: number[], low: number, high: number, seed = 7): number[][] {
-  let state = seed >>> 0;
-  const next = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return lengths.map((length) => Array.from({ length }, () => low + Math.floor(next() * (high - low))));
 }

@@ -5,17 +5,7 @@ import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../src/sampling
 import { SequenceSamplingState } from '../../src/sampling/sequence-state.js';
 import type { SamplerRow } from '../../src/sampling/sampler.js';
 
-/** Small deterministic PRNG for building test inputs (independent of the sampler's Philox). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../support/random.js';
 
 export function gaussian(rand: () => number): number {
   const u = 1 - rand();

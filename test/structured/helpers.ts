@@ -39,17 +39,7 @@ export function smallVocab(): Promise<{ tokenizer: TextTokenizer; vocab: Grammar
   return cached;
 }
 
-/** Small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
+export { mulberry32 as prng } from '../support/random.js';
 
 export interface Walk {
   /** Generated ids, stop token excluded. */

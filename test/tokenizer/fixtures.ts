@@ -32,17 +32,7 @@ export async function loadShared(dir: string): Promise<TextTokenizer> {
   });
 }
 
-/** mulberry32: small, fast, good enough to pick test cases reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as seededRandom } from '../support/random.js';
 
 const PIECES = [
   // ASCII words and punctuation
