@@ -126,6 +126,27 @@ t.test('logprobs equal log-softmax of the reference forward pass', async (t) => 
   }
 });
 
+t.test('chat logprobs: one entry per token, top alternatives sorted, greedy choice first', async (t) => {
+  const result = await client.chat.completions.create({
+    model: MODEL_ID,
+    messages: [{ role: 'user', content: 'Name a cat.' }],
+    max_tokens: 6,
+    temperature: 0,
+    logprobs: true,
+    top_logprobs: 3,
+  });
+  const content = result.choices[0].logprobs?.content ?? [];
+  t.equal(content.length, result.usage?.completion_tokens, 'one logprob entry per generated token');
+  for (const entry of content) {
+    const tops = entry.top_logprobs.map((top) => top.logprob);
+    t.equal(tops.length, 3);
+    t.same(tops, [...tops].sort((a, b) => b - a), 'sorted, most likely first');
+    t.equal(entry.top_logprobs[0].token, entry.token, 'greedy token is the top-1 alternative');
+    t.ok(Math.abs(entry.logprob - tops[0]) < 1e-9);
+    t.ok(Array.isArray(entry.bytes) && entry.bytes.length > 0, 'the token carries its bytes');
+  }
+});
+
 t.test('stop strings across token boundaries, plain and streamed', async (t) => {
   const base = await client.completions.create({ model: MODEL_ID, prompt: 'The serval', max_tokens: 24, temperature: 0, ignore_eos: true } as never);
   const text = base.choices[0].text;
