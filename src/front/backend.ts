@@ -5,14 +5,15 @@
 //
 // Contract (the HTTP layer relies on every point):
 //  1. chat()/complete() may throw an ApiError synchronously, or the iterable
-//     may throw / yield {type:'error'} — before the first 'delta' this becomes
-//     a plain HTTP error response with that status (400 prompt too long, 429
-//     queue full, 503 …). Headers are only committed on the first non-error
-//     event, so refuse early whenever possible.
+//     may throw / yield {type:'error'} — before the first 'delta' (or
+//     'tool_call_delta') this becomes a plain HTTP error response with that
+//     status (400 prompt too long, 429 queue full, 503 …). Headers are only
+//     committed on the first non-error event, so refuse early whenever possible.
 //  2. Choices are numbered 0..N-1 where N = n (chat) or prompts.length * n
 //     (completions; index = promptIndex * n + sampleIndex). Deltas of different
 //     choices may interleave.
-//  3. Every choice gets exactly one 'finish', after its last 'delta'.
+//  3. Every choice gets exactly one 'finish', after its last 'delta' or
+//     'tool_call_delta'.
 //  4. Exactly one 'usage' event, after all finishes (totals over all choices).
 //  5. 'error' is terminal: nothing after it is read. After the first delta it
 //     becomes an SSE error event (streaming) or an error response (non-stream).
@@ -21,13 +22,22 @@
 //     also calls the iterator's return(); either way, end promptly.
 //  7. Completions with echo: the backend emits the prompt text (and, with
 //     logprobs, its prompt-token logprobs) as the choice's first delta.
-//  8. Tool calls: when the model called tools, the 'finish' carries them
-//     (finishReason 'tool_calls') and the deltas must not contain the raw
-//     tool-call markup; the server emits tool_calls in the response/stream.
+//  8. Tool calls (chat only; completions never emit them): as the model
+//     writes a call, the backend emits 'tool_call_delta' events carrying
+//     OpenAI's choices[].delta.tool_calls[] elements. Per call, first a header
+//     {index, id, type: 'function', function: {name, arguments: ''}} with the
+//     next index of that choice (0, 1, …), then any number of fragments
+//     {index, function: {arguments}} for an index already announced. The
+//     'delta' events must not contain the raw tool-call markup. A choice that
+//     made calls finishes with finishReason 'tool_calls' ('length' if cut
+//     short). These events are the only source of the calls: the server
+//     streams each as its own chunk and, for non-streamed responses,
+//     reassembles them (assembleEvents) into message.tool_calls.
 //  9. Throwing something that is not an ApiError yields an opaque 500 (the
 //     error is logged server-side, never sent to the client).
 
 import type { ApiError } from '../protocol/errors.js';
+import type { ToolCallDelta } from '../structured/tool-calls.js';
 import type {
   ToolCall,
   ValidatedChatRequest,
@@ -35,7 +45,7 @@ import type {
   ValidatedEmbeddingRequest,
 } from '../protocol/requests.js';
 
-export type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest, ToolCall };
+export type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest, ToolCall, ToolCallDelta };
 
 export interface ModelEntry {
   /** The id clients send in `model`; may contain '/' (e.g. `org/name`). */
@@ -79,9 +89,16 @@ export interface DeltaEvent {
 export interface FinishEvent {
   type: 'finish';
   choiceIndex: number;
+  /** 'tool_calls' when the choice emitted tool_call_delta events and ended normally. */
   finishReason: FinishReason;
-  /** Present iff finishReason === 'tool_calls'. */
-  toolCalls?: ToolCall[];
+}
+
+/** A piece of a chat tool call, in order (contract point 8). */
+export interface ToolCallDeltaEvent {
+  type: 'tool_call_delta';
+  choiceIndex: number;
+  /** Header `{index, id, type: 'function', function: {name, arguments: ''}}` or fragment `{index, function: {arguments}}`. */
+  delta: ToolCallDelta;
 }
 
 export interface UsageEvent {
@@ -97,7 +114,7 @@ export interface ErrorEvent {
   error: ApiError;
 }
 
-export type GenerationEvent = DeltaEvent | FinishEvent | UsageEvent | ErrorEvent;
+export type GenerationEvent = DeltaEvent | ToolCallDeltaEvent | FinishEvent | UsageEvent | ErrorEvent;
 
 export interface EmbeddingResult {
   /** One vector per input, in input order. */

@@ -7,7 +7,8 @@ import { ApiError } from '../protocol/errors.js';
 import type { WireUsage } from '../protocol/openai-types.js';
 import { type ChoiceResult, wireUsage } from '../protocol/responses.js';
 import type { FinishedReasonLabel, ServerMetrics } from '../metrics/registry.js';
-import type { GenerationEvent, UsageEvent } from './backend.js';
+import { assembleEvents, type StreamEvent } from '../structured/tool-calls.js';
+import type { GenerationEvent, ToolCallDelta, UsageEvent } from './backend.js';
 import type { Exchange } from './exchange.js';
 import { type ChunkEncoder, SSE_DONE, sseError } from './sse.js';
 import type { Logger } from './logger.js';
@@ -69,6 +70,17 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
       throw new Error(`backend contract violation: event for choice ${i} (count ${job.choiceCount}, finished ${String(finished[i])})`);
     }
   };
+  // Tool calls announced per choice, and (non-streamed) the deltas to reassemble.
+  const callCounts = new Array<number>(job.choiceCount).fill(0);
+  const callDeltas: StreamEvent[][] = Array.from({ length: job.choiceCount }, () => []);
+  const checkToolCall = (choice: number, d: ToolCallDelta): void => {
+    const header = d.index === callCounts[choice] && d.id !== undefined && d.function.name !== undefined;
+    const fragment = Number.isInteger(d.index) && d.index >= 0 && d.index < callCounts[choice] && d.id === undefined && d.function.name === undefined;
+    if (!header && !fragment) {
+      throw new Error(`backend contract violation: tool call delta ${JSON.stringify(d)} for choice ${choice} with ${callCounts[choice]} calls announced`);
+    }
+    if (header) callCounts[choice]++;
+  };
 
   try {
     for (;;) {
@@ -88,6 +100,15 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
           }
           break;
         }
+        case 'tool_call_delta': {
+          checkIndex(ev.choiceIndex);
+          if (job.encoder.toolCall === undefined) throw new Error('backend contract violation: tool call delta on an endpoint without tool calls');
+          checkToolCall(ev.choiceIndex, ev.delta);
+          tracker.firstOutput();
+          if (job.stream) await emit(job.encoder.toolCall(ev.choiceIndex, ev.delta));
+          else callDeltas[ev.choiceIndex].push({ kind: 'tool_call', delta: ev.delta });
+          break;
+        }
         case 'finish': {
           checkIndex(ev.choiceIndex);
           finished[ev.choiceIndex] = true;
@@ -95,8 +116,15 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
           tracker.reason(ev.finishReason === 'length' ? 'length' : 'stop');
           const c = choices[ev.choiceIndex];
           c.finishReason = ev.finishReason;
-          c.toolCalls = ev.toolCalls !== undefined && ev.toolCalls.length > 0 ? ev.toolCalls : null;
-          if (job.stream) await emit(job.encoder.finish(ev.choiceIndex, ev.finishReason, ev.toolCalls));
+          if (job.stream) await emit(job.encoder.finish(ev.choiceIndex, ev.finishReason));
+          else if (callCounts[ev.choiceIndex] > 0) {
+            c.toolCalls = assembleEvents(callDeltas[ev.choiceIndex]).toolCalls.map((call) => ({
+              id: call.id,
+              type: 'function' as const,
+              function: { name: call.name, arguments: call.arguments },
+            }));
+            callDeltas[ev.choiceIndex] = [];
+          }
           break;
         }
         case 'usage':

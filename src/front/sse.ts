@@ -4,8 +4,9 @@
 // Chat stream, per OpenAI:
 //   1. per choice: delta {role:'assistant', content:''}
 //   2. per text delta: delta {content}, logprobs {content:[…]} or null
-//   3. per choice with tool calls: delta {tool_calls:[…]} (whole calls, one chunk)
-//   4. per choice: delta {}, finish_reason
+//   3. per tool-call delta: delta {tool_calls:[{index, id, type, function:{name, arguments:''}}]}
+//      when a call starts, then delta {tool_calls:[{index, function:{arguments}}]} per fragment
+//   4. per choice: delta {}, finish_reason ('tool_calls' after calls)
 //   5. include_usage: a chunk with choices [] and usage; every earlier chunk has usage null
 //   6. data: [DONE]
 // One id/created for the whole stream. The constant part of each chunk is
@@ -17,10 +18,9 @@
 // and plain SSE readers still see a terminated stream.
 
 import type { ApiError } from '../protocol/errors.js';
-import type { WireChatChunkChoice, WireCompletionChoice, WireFinishReason, WireUsage } from '../protocol/openai-types.js';
+import type { WireChatChunkChoice, WireCompletionChoice, WireFinishReason, WireToolCallDelta, WireUsage } from '../protocol/openai-types.js';
 import { chatLogprobs, completionLogprobs, newId } from '../protocol/responses.js';
-import type { ToolCall } from '../protocol/requests.js';
-import type { TokenLogprob } from './backend.js';
+import type { TokenLogprob, ToolCallDelta } from './backend.js';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
@@ -37,7 +37,9 @@ export interface ChunkEncoder {
   /** Frames sent once, right after the headers (chat: the role chunks). */
   opening(choiceCount: number): string;
   delta(index: number, text: string, logprobs: readonly TokenLogprob[] | undefined): string;
-  finish(index: number, reason: WireFinishReason, toolCalls: readonly ToolCall[] | undefined): string;
+  /** Absent on endpoints without tool calls (completions). */
+  toolCall?(index: number, delta: ToolCallDelta): string;
+  finish(index: number, reason: WireFinishReason): string;
   usage(usage: WireUsage): string;
 }
 
@@ -74,19 +76,16 @@ export class ChatChunkEncoder implements ChunkEncoder {
     return this.frame({ index, delta: { content: text }, logprobs: logprobs === undefined ? null : chatLogprobs(logprobs), finish_reason: null });
   }
 
-  finish(index: number, reason: WireFinishReason, toolCalls: readonly ToolCall[] | undefined): string {
-    let out = '';
-    if (toolCalls !== undefined && toolCalls.length > 0) {
-      out += this.frame({
-        index,
-        delta: {
-          tool_calls: toolCalls.map((c, i) => ({ index: i, id: c.id, type: 'function', function: { name: c.function.name, arguments: c.function.arguments } })),
-        },
-        logprobs: null,
-        finish_reason: null,
-      });
-    }
-    return out + this.frame({ index, delta: {}, logprobs: null, finish_reason: reason });
+  toolCall(index: number, d: ToolCallDelta): string {
+    const call: WireToolCallDelta =
+      d.id !== undefined
+        ? { index: d.index, id: d.id, type: 'function', function: { name: d.function.name ?? '', arguments: d.function.arguments } }
+        : { index: d.index, function: { arguments: d.function.arguments } };
+    return this.frame({ index, delta: { tool_calls: [call] }, logprobs: null, finish_reason: null });
+  }
+
+  finish(index: number, reason: WireFinishReason): string {
+    return this.frame({ index, delta: {}, logprobs: null, finish_reason: reason });
   }
 
   usage(usage: WireUsage): string {

@@ -1,10 +1,11 @@
 // Tool calls on the front: the model's text is parsed as it streams, text
-// outside calls passes through as deltas, and the calls are delivered on the
-// choice's finish event with finish_reason "tool_calls".
+// outside calls passes through as deltas, and each call goes out as
+// tool_call_delta events as soon as the parser produces them (header with id
+// and name, then argument fragments). A choice that made calls and ended
+// normally finishes with finish_reason "tool_calls".
 
 import type { ChatMessage as TemplateMessage } from '../tokenizer/chat-template.js';
 import {
-  assembleEvents,
   defaultToolPrompt,
   toPlainToolMessages,
   ToolCallStreamParser,
@@ -12,37 +13,32 @@ import {
   type ToolCallFormat,
   type ToolDefinition,
 } from '../structured/tool-calls.js';
-import type { GenerationEvent } from './backend.js';
+import type { GenerationEvent, TokenLogprob } from './backend.js';
 
 export async function* extractToolCalls(events: AsyncIterable<GenerationEvent>, format: ToolCallFormat): AsyncIterable<GenerationEvent> {
   const parser = new ToolCallStreamParser(format);
-  const callEvents: StreamEvent[] = [];
-  const content = (parsed: StreamEvent[]): string => {
-    let text = '';
+  let called = false;
+  /** The parser's events in order; `logprobs` (of the tokens pushed) ride on the first text delta, or an empty one. */
+  function* translate(choiceIndex: number, parsed: StreamEvent[], logprobs: TokenLogprob[] | undefined): Iterable<GenerationEvent> {
+    let pending = logprobs?.length ? logprobs : undefined;
     for (const event of parsed) {
-      if (event.kind === 'content') text += event.text;
-      else callEvents.push(event);
+      if (event.kind === 'content') {
+        yield { type: 'delta', choiceIndex, text: event.text, ...(pending ? { logprobs: pending } : {}) };
+      } else {
+        if (pending) yield { type: 'delta', choiceIndex, text: '', logprobs: pending };
+        called = true;
+        yield { type: 'tool_call_delta', choiceIndex, delta: event.delta };
+      }
+      pending = undefined;
     }
-    return text;
-  };
+    if (pending) yield { type: 'delta', choiceIndex, text: '', logprobs: pending };
+  }
   for await (const event of events) {
     if (event.type === 'delta') {
-      const text = content(parser.push(event.text));
-      if (text !== '' || event.logprobs?.length) yield { ...event, text };
+      yield* translate(event.choiceIndex, parser.push(event.text), event.logprobs);
     } else if (event.type === 'finish') {
-      const tail = content(parser.finish());
-      if (tail !== '') yield { type: 'delta', choiceIndex: event.choiceIndex, text: tail };
-      const calls = assembleEvents(callEvents).toolCalls;
-      if (calls.length > 0 && event.finishReason === 'stop') {
-        yield {
-          type: 'finish',
-          choiceIndex: event.choiceIndex,
-          finishReason: 'tool_calls',
-          toolCalls: calls.map((call) => ({ id: call.id, type: 'function' as const, function: { name: call.name, arguments: call.arguments } })),
-        };
-      } else {
-        yield event;
-      }
+      yield* translate(event.choiceIndex, parser.finish(), undefined);
+      yield called && event.finishReason === 'stop' ? { ...event, finishReason: 'tool_calls' } : event;
     } else {
       yield event;
     }

@@ -149,22 +149,50 @@ t.test('tool_choice required and named always give valid calls; none never does'
 t.test('streamed tool calls reassemble into the non-streamed call', async (t) => {
   const request = { model: MODEL_ID, messages: [{ role: 'user' as const, content: 'weather' }], tools: [WEATHER], tool_choice: 'required' as const, temperature: 1, seed: 21, max_tokens: 200 };
   const plain = await client.chat.completions.create(request);
-  const stream = await client.chat.completions.create({ ...request, stream: true });
-  const calls: { name: string; arguments: string }[] = [];
+  const stream = await client.chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } });
+  const calls: { name: string; arguments: string; fragments: number }[] = [];
+  const chunks = [];
+  const misfits: unknown[] = [];
   let finish: string | null = null;
   for await (const chunk of stream) {
-    for (const delta of chunk.choices[0]?.delta.tool_calls ?? []) {
-      calls[delta.index] ??= { name: '', arguments: '' };
-      calls[delta.index].name += delta.function?.name ?? '';
-      calls[delta.index].arguments += delta.function?.arguments ?? '';
+    chunks.push(chunk);
+    const deltas = chunk.choices[0]?.delta.tool_calls ?? [];
+    if (deltas.length > 1) misfits.push(chunk.choices[0].delta);
+    for (const delta of deltas) {
+      if (calls[delta.index] === undefined) {
+        t.equal(delta.index, calls.length, 'calls are numbered in order');
+        t.match(delta.id, /^call_\w+$/, `call ${delta.index} opens with its id`);
+        t.equal(delta.type, 'function', `call ${delta.index} opens with its type`);
+        t.ok(delta.function?.name, `call ${delta.index} opens with its name`);
+        t.equal(delta.function?.arguments, '', 'the opening delta has empty arguments');
+        calls[delta.index] = { name: delta.function?.name ?? '', arguments: '', fragments: 0 };
+      } else {
+        const keys = `${Object.keys(delta).sort().join()}/${Object.keys(delta.function ?? {}).join()}`;
+        if (keys !== 'function,index/arguments') misfits.push(delta);
+        calls[delta.index].arguments += delta.function?.arguments ?? '';
+        calls[delta.index].fragments++;
+      }
     }
     finish = chunk.choices[0]?.finish_reason ?? finish;
   }
+  t.strictSame(misfits, [], 'one delta per chunk; after the opening one, deltas carry only the index and an argument fragment');
+  t.strictSame(chunks[0].choices[0].delta, { role: 'assistant', content: '' }, 'the first chunk announces the role');
+  t.ok(calls.length >= 1, 'at least one call streamed');
+  for (const call of calls) {
+    // {"city": "Paris", "days": 3} is many tokens: it must not arrive in one piece.
+    t.ok(call.fragments > 1, `call ${call.name} arguments ${call.arguments} arrived in ${call.fragments} fragments`);
+  }
   t.same(
-    calls,
+    calls.map(({ name, arguments: args }) => ({ name, arguments: args })),
     (plain.choices[0].message.tool_calls ?? []).map((call) => (call.type === 'function' ? { name: call.function.name, arguments: call.function.arguments } : null)),
+    'reassembly equals the non-streamed calls',
   );
   t.equal(finish, 'tool_calls');
+  const finishChunk = chunks[chunks.length - 2];
+  t.strictSame(finishChunk.choices[0].delta, {}, 'the finish chunk has an empty delta');
+  t.equal(finishChunk.choices[0].finish_reason, 'tool_calls');
+  t.same(chunks[chunks.length - 1].choices, [], 'include_usage: the usage chunk comes last');
+  t.equal(chunks[chunks.length - 1].usage?.completion_tokens, plain.usage?.completion_tokens, 'same tokens as the non-streamed call');
 });
 
 t.test('an unsupported schema keyword is refused with 400 naming it', async (t) => {

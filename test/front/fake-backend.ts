@@ -1,6 +1,6 @@
 // A scripted GenerationBackend for testing the HTTP layer end to end without
-// an engine. It follows the contract in src/front/backend.ts: deltas, one
-// finish per choice, one usage event, AbortSignal honoured.
+// an engine. It follows the contract in src/front/backend.ts: deltas (and
+// tool-call deltas), one finish per choice, one usage event, AbortSignal honoured.
 
 import type {
   EmbeddingResult,
@@ -8,6 +8,7 @@ import type {
   GenerationEvent,
   ModelEntry,
   TokenLogprob,
+  ToolCall,
   ValidatedChatRequest,
   ValidatedCompletionRequest,
   ValidatedEmbeddingRequest,
@@ -140,5 +141,20 @@ export function scriptFor(n: number, maxTokens: number | null, logprobs: number 
     events.push({ type: 'finish', choiceIndex: c, finishReason: pieces.length < REPLY_PIECES.length ? 'length' : 'stop' });
   }
   events.push({ type: 'usage', promptTokens: 7, completionTokens: pieces.length * n });
+  return events;
+}
+
+/**
+ * The tool_call_delta events a backend emits for `call` as the `index`-th call
+ * of a choice: the header (id, type, name, arguments ''), then the arguments
+ * in fragments of `size` characters.
+ */
+export function toolCallEvents(choiceIndex: number, index: number, call: ToolCall, size = 4): GenerationEvent[] {
+  const events: GenerationEvent[] = [
+    { type: 'tool_call_delta', choiceIndex, delta: { index, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } } },
+  ];
+  for (let at = 0; at < call.function.arguments.length; at += size) {
+    events.push({ type: 'tool_call_delta', choiceIndex, delta: { index, function: { arguments: call.function.arguments.slice(at, at + size) } } });
+  }
   return events;
 }

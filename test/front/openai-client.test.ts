@@ -3,7 +3,8 @@
 
 import t from 'tap';
 import OpenAI from 'openai';
-import { CHAT_MODEL, EMBED_MODEL, REPLY_PIECES } from './fake-backend.js';
+import type { GenerationEvent } from '../../src/front/backend.js';
+import { CHAT_MODEL, EMBED_MODEL, REPLY_PIECES, toolCallEvents } from './fake-backend.js';
 import { startHarness } from './harness.js';
 
 const h = await startHarness();
@@ -91,25 +92,123 @@ t.test('chat, streamed without include_usage has no usage field', async (t) => {
   t.equal(chunks[chunks.length - 1].choices[0].finish_reason, 'stop');
 });
 
-t.test('chat, tool calls', async (t) => {
+const WEATHER_TOOL = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
+
+/** Round-robin merge of per-choice event lists (choices interleave as a real backend's do). */
+function interleave(...lists: GenerationEvent[][]): GenerationEvent[] {
+  const out: GenerationEvent[] = [];
+  for (let i = 0; lists.some((l) => i < l.length); i++) for (const l of lists) if (i < l.length) out.push(l[i]);
+  return out;
+}
+
+t.test('chat, tool calls stream incrementally', async (t) => {
   const call = { id: 'call_1', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
   h.backend.script = () => [
-    { type: 'finish', choiceIndex: 0, finishReason: 'tool_calls', toolCalls: [call] },
+    ...toolCallEvents(0, 0, call, 4),
+    { type: 'finish', choiceIndex: 0, finishReason: 'tool_calls' },
     { type: 'usage', promptTokens: 5, completionTokens: 9 },
   ];
   t.teardown(() => (h.backend.script = null));
-  const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object' } } }];
-  const r = await client.chat.completions.create({ model: CHAT_MODEL, messages: [{ role: 'user', content: 'weather?' }], tools, tool_choice: 'auto' });
+  const messages = [{ role: 'user' as const, content: 'weather?' }];
+  const r = await client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL, tool_choice: 'auto' });
   t.equal(r.choices[0].finish_reason, 'tool_calls');
-  t.equal(r.choices[0].message.content, null);
-  t.same(r.choices[0].message.tool_calls, [call]);
-  const stream = await client.chat.completions.create({ model: CHAT_MODEL, messages: [{ role: 'user', content: 'weather?' }], tools, stream: true });
-  const deltas = [];
-  for await (const c of stream) deltas.push(c.choices[0]);
-  const withCalls = deltas.find((d) => d.delta.tool_calls !== undefined);
-  t.same(withCalls?.delta.tool_calls, [{ index: 0, ...call }]);
-  t.equal(deltas[deltas.length - 1].finish_reason, 'tool_calls');
+  t.equal(r.choices[0].message.content, null, 'content null beside tool calls');
+  t.strictSame(r.choices[0].message.tool_calls, [call], 'non-streamed: the reassembled call');
   t.same(h.backend.lastChat?.tools?.[0].name, 'get_weather');
+
+  const stream = await client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL, stream: true, stream_options: { include_usage: true } });
+  const chunks = [];
+  for await (const c of stream) chunks.push(c);
+  t.strictSame(chunks[0].choices[0].delta, { role: 'assistant', content: '' }, 'first chunk announces the role');
+  const toolDeltas = chunks.slice(1, -2).map((c) => c.choices[0].delta);
+  t.ok(toolDeltas.every((d) => d.tool_calls?.length === 1 && d.content === undefined), 'each middle chunk carries exactly one tool-call delta');
+  t.strictSame(toolDeltas[0].tool_calls, [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }], 'the call opens with id, type and name');
+  const fragments = toolDeltas.slice(1).map((d) => d.tool_calls?.[0]);
+  t.strictSame(fragments, ['{"ci', 'ty":', '"Par', 'is"}'].map((arguments_) => ({ index: 0, function: { arguments: arguments_ } })), 'then argument fragments only');
+  const finish = chunks[chunks.length - 2].choices[0];
+  t.strictSame(finish.delta, {}, 'finish chunk has an empty delta');
+  t.equal(finish.finish_reason, 'tool_calls');
+  t.same(chunks[chunks.length - 1].usage, { prompt_tokens: 5, completion_tokens: 9, total_tokens: 14 });
+  t.ok(chunks.slice(0, -2).every((c) => c.choices[0].finish_reason === null));
+
+  // The official client's stream accumulator rebuilds the same message.
+  const helper = client.chat.completions.stream({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL });
+  const final = await helper.finalChatCompletion();
+  t.strictSame(final.choices[0].message.tool_calls, [call], 'openai ChatCompletionStream reassembles the call');
+  t.equal(final.choices[0].finish_reason, 'tool_calls');
+});
+
+t.test('chat, n=2: text and tool calls interleave per choice', async (t) => {
+  const a = { id: 'call_a', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Oslo","days":3}' } };
+  const b = { id: 'call_b', type: 'function' as const, function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+  const c = { id: 'call_c', type: 'function' as const, function: { name: 'get_time', arguments: '{}' } };
+  h.backend.script = () => [
+    ...interleave(
+      [{ type: 'delta', choiceIndex: 0, text: 'Let me check.' }, ...toolCallEvents(0, 0, a, 5), { type: 'finish', choiceIndex: 0, finishReason: 'tool_calls' }],
+      [...toolCallEvents(1, 0, b, 3), ...toolCallEvents(1, 1, c, 3), { type: 'finish', choiceIndex: 1, finishReason: 'tool_calls' }],
+    ),
+    { type: 'usage', promptTokens: 5, completionTokens: 30 },
+  ];
+  t.teardown(() => (h.backend.script = null));
+  const messages = [{ role: 'user' as const, content: 'weather?' }];
+  const r = await client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL, n: 2 });
+  t.equal(r.choices[0].message.content, 'Let me check.');
+  t.strictSame(r.choices[0].message.tool_calls, [a]);
+  t.equal(r.choices[1].message.content, null);
+  t.strictSame(r.choices[1].message.tool_calls, [b, c]);
+  t.ok(r.choices.every((choice) => choice.finish_reason === 'tool_calls'));
+
+  const stream = await client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL, n: 2, stream: true });
+  const perChoice: { text: string; calls: { id: string; name: string; arguments: string }[]; finish: string | null }[] = [0, 1].map(() => ({ text: '', calls: [], finish: null }));
+  const order: string[] = [];
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    order.push(`${choice.index}:${choice.delta.tool_calls ? 'call' : choice.finish_reason ?? 'text'}`);
+    const acc = perChoice[choice.index];
+    t.equal(acc.finish, null, 'nothing after a choice finished');
+    acc.text += choice.delta.content ?? '';
+    for (const d of choice.delta.tool_calls ?? []) {
+      if (d.index === acc.calls.length) {
+        t.ok(d.id !== undefined && d.type === 'function' && d.function?.name !== undefined, 'a new call starts with id, type and name');
+        acc.calls.push({ id: d.id ?? '', name: d.function?.name ?? '', arguments: d.function?.arguments ?? '' });
+      } else {
+        t.strictSame(Object.keys(d).sort(), ['function', 'index'], 'later deltas carry only the index and arguments');
+        acc.calls[d.index].arguments += d.function?.arguments ?? '';
+      }
+    }
+    acc.finish = choice.finish_reason ?? null;
+  }
+  t.ok(order.indexOf('1:call') < order.indexOf('0:call') && order.indexOf('0:call') < order.indexOf('1:tool_calls'), 'choices interleave in the stream');
+  t.strictSame(perChoice, [
+    { text: 'Let me check.', calls: [{ id: a.id, name: a.function.name, arguments: a.function.arguments }], finish: 'tool_calls' },
+    { text: '', calls: [b, c].map((x) => ({ id: x.id, name: x.function.name, arguments: x.function.arguments })), finish: 'tool_calls' },
+  ]);
+
+  const final = await client.chat.completions.stream({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL, n: 2 }).finalChatCompletion();
+  t.strictSame(final.choices.map((choice) => choice.message.tool_calls), [[a], [b, c]], 'openai ChatCompletionStream agrees');
+});
+
+t.test('tool-call deltas out of order, or on completions, are a backend bug (500)', async (t) => {
+  t.teardown(() => (h.backend.script = null));
+  const messages = [{ role: 'user' as const, content: 'weather?' }];
+  h.backend.script = () => [
+    { type: 'tool_call_delta', choiceIndex: 0, delta: { index: 0, function: { arguments: '{}' } } },
+    { type: 'finish', choiceIndex: 0, finishReason: 'tool_calls' },
+    { type: 'usage', promptTokens: 5, completionTokens: 9 },
+  ];
+  await t.rejects(client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL }), { status: 500, message: /./ }, 'fragment before its header');
+  h.backend.script = () => [
+    ...toolCallEvents(0, 1, { id: 'call_x', type: 'function', function: { name: 'get_weather', arguments: '{}' } }),
+    { type: 'finish', choiceIndex: 0, finishReason: 'tool_calls' },
+    { type: 'usage', promptTokens: 5, completionTokens: 9 },
+  ];
+  await t.rejects(client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL }), { status: 500, message: /./ }, 'call index skipped');
+  h.backend.script = () => [
+    ...toolCallEvents(0, 0, { id: 'call_x', type: 'function', function: { name: 'get_weather', arguments: '{}' } }),
+    { type: 'finish', choiceIndex: 0, finishReason: 'tool_calls' },
+    { type: 'usage', promptTokens: 5, completionTokens: 9 },
+  ];
+  await t.rejects(client.completions.create({ model: CHAT_MODEL, prompt: 'x' }), { status: 500, message: /./ }, 'completions never carry tool calls');
 });
 
 t.test('error after the stream started surfaces as an APIError', async (t) => {
