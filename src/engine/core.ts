@@ -57,6 +57,7 @@ export class EngineCore {
   private preemptions = 0;
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
+  private sharedPrefillTokens = 0;
   private wake: (() => void) | null = null;
   /** Test-only: a fault to inject into a worker's next step (see FaultMessage). */
   private readonly pendingFaults = new Map<number, 'crash' | 'throw'>();
@@ -239,6 +240,7 @@ export class EngineCore {
   }
 
   private complete(plan: StepPlan, result: DeviceStepResult): void {
+    this.sharedPrefillTokens += result.sharedPrefillTokens;
     for (const scored of result.promptLogprobs) {
       const info = this.seqs.get(scored.seqId);
       if (info?.request.promptLogprobs) info.request.promptLogprobs.push(...scored.entries.map(toWire));
@@ -352,6 +354,7 @@ export class EngineCore {
       preemptions: this.preemptions,
       promptTokensTotal: this.promptTokensTotal,
       generationTokensTotal: this.generationTokensTotal,
+      sharedPrefillTokens: this.sharedPrefillTokens,
       stepTokens: this.stepTokens,
       deviceFailures: this.deviceFailures,
       recoveringWorkers: [...this.recovering],

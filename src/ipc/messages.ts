@@ -146,6 +146,8 @@ export interface StatsMessage {
   preemptions?: number;
   promptTokensTotal?: number;
   generationTokensTotal?: number;
+  /** Cumulative prompt positions copied from a sibling sequence with the same prompt instead of computed. */
+  sharedPrefillTokens?: number;
   /** Tokens fed per engine step (decode rows + prefill chunks) since the previous snapshot. */
   stepTokens?: number[];
   /** Device steps that failed (worker crashed or threw) since start. */

@@ -7,12 +7,14 @@ import type { DecoderForward, ForwardOutput } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
 import type { DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample, StepRow } from './types.js';
 import type { RowSampler } from './row-sampler.js';
+import { PromptSharing } from './prompt-sharing.js';
 
 export class Device {
   private readonly forward: DecoderForward;
   private readonly pool: KvSlotPool;
   private readonly sampler: RowSampler;
   private readonly vocabSize: number;
+  private readonly prompts = new PromptSharing();
 
   constructor(forward: DecoderForward, pool: KvSlotPool, sampler: RowSampler, vocabSize: number) {
     this.forward = forward;
@@ -29,18 +31,21 @@ export class Device {
     if (step.resetAll) {
       this.pool.releaseAll();
       this.sampler.forgetAll();
+      this.prompts.forgetAll();
     }
     for (const seqId of step.release) {
       this.pool.release(seqId);
       this.sampler.forget(seqId);
+      this.prompts.forget(seqId);
     }
     this.pool.reserve(step.capacity, this.pool.activeSlots + step.admit.length);
     for (const admission of step.admit) {
       this.pool.acquire(admission.seqId);
       await this.sampler.admit(admission);
+      this.prompts.admit(admission.seqId, admission.promptTokenIds);
     }
 
-    const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0 };
+    const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0, sharedPrefillTokens: 0 };
     const decodeRows = step.rows.filter((row) => row.tokens.length === 1 && row.promptLogprobs === null);
     const prefillRows = step.rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
 
@@ -91,12 +96,17 @@ export class Device {
     const out = await pending;
     result.forwardMs += performance.now() - started;
     result.decodeRows += rows.length;
-    rows.forEach((row, i) => this.store(out, 1, slots[i], slots[i], row.startPos, 1));
+    rows.forEach((row, i) => {
+      this.store(out, 1, slots[i], slots[i], row.startPos, 1);
+      this.prompts.computed(row.seqId, row.startPos, row.startPos + 1);
+    });
     result.samples.push(...this.sampler.sample(out.logits, sampledRows.map((row) => row.seqId)));
   }
 
-  private async prefill(row: StepRow, result: DeviceStepResult): Promise<void> {
-    const slot = this.pool.slotOf(row.seqId);
+  private async prefill(fed: StepRow, result: DeviceStepResult): Promise<void> {
+    const slot = this.pool.slotOf(fed.seqId);
+    const row = this.shareFromSibling(fed, slot, result);
+    if (row.tokens.length === 0) return;
     const length = row.tokens.length;
     const inputIds = new BigInt64Array(length);
     const positionIds = new BigInt64Array(length);
@@ -129,6 +139,7 @@ export class Device {
     result.forwardMs += performance.now() - started;
     result.prefillTokens += length;
     this.store(out, length, 0, slot, row.startPos, length);
+    this.prompts.computed(row.seqId, row.startPos, row.startPos + length);
 
     if (wantAll) {
       const entries = this.sampler.scorePrompt(out.logits, row.tokens, row.followingToken, row.promptLogprobs as number);
@@ -138,6 +149,22 @@ export class Device {
       const last = wantAll ? out.logits.subarray((length - 1) * this.vocabSize, length * this.vocabSize) : out.logits;
       result.samples.push(...(this.sampler.sample(last, [row.seqId]) satisfies RowSample[]));
     }
+  }
+
+  /**
+   * Copies the part of a prefill chunk that a sibling with the same prompt has
+   * already computed, and returns what is left to run. The last token of a
+   * sampling chunk always runs: its logits are needed.
+   */
+  private shareFromSibling(row: StepRow, slot: number, result: DeviceStepResult): StepRow {
+    if (row.promptLogprobs !== null) return row;
+    const end = row.startPos + row.tokens.length - (row.sample ? 1 : 0);
+    const donor = this.prompts.donor(row.seqId, row.startPos, end);
+    if (donor === null) return row;
+    this.pool.copyPositions(this.pool.slotOf(donor.seqId), slot, row.startPos, donor.end);
+    this.prompts.computed(row.seqId, row.startPos, donor.end);
+    result.sharedPrefillTokens += donor.end - row.startPos;
+    return { ...row, tokens: row.tokens.slice(donor.end - row.startPos), startPos: donor.end };
   }
 
   private store(out: ForwardOutput, seqLen: number, row: number, slot: number, start: number, count: number): void {

@@ -149,6 +149,21 @@ export class KvSlotPool {
     }
   }
 
+  /** Copies positions [start, end) of every layer from one slot to another (prompt sharing). */
+  copyPositions(fromSlot: number, toSlot: number, start: number, end: number): void {
+    const { kvHeads, headDim } = this.shape;
+    const capacityStride = this.capacity * headDim;
+    for (let layer = 0; layer < this.shape.layers; layer++) {
+      for (let head = 0; head < kvHeads; head++) {
+        const src = (fromSlot * kvHeads + head) * capacityStride + start * headDim;
+        const dst = (toSlot * kvHeads + head) * capacityStride + start * headDim;
+        const span = (end - start) * headDim;
+        this.keys[layer].copyWithin(dst, src, src + span);
+        this.values[layer].copyWithin(dst, src, src + span);
+      }
+    }
+  }
+
   bytes(): number {
     return 2 * this.shape.layers * this.allocatedSlots * this.slotStride() * 4;
   }

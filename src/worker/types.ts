@@ -85,4 +85,6 @@ export interface DeviceStepResult {
   forwardMs: number;
   decodeRows: number;
   prefillTokens: number;
+  /** Prompt positions copied from a sibling with the same prompt instead of computed. */
+  sharedPrefillTokens: number;
 }

@@ -89,6 +89,9 @@ t.test('n choices in one request equal separate requests seeded seed + i', async
     t.same(together.tokens[i], alone.tokens[0], `choice ${i}`);
   }
   t.ok(new Set(together.tokens.map((tokens) => tokens.join(','))).size > 1, 'choices differ');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  // Choices 1 and 2 copied the prompt KV that choice 0 computed (all but each one's last token).
+  t.ok((engine.stats()?.sharedPrefillTokens ?? 0) >= 2 * (prompt.length - 1), `prompt shared (${engine.stats()?.sharedPrefillTokens} positions)`);
 });
 
 t.test('a prompt longer than the context is rejected with 400', async (t) => {
