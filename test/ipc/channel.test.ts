@@ -6,24 +6,9 @@ import { Worker } from 'node:worker_threads';
 import { createChannelPair, FrontChannel } from '../../src/ipc/channel.js';
 import type { ActorToFrontMessage, SamplingParams } from '../../src/ipc/messages.js';
 import { RingClosedError } from '../../src/ipc/errors.js';
+import { DEFAULT_SAMPLING } from '../../src/engine/engine.js';
 
-const params: SamplingParams = {
-  maxTokens: 0,
-  temperature: 1,
-  topP: 1,
-  topK: 0,
-  minP: 0,
-  seed: null,
-  presencePenalty: 0,
-  frequencyPenalty: 0,
-  repetitionPenalty: 1,
-  logitBias: {},
-  stopTokenIds: [],
-  ignoreEos: false,
-  logprobs: null,
-  promptLogprobs: null,
-  n: 1,
-};
+const params: SamplingParams = { ...DEFAULT_SAMPLING, maxTokens: 0, temperature: 1 };
 
 t.test('submits stream back tokens and finished, in order, under backpressure', async (t) => {
   const REQUESTS = 2000;

@@ -30,6 +30,7 @@ import {
 import { quantizeInt4 } from './int4.js';
 import { DataType, GraphBuilder, MS_DOMAIN, int, ints } from './onnx-builder.js';
 import { ropeTables } from './rope-tables.js';
+import { checkedTensor, transpose } from './weights.js';
 
 export interface DecoderGraphOptions {
   /** Every linear layer (and lm_head) as com.microsoft.MatMulNBits, 4-bit, block 32. */
@@ -64,13 +65,7 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   const rep = c.numHeads / c.numKvHeads;
   const maxPositions = options.maxPositions ?? c.maxPositionEmbeddings;
 
-  const tensor = (name: string, shape: number[]): Float32Array => {
-    const t = weights.get(name);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`${name}: expected shape [${shape}], got [${t.shape}]`);
-    }
-    return t.data;
-  };
+  const tensor = (name: string, shape: number[]): Float32Array => checkedTensor(weights, name, shape);
   const i64 = (values: number[]): string => g.int64Tensor('const', values);
 
   /** y = x·Wᵀ (+ b) for an HF Linear weight [out, in]. */
@@ -246,20 +241,4 @@ function matMulNBits(g: GraphBuilder, x: string, w: Float32Array, n: number, k: 
     undefined,
     MS_DOMAIN,
   );
-}
-
-/** [rows, cols] → [cols, rows], blocked so both sides stay in cache. */
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const TILE = 32;
-  for (let r0 = 0; r0 < rows; r0 += TILE) {
-    const r1 = Math.min(r0 + TILE, rows);
-    for (let c0 = 0; c0 < cols; c0 += TILE) {
-      const c1 = Math.min(c0 + TILE, cols);
-      for (let r = r0; r < r1; r++) {
-        for (let col = c0; col < c1; col++) out[col * rows + r] = w[r * cols + col];
-      }
-    }
-  }
-  return out;
 }

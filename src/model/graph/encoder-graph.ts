@@ -10,6 +10,7 @@
 
 import type { EncoderConfig, PoolingMode, WeightStore } from '../types.js';
 import { DataType, GraphBuilder, float, int, ints } from './onnx-builder.js';
+import { checkedTensor, transpose } from './weights.js';
 
 /** int64 [B, S]: token ids, right-padded (padding ids must still be valid vocabulary ids). */
 export const ENCODER_INPUT_IDS = 'input_ids';
@@ -36,13 +37,7 @@ export function buildEncoderGraph(config: EncoderConfig, weights: WeightStore, h
   const D = H / c.numHeads;
   const g = new GraphBuilder();
 
-  const tensor = (name: string, shape: number[]): Float32Array => {
-    const t = weights.get(name);
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`${name}: expected shape [${shape}], got [${t.shape}]`);
-    }
-    return t.data;
-  };
+  const tensor = (name: string, shape: number[]): Float32Array => checkedTensor(weights, name, shape);
   const i64 = (values: number[]): string => g.int64Tensor('const', values);
   /** y = x·Wᵀ + b for an HF Linear weight [out, in]. */
   const linear = (x: string, name: string, out: number, inp: number): string => {
@@ -154,11 +149,4 @@ function pool(g: GraphBuilder, hidden: string, attentionMask: string, maskF: str
       return g.op('GatherND', [hidden, last], { batch_dims: int(1) }); // [B,H]
     }
   }
-}
-
-/** [rows, cols] → [cols, rows]. */
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let col = 0; col < cols; col++) out[col * rows + r] = w[r * cols + col];
-  return out;
 }
