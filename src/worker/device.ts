@@ -15,12 +15,15 @@ export class Device {
   private readonly sampler: RowSampler;
   private readonly vocabSize: number;
   private readonly prompts = new PromptSharing();
+  private readonly emptyViews: { keys: Float32Array[]; values: Float32Array[] };
 
   constructor(forward: DecoderForward, pool: KvSlotPool, sampler: RowSampler, vocabSize: number) {
     this.forward = forward;
     this.pool = pool;
     this.sampler = sampler;
     this.vocabSize = vocabSize;
+    const layers = pool.shape.layers;
+    this.emptyViews = { keys: Array.from({ length: layers }, () => new Float32Array(0)), values: Array.from({ length: layers }, () => new Float32Array(0)) };
   }
 
   get activeSlots(): number {
@@ -122,7 +125,10 @@ export class Device {
       : row.sample
         ? BigInt64Array.of(BigInt(length - 1))
         : new BigInt64Array(0);
-    const views = this.pool.slotViews(slot);
+    // A first chunk has no past: feed an empty cache rather than the slot, or
+    // attention would score every (masked) position of the slot's capacity.
+    const fresh = row.startPos === 0;
+    const views = fresh ? this.emptyViews : this.pool.slotViews(slot);
     const started = performance.now();
     const out = await this.forward.run({
       batch: 1,
@@ -134,7 +140,7 @@ export class Device {
       logitsRows,
       keys: views.keys,
       values: views.values,
-      capacity: this.pool.capacity,
+      capacity: fresh ? 0 : this.pool.capacity,
     });
     result.forwardMs += performance.now() - started;
     result.prefillTokens += length;
