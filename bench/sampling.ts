@@ -12,19 +12,11 @@
 import { compileLogitBias, DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../src/sampling/params.js';
 import { createSamplerOutput, Sampler, type SamplerRow } from '../src/sampling/sampler.js';
 import { SequenceSamplingState } from '../src/sampling/sequence-state.js';
+import { mulberry32 as rng } from '../test/support/random.js';
 
 const BATCH = 32;
 const flat = process.argv.includes('--flat');
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function cpuMicros(u: NodeJS.CpuUsage): number {
   return u.user + u.system;

@@ -15,21 +15,13 @@ import { TextTokenizer } from '../src/tokenizer/tokenizer.js';
 import { GrammarCompiler, GrammarMatcher, GrammarVocab, maskAllows, type CompiledGrammar, type GrammarSpec } from '../src/structured/xgrammar.js';
 import { ebnfSpec, jsonObjectGrammar, jsonSchemaGrammar } from '../src/structured/schema-grammar.js';
 import { toolCallGrammar, type ToolDefinition } from '../src/structured/tool-calls.js';
+import { mulberry32 as rng } from '../test/support/random.js';
 
 const BATCH = 32;
 const STEPS = 200;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const shared = path.resolve(here, '..', '..', '..', 'shared');
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];

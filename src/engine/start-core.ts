@@ -1,7 +1,7 @@
 // Boots the engine inside the scheduler actor: reads the model's limits,
 // loads every device worker in parallel, announces readiness, runs the loop.
 
-import { readDecoderLimits } from '../model/limits.js';
+import { readDecoderConfigs } from '../model/folder.js';
 import type { ActorChannel } from '../ipc/channel.js';
 import type { EngineConfig } from './config.js';
 import { EngineCore } from './core.js';
@@ -10,8 +10,8 @@ import { kvBudget } from './core.js';
 
 export async function startEngineCore(channel: ActorChannel, config: EngineConfig): Promise<void> {
   channel.send({ type: 'loading', detail: `loading ${config.modelDir}` });
-  const model = await readDecoderLimits(config.modelDir);
-  const maxModelLen = Math.min(config.maxModelLen ?? Math.min(model.maxPositionEmbeddings, 2048), model.maxPositionEmbeddings);
+  const decoder = readDecoderConfigs(config.modelDir).config;
+  const maxModelLen = Math.min(config.maxModelLen ?? Math.min(decoder.maxPositionEmbeddings, 2048), decoder.maxPositionEmbeddings);
   const devices = config.devices.map(
     (executionProvider, deviceIndex) =>
       new DeviceHandle({
@@ -29,7 +29,7 @@ export async function startEngineCore(channel: ActorChannel, config: EngineConfi
   );
   try {
     await Promise.all(devices.map((device) => device.ready()));
-    const core = new EngineCore(channel, devices, config, { maxModelLen, eosTokenIds: model.eosTokenIds });
+    const core = new EngineCore(channel, devices, config, { maxModelLen, eosTokenIds: decoder.eosTokenIds });
     channel.send({ type: 'ready', maxModelLen, workers: devices.length });
     await core.run();
   } finally {

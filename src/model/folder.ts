@@ -120,7 +120,11 @@ function templateFromField(file: string, value: unknown): string {
   throw new ModelLoadError(file, 'chat_template', `expected a string or a list of {name, template}, got ${typeof value}`);
 }
 
-export async function loadModelFolder(dirArg: string): Promise<LoadedDecoderFolder> {
+/**
+ * config.json and generation_config.json of a decoder folder, without the
+ * weights: end ids merged from both files (generation stops on any of them).
+ */
+export function readDecoderConfigs(dirArg: string): { dir: string; config: DecoderConfig; generation: GenerationDefaults } {
   const dir = checkDir(dirArg);
   const configFile = path.join(dir, 'config.json');
   const config = parseDecoderConfig(readJson(configFile), configFile);
@@ -134,7 +138,11 @@ export async function loadModelFolder(dirArg: string): Promise<LoadedDecoderFold
   }
   config.eosTokenIds = eos;
   generation.eosTokenIds = [...eos];
+  return { dir, config, generation };
+}
 
+export async function loadModelFolder(dirArg: string): Promise<LoadedDecoderFolder> {
+  const { dir, config, generation } = readDecoderConfigs(dirArg);
   const weights = openSafetensorsDir(dir);
   validateTensors(weights, decoderTensorSpecs(config));
 
