@@ -51,7 +51,7 @@ export class RawForward {
    */
   async decodeStepTimes(batch: number, past: number, steps: number, warmup = 1): Promise<number[]> {
     const capacity = past + CAPACITY_GRANULE;
-    const pool = this.pool(batch, capacity);
+    const pool = this.pool(batch, capacity, past);
     const ids = new BigInt64Array(batch);
     for (let b = 0; b < batch; b++) ids[b] = BigInt(16 + ((b * 7919) % (this.config.vocabSize - 16)));
     const input = {
@@ -78,7 +78,7 @@ export class RawForward {
   /** Wall ms of B = 1 prefills of `length` tokens into an empty slot (last position's logits only), KV store included. */
   async prefillTimes(length: number, reps: number, warmup = 1): Promise<number[]> {
     const capacity = Math.ceil(length / CAPACITY_GRANULE) * CAPACITY_GRANULE;
-    const pool = this.pool(1, capacity);
+    const pool = this.pool(1, capacity, 0);
     const input = {
       batch: 1,
       seqLen: length,
@@ -87,8 +87,10 @@ export class RawForward {
       pastLens: BigInt64Array.of(0n),
       newLens: BigInt64Array.of(BigInt(length)),
       logitsRows: BigInt64Array.of(BigInt(length - 1)),
-      ...pool.slotViews(0),
-      capacity,
+      // As the device worker runs a first chunk: against an empty cache.
+      keys: Array.from({ length: this.config.numLayers }, () => new Float32Array(0)),
+      values: Array.from({ length: this.config.numLayers }, () => new Float32Array(0)),
+      capacity: 0,
     };
     const times: number[] = [];
     for (let i = 0; i < warmup + reps; i++) {
@@ -106,16 +108,37 @@ export class RawForward {
   }
 
   /** Pools are kept per shape: the B = 64 ones are hundreds of MB and get reused across measurement rounds. */
-  private pool(slots: number, capacity: number): KvSlotPool {
-    const key = `${slots}x${capacity}`;
+  private pool(slots: number, capacity: number, past: number): KvSlotPool {
+    const key = `${slots}x${capacity}x${past}`;
     const cached = this.pools.get(key);
     if (cached) return cached;
     const c = this.config;
     const pool = new KvSlotPool({ layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, maxSlots: slots, budgetTokens: slots * capacity });
     pool.reserve(capacity, slots);
     for (let s = 0; s < slots; s++) pool.acquire(`raw-${s}`);
+    fillWithData(pool, slots, past);
     this.pools.set(key, pool);
     return pool;
+  }
+}
+
+/**
+ * Writes small non-zero values into positions [0, past) of every slot, as the
+ * prefills and decode steps before this call would have. Positions beyond stay
+ * untouched, as in the engine's pool: a fresh Float32Array's untouched pages all
+ * map the kernel's zero page, which stays in cache, so attention over them is
+ * nearly free while written positions cost real memory traffic. Without this the
+ * reference would read its whole capacity from that one cached page.
+ */
+function fillWithData(pool: KvSlotPool, slots: number, past: number): void {
+  const { keys, values } = pool.prefixViews(slots);
+  const { kvHeads, headDim } = pool.shape;
+  const rowStride = pool.capacity * headDim;
+  for (const buffer of [...keys, ...values]) {
+    for (let row = 0; row < slots * kvHeads; row++) {
+      const start = row * rowStride;
+      for (let i = 0; i < past * headDim; i++) buffer[start + i] = ((i % 97) - 48) / 512;
+    }
   }
 }
 

@@ -2,6 +2,13 @@
 // [slots, kvHeads, capacity, headDim]. The graph reads them as inputs (zero-copy);
 // this module writes the new tokens' K/V that the graph returns. Slots stay
 // contiguous (0..active-1) so a decode call can pass one prefix view of each buffer.
+//
+// Memory is touched only where tokens are written. A fresh buffer's pages are
+// the kernel's shared zero page until written, so allocating every slot the
+// budget allows costs address space, not RAM, and the masked positions beyond
+// a row's length that attention still reads come from that one cached page
+// instead of memory. Re-layouts and compaction therefore copy only each slot's
+// written positions.
 
 export interface KvShape {
   layers: number;
@@ -14,8 +21,8 @@ export interface KvShape {
 
 /** Keep a capacity up to this many times the needed one before shrinking. */
 const SHRINK_FACTOR = 1.5;
-/** Extra slots allocated beyond the active ones, so admissions rarely re-lay out. */
-const SLOT_HEADROOM = 4;
+/** Spans up to this many floats are copied by a plain loop: a subarray per copy costs more than the copy. */
+const LOOP_COPY_MAX = 512;
 
 export class KvSlotPool {
   readonly shape: KvShape;
@@ -27,6 +34,8 @@ export class KvSlotPool {
   private values: Float32Array[] = [];
   private readonly slotBySeq = new Map<string, number>();
   private readonly seqBySlot: string[] = [];
+  /** Positions written so far per active slot (everything beyond is unwritten or stale). */
+  private readonly lengths: number[] = [];
 
   constructor(shape: KvShape) {
     this.shape = shape;
@@ -52,6 +61,7 @@ export class KvSlotPool {
     if (this.seqBySlot.length >= this.allocatedSlots) throw new Error('no free KV slot (reserve() was not called for it)');
     const slot = this.seqBySlot.length;
     this.seqBySlot.push(seqId);
+    this.lengths.push(0);
     this.slotBySeq.set(seqId, slot);
     return slot;
   }
@@ -63,27 +73,37 @@ export class KvSlotPool {
     this.slotBySeq.delete(seqId);
     const last = this.seqBySlot.length - 1;
     const movedSeq = this.seqBySlot.pop() as string;
+    const movedLength = this.lengths.pop() as number;
     if (slot === last) return;
-    const stride = this.slotStride();
+    const { kvHeads, headDim } = this.shape;
+    const headStride = this.capacity * headDim;
+    const span = movedLength * headDim;
     for (let layer = 0; layer < this.shape.layers; layer++) {
-      this.keys[layer].copyWithin(slot * stride, last * stride, (last + 1) * stride);
-      this.values[layer].copyWithin(slot * stride, last * stride, (last + 1) * stride);
+      for (let head = 0; head < kvHeads; head++) {
+        const src = (last * kvHeads + head) * headStride;
+        const dst = (slot * kvHeads + head) * headStride;
+        this.keys[layer].copyWithin(dst, src, src + span);
+        this.values[layer].copyWithin(dst, src, src + span);
+      }
     }
     this.seqBySlot[slot] = movedSeq;
+    this.lengths[slot] = movedLength;
     this.slotBySeq.set(movedSeq, slot);
   }
 
   releaseAll(): void {
     this.slotBySeq.clear();
     this.seqBySlot.length = 0;
+    this.lengths.length = 0;
   }
 
   /**
    * Makes room for `slots` sequences of up to `needed` positions each. A
    * re-layout copies every active slot, so the current layout is kept while it
    * fits and is not much longer than needed (hysteresis: the longest sequence
-   * finishing must not shrink the pool only to grow it again), and slots are
-   * allocated with headroom; the budget bounds both.
+   * finishing must not shrink the pool only to grow it again). Every layout
+   * holds as many slots as the budget allows at its capacity, so admissions
+   * never re-lay out (unwritten slots cost no memory).
    */
   reserve(needed: number, slots: number): void {
     const keepCapacity =
@@ -92,22 +112,29 @@ export class KvSlotPool {
     if (capacity === this.capacity && this.allocatedSlots >= slots) return;
     const limit = this.slotsFor(capacity);
     if (limit < slots) throw new Error(`capacity ${capacity} leaves no room for ${slots} slots within the KV budget`);
-    this.relayout(capacity, Math.min(limit, Math.max(slots + SLOT_HEADROOM, Math.ceil(slots * 1.25))));
+    this.relayout(capacity, limit);
   }
 
-  /** Re-lays the buffers out, keeping the first positions of each active slot. */
+  /** Re-lays the buffers out, keeping each active slot's written positions (up to the new capacity). */
   private relayout(capacity: number, slots: number): void {
     const oldKeys = this.keys;
     const oldValues = this.values;
     const oldCapacity = this.capacity;
     this.allocate(capacity, slots);
-    const keep = Math.min(oldCapacity, capacity);
-    if (keep === 0) return;
     const { kvHeads, headDim } = this.shape;
-    const rows = this.seqBySlot.length * kvHeads;
-    for (let layer = 0; layer < this.shape.layers; layer++) {
-      copyRows(oldKeys[layer], this.keys[layer], rows, oldCapacity * headDim, capacity * headDim, keep * headDim);
-      copyRows(oldValues[layer], this.values[layer], rows, oldCapacity * headDim, capacity * headDim, keep * headDim);
+    for (let slot = 0; slot < this.lengths.length; slot++) {
+      this.lengths[slot] = Math.min(this.lengths[slot], capacity);
+      const span = this.lengths[slot] * headDim;
+      if (span === 0) continue;
+      for (let head = 0; head < kvHeads; head++) {
+        const row = slot * kvHeads + head;
+        const src = row * oldCapacity * headDim;
+        const dst = row * capacity * headDim;
+        for (let layer = 0; layer < this.shape.layers; layer++) {
+          this.keys[layer].set(oldKeys[layer].subarray(src, src + span), dst);
+          this.values[layer].set(oldValues[layer].subarray(src, src + span), dst);
+        }
+      }
     }
   }
 
@@ -144,9 +171,17 @@ export class KvSlotPool {
     for (let head = 0; head < kvHeads; head++) {
       const src = (row * kvHeads + head) * srcHeadStride;
       const dst = (slot * kvHeads + head) * capacityStride + start * headDim;
-      keys.set(newKeys.subarray(src, src + span), dst);
-      values.set(newValues.subarray(src, src + span), dst);
+      if (span <= LOOP_COPY_MAX) {
+        for (let i = 0; i < span; i++) {
+          keys[dst + i] = newKeys[src + i];
+          values[dst + i] = newValues[src + i];
+        }
+      } else {
+        keys.set(newKeys.subarray(src, src + span), dst);
+        values.set(newValues.subarray(src, src + span), dst);
+      }
     }
+    if (start + count > this.lengths[slot]) this.lengths[slot] = start + count;
   }
 
   /** Copies positions [start, end) of every layer from one slot to another (prompt sharing). */
@@ -162,9 +197,11 @@ export class KvSlotPool {
         this.values[layer].copyWithin(dst, src, src + span);
       }
     }
+    if (end > this.lengths[toSlot]) this.lengths[toSlot] = end;
   }
 
-  bytes(): number {
+  /** Address space the buffers span; only written pages are resident. */
+  reservedBytes(): number {
     return 2 * this.shape.layers * this.allocatedSlots * this.slotStride() * 4;
   }
 
@@ -183,11 +220,5 @@ export class KvSlotPool {
     const size = slots * this.slotStride();
     this.keys = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
     this.values = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
-  }
-}
-
-function copyRows(src: Float32Array, dst: Float32Array, rows: number, srcStride: number, dstStride: number, span: number): void {
-  for (let r = 0; r < rows; r++) {
-    dst.set(src.subarray(r * srcStride, r * srcStride + span), r * dstStride);
   }
 }

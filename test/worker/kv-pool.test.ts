@@ -74,17 +74,34 @@ t.test('growing and shrinking the capacity keeps every active sequence', async (
   check(t, pool, 1, 12);
 });
 
-t.test('slots beyond the allocation are added by reserve, never silently', async (t) => {
+t.test('a layout holds every slot the budget allows at its capacity, and no more', async (t) => {
   const pool = new KvSlotPool(shape);
   pool.reserve(32, 1);
-  const allocated = pool.allocatedSlots;
-  t.ok(allocated >= 1 && allocated <= shape.maxSlots);
-  for (let s = 0; s < allocated; s++) pool.acquire(`s${s}`);
+  t.equal(pool.allocatedSlots, shape.maxSlots, 'budget 512 / capacity 32 allows 16: capped at maxSlots');
+  for (let s = 0; s < shape.maxSlots; s++) pool.acquire(`s${s}`);
   t.throws(() => pool.acquire('extra'), /reserve/);
-  pool.reserve(32, allocated + 1);
-  pool.acquire('extra');
-  t.equal(pool.activeSlots, allocated + 1);
-  t.ok(pool.bytes() <= 2 * shape.layers * shape.budgetTokens * shape.kvHeads * shape.headDim * 4, 'within the KV budget');
+  t.throws(() => pool.reserve(32, shape.maxSlots + 1), /budget/);
+  t.ok(pool.reservedBytes() <= 2 * shape.layers * shape.budgetTokens * shape.kvHeads * shape.headDim * 4, 'within the KV budget');
+
+  const wide = new KvSlotPool(shape);
+  wide.reserve(128, 1);
+  t.equal(wide.allocatedSlots, 4, 'budget 512 / capacity 128');
+});
+
+t.test('a release after a capacity change moves only what was written, and later writes land intact', async (t) => {
+  const pool = new KvSlotPool(shape);
+  pool.reserve(16, 3);
+  for (let s = 0; s < 3; s++) {
+    pool.acquire(`s${s}`);
+    fill(pool, s, 4 + 4 * s);
+  }
+  pool.reserve(40, 3);
+  pool.release('s0');
+  t.equal(pool.slotOf('s2'), 0);
+  check(t, pool, 2, 12);
+  check(t, pool, 1, 8);
+  fill(pool, 2, 30);
+  check(t, pool, 2, 30);
 });
 
 t.test('the budget bounds slots x capacity', async (t) => {
