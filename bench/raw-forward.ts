@@ -8,7 +8,7 @@ import { loadModelFolder } from '../src/model/folder.js';
 import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
 import { createDecoderSession } from '../src/model/graph/session.js';
 import type { DecoderConfig } from '../src/model/types.js';
-import { DecoderForward, type ForwardOutput } from '../src/worker/forward.js';
+import { DecoderForward, type ForwardKv } from '../src/worker/forward.js';
 import { KvSlotPool } from '../src/worker/kv-pool.js';
 import type ort from 'onnxruntime-node';
 
@@ -68,7 +68,8 @@ export class RawForward {
     const times: number[] = [];
     for (let i = 0; i < warmup + steps; i++) {
       const started = performance.now();
-      const out = await this.forward.run(input);
+      // The engine's greedy decode steps fetch the in-graph argmax, not the logits.
+      const out = await this.forward.runGreedy(input);
       for (let row = 0; row < batch; row++) store(pool, out, 1, row, row, past, 1);
       if (i >= warmup) times.push(performance.now() - started);
     }
@@ -143,7 +144,7 @@ function fillWithData(pool: KvSlotPool, slots: number, past: number): void {
 }
 
 /** The device worker's store step (`Device.store`): new K/V of one batch row into its slot. */
-function store(pool: KvSlotPool, out: ForwardOutput, seqLen: number, row: number, slot: number, start: number, count: number): void {
+function store(pool: KvSlotPool, out: ForwardKv, seqLen: number, row: number, slot: number, start: number, count: number): void {
   for (let layer = 0; layer < out.newKeys.length; layer++) {
     pool.write(layer, out.newKeys[layer], out.newValues[layer], seqLen, row, slot, start, count);
   }

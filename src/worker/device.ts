@@ -3,7 +3,7 @@
 // each) go through one batched call over the contiguous slot prefix; each
 // prefill chunk runs alone against its own slot's view.
 
-import type { DecoderForward, ForwardOutput } from './forward.js';
+import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
 import type { DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample, StepRow } from './types.js';
 import type { RowSampler } from './row-sampler.js';
@@ -81,8 +81,7 @@ export class Device {
       }
     });
     const views = this.pool.prefixViews(batch);
-    const started = performance.now();
-    const pending = this.forward.run({
+    const input = {
       batch,
       seqLen: 1,
       inputIds,
@@ -93,17 +92,30 @@ export class Device {
       keys: views.keys,
       values: views.values,
       capacity: this.pool.capacity,
-    });
-    const sampledRows = sampled.map((i) => rows[i]);
-    this.sampler.prepareMasks(sampledRows.map((row) => row.seqId));
-    const out = await pending;
-    result.forwardMs += performance.now() - started;
+    };
+    const sampledIds = sampled.map((i) => rows[i].seqId);
+    const started = performance.now();
+    if (this.sampler.allPlainGreedy(sampledIds)) {
+      const out = await this.forward.runGreedy(input);
+      result.forwardMs += performance.now() - started;
+      this.storeDecodeRows(out, rows, slots);
+      result.samples.push(...this.sampler.acceptArgmax(out.greedyTokenIds, sampledIds));
+    } else {
+      const pending = this.forward.run(input);
+      this.sampler.prepareMasks(sampledIds);
+      const out = await pending;
+      result.forwardMs += performance.now() - started;
+      this.storeDecodeRows(out, rows, slots);
+      result.samples.push(...this.sampler.sample(out.logits, sampledIds));
+    }
     result.decodeRows += rows.length;
+  }
+
+  private storeDecodeRows(out: ForwardKv, rows: StepRow[], slots: number[]): void {
     rows.forEach((row, i) => {
       this.store(out, 1, slots[i], slots[i], row.startPos, 1);
       this.prompts.computed(row.seqId, row.startPos, row.startPos + 1);
     });
-    result.samples.push(...this.sampler.sample(out.logits, sampledRows.map((row) => row.seqId)));
   }
 
   private async prefill(fed: StepRow, result: DeviceStepResult): Promise<void> {
@@ -173,7 +185,7 @@ export class Device {
     return { ...row, tokens: row.tokens.slice(donor.end - row.startPos), startPos: donor.end };
   }
 
-  private store(out: ForwardOutput, seqLen: number, row: number, slot: number, start: number, count: number): void {
+  private store(out: ForwardKv, seqLen: number, row: number, slot: number, start: number, count: number): void {
     for (let layer = 0; layer < out.newKeys.length; layer++) {
       this.pool.write(layer, out.newKeys[layer], out.newValues[layer], seqLen, row, slot, start, count);
     }

@@ -53,6 +53,30 @@ export class RowSampler {
     for (const seqId of seqIds) this.rows.get(seqId)?.constraint?.prepareMask();
   }
 
+  /**
+   * True when every row's token is the plain argmax of the model's logits: greedy,
+   * no logprobs, no bias or penalties, no grammar. Such rows can take the graph's
+   * in-graph argmax and skip fetching their logits.
+   */
+  allPlainGreedy(seqIds: readonly string[]): boolean {
+    for (const seqId of seqIds) {
+      const row = this.rows.get(seqId);
+      if (!row || row.constraint !== null || !isPlainGreedy(row.params)) return false;
+    }
+    return true;
+  }
+
+  /** Records tokens chosen by the graph's argmax for rows that passed allPlainGreedy. */
+  acceptArgmax(tokenIds: BigInt64Array, seqIds: readonly string[]): RowSample[] {
+    return seqIds.map((seqId, r) => {
+      const row = this.rows.get(seqId);
+      if (!row) throw new Error(`no sampling state for sequence ${seqId}`);
+      const token = Number(tokenIds[r]);
+      row.state.accept(token);
+      return { seqId, token, logprob: null };
+    });
+  }
+
   /** One token per seqId from consecutive logits rows (modified in place). */
   sample(logits: Float32Array, seqIds: string[]): RowSample[] {
     if (seqIds.length === 0) return [];
@@ -89,6 +113,17 @@ export class RowSampler {
       return { token, logprob: scored.logprobs[j], top };
     });
   }
+}
+
+function isPlainGreedy(p: SamplingParams): boolean {
+  return (
+    p.temperature === 0 &&
+    p.logprobs === null &&
+    p.logitBias === null &&
+    p.presencePenalty === 0 &&
+    p.frequencyPenalty === 0 &&
+    p.repetitionPenalty === 1
+  );
 }
 
 function readLogprob(out: SamplerOutput, r: number, token: number): TokenLogprob {

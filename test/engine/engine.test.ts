@@ -32,6 +32,20 @@ t.test('greedy output equals the reference forward pass', async (t) => {
   }
 });
 
+t.test('greedy tokens are the same from the in-graph argmax and from the sampler over fetched logits', async (t) => {
+  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8 }));
+  t.teardown(() => engine.close());
+  // Plain greedy rows take the graph's argmax; asking for logprobs makes the
+  // worker fetch the logits rows and run the sampler's own argmax instead.
+  const chosen = prompts.slice(4, 10);
+  const plain = await Promise.all(chosen.map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
+  const withLogprobs = await Promise.all(chosen.map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true, logprobs: 0 })));
+  chosen.forEach((prompt, i) => {
+    t.same(plain[i].tokens[0], withLogprobs[i].tokens[0], `prompt ${i + 4}`);
+    t.same(plain[i].tokens[0], referenceGreedy(prompt, GEN), `prompt ${i + 4} equals the reference`);
+  });
+});
+
 t.test('batch invariance: alone vs together with staggered arrivals and cancellations', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxBatchTokens: 64 }));
   t.teardown(() => engine.close());

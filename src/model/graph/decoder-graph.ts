@@ -16,6 +16,7 @@
 
 import type { DecoderConfig, WeightStore } from '../types.js';
 import {
+  GREEDY_TOKEN_IDS,
   INPUT_IDS,
   LOGITS,
   LOGITS_ROWS,
@@ -218,7 +219,10 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
     g.op('Gemm', [selected, headInit], { transB: int(1) }, LOGITS);
   }
 
+  g.op('ArgMax', [LOGITS], { axis: int(1), keepdims: int(0) }, GREEDY_TOKEN_IDS);
+
   g.output(LOGITS, DataType.FLOAT, ['rows', c.vocabSize]);
+  g.output(GREEDY_TOKEN_IDS, DataType.INT64, ['rows']);
   for (let i = 0; i < c.numLayers; i++) {
     g.output(newKeyOutput(i), DataType.FLOAT, ['batch', kvH, 'seq', D]);
     g.output(newValueOutput(i), DataType.FLOAT, ['batch', kvH, 'seq', D]);

@@ -27,6 +27,11 @@ export const LOGITS_ROWS = 'logits_rows';
 
 /** float32 [R, V]. */
 export const LOGITS = 'logits';
+/**
+ * int64 [R]: argmax of each logits row (ties → lowest id). Fetching this instead
+ * of LOGITS spares the [R, V] copy out of ORT when every sampled row is plain greedy.
+ */
+export const GREEDY_TOKEN_IDS = 'greedy_token_ids';
 
 /** float32 [B, kvH, CAP, D] input: the row's cached keys (after RoPE). CAP may be 0. */
 export const kvKeyInput = (layer: number): string => `kv.${layer}.key`;
@@ -44,7 +49,7 @@ export interface DecoderGraphIo {
 
 export function decoderGraphIo(numLayers: number): DecoderGraphIo {
   const inputNames = [INPUT_IDS, POSITION_IDS, PAST_LENS, NEW_LENS, LOGITS_ROWS];
-  const outputNames = [LOGITS];
+  const outputNames = [LOGITS, GREEDY_TOKEN_IDS];
   for (let i = 0; i < numLayers; i++) {
     inputNames.push(kvKeyInput(i), kvValueInput(i));
     outputNames.push(newKeyOutput(i), newValueOutput(i));
