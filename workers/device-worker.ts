@@ -1,6 +1,8 @@
 // Piscina entry point of a device worker: one thread, one ORT session, one KV
 // slot pool. Each pool has exactly one such thread, so a request's KV stays on
 // the worker that prefilled it; Piscina restarts the thread if it dies.
+// Piscina may hand over the next step while one runs (pipelining): steps run
+// strictly one after another, in the order they arrived.
 
 import { workerData } from 'node:worker_threads';
 import { loadDevice } from '../src/worker/load-device.js';
@@ -10,8 +12,14 @@ const config = workerData as DeviceWorkerConfig;
 const device = await loadDevice(config);
 const testHooks = config.testHooks === true && process.env.SERVAL_TEST_HOOKS === '1';
 
-export default async function runStep(step: DeviceStep): Promise<DeviceStepResult> {
-  if (testHooks && step.fault === 'throw') throw new Error('test fault: device worker threw');
-  if (testHooks && step.fault === 'crash') process.exit(70);
-  return device.step(step);
+let previous: Promise<unknown> = Promise.resolve();
+
+export default function runStep(step: DeviceStep): Promise<DeviceStepResult> {
+  const run = previous.then(() => {
+    if (testHooks && step.fault === 'throw') throw new Error('test fault: device worker threw');
+    if (testHooks && step.fault === 'crash') process.exit(70);
+    return device.step(step);
+  });
+  previous = run.catch(() => undefined);
+  return run;
 }

@@ -23,6 +23,12 @@ export interface EngineConfig {
   capacityGranule: number;
   quantize: 'int4' | null;
   sliceKvToMaxPast: boolean;
+  /**
+   * Steps queued per device worker: 2 forms a worker's next step while its
+   * current one runs, so it starts without a round trip through the scheduler
+   * actor; 1 is lock-step.
+   */
+  pipelineDepth: 1 | 2;
   /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
   testHooks: boolean;
 }
@@ -47,6 +53,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     capacityGranule: options.capacityGranule ?? 64,
     quantize: options.quantize ?? null,
     sliceKvToMaxPast: options.sliceKvToMaxPast ?? false,
+    pipelineDepth: options.pipelineDepth ?? 2,
     testHooks: options.testHooks ?? false,
   };
 }

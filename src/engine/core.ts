@@ -50,6 +50,12 @@ export class EngineCore {
   /** Workers whose next step must drop every slot (after a failed step). */
   private readonly needsReset = new Set<number>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Per worker, the application of its latest dispatched step's result (the next one waits for it). */
+  private readonly lastApplied = new Map<number, Promise<void>>();
+  /** Per worker, the latest plan.step dispatched to it. */
+  private readonly lastDispatched = new Map<number, number>();
+  /** Per worker, the last step dispatched when it last failed: failures of steps up to it are that same failure. */
+  private readonly failedThrough = new Map<number, number>();
   /** Tokens per step since the last stats message (bounded: only a sample is needed). */
   private stepTokens: number[] = [];
   private shuttingDown = false;
@@ -78,6 +84,7 @@ export class EngineCore {
       maxModelLen: limits.maxModelLen,
       kvBudgetTokensPerWorker: kvBudget(config, limits.maxModelLen),
       capacityGranule: config.capacityGranule,
+      pipelineDepth: config.pipelineDepth,
     });
   }
 
@@ -180,22 +187,35 @@ export class EngineCore {
     this.requests.delete(reqId);
   }
 
+  /**
+   * Plans every worker until its pipeline is full: with pipelineDepth 2 a
+   * worker's next step is queued on it while the current one runs. Results
+   * are applied in plan order per worker (a failed step and the one queued
+   * behind it may settle in either order).
+   */
   private dispatchIdleWorkers(): void {
-    for (const plan of this.scheduler.schedule()) {
-      const step = this.toDeviceStep(plan);
-      if (plan.numTokens > 0 && this.stepTokens.length < 1024) this.stepTokens.push(plan.numTokens);
-      const running = this.devices[plan.worker]
-        .run(step)
-        .then(
-          (result) => this.complete(plan, result),
-          (error: unknown) => this.fail(plan, error),
-        )
-        .finally(() => {
-          this.inFlight.delete(running);
-          this.wake?.();
-        });
-      this.inFlight.add(running);
+    for (let plans = this.scheduler.schedule(); plans.length > 0; plans = this.scheduler.schedule()) {
+      for (const plan of plans) this.dispatch(plan);
     }
+  }
+
+  private dispatch(plan: StepPlan): void {
+    const step = this.toDeviceStep(plan);
+    if (plan.numTokens > 0 && this.stepTokens.length < 1024) this.stepTokens.push(plan.numTokens);
+    const settled = this.devices[plan.worker].run(step).then(
+      (result) => ({ result, error: null }),
+      (error: unknown) => ({ result: null, error }),
+    );
+    const applied = (this.lastApplied.get(plan.worker) ?? Promise.resolve())
+      .then(() => settled)
+      .then(({ result, error }) => (result ? this.complete(plan, result) : this.fail(plan, error)))
+      .finally(() => {
+        this.inFlight.delete(applied);
+        this.wake?.();
+      });
+    this.lastApplied.set(plan.worker, applied);
+    this.lastDispatched.set(plan.worker, plan.step);
+    this.inFlight.add(applied);
   }
 
   private toDeviceStep(plan: StepPlan): DeviceStep {
@@ -221,6 +241,7 @@ export class EngineCore {
           promptTokenIds: request.promptTokenIds,
           generatedTokenIds: sequence ? [...sequence.outputTokenIds] : [],
           grammar: request.params.grammar ?? null,
+          stopTokenIds: [...(request.params.ignoreEos ? [] : this.limits.eosTokenIds), ...request.params.stopTokenIds],
         });
       }
       const promptLength = request.promptTokenIds.length;
@@ -281,8 +302,18 @@ export class EngineCore {
     }
   }
 
-  /** A failed step loses the worker's KV: every sequence on it fails; the worker starts clean. */
+  /**
+   * A failed step loses the worker's KV: every sequence on it fails; the worker
+   * starts clean. Steps already queued behind the failed one belong to the same
+   * failure: when they fail too, nothing more is aborted or counted (sequences
+   * admitted since then are not theirs).
+   */
   private fail(plan: StepPlan, error: unknown): void {
+    if (plan.step <= (this.failedThrough.get(plan.worker) ?? -1)) {
+      this.scheduler.postprocess(plan, []);
+      return;
+    }
+    this.failedThrough.set(plan.worker, this.lastDispatched.get(plan.worker) ?? plan.step);
     const message = error instanceof DeviceLostError ? error.message : `device step failed: ${String(error)}`;
     this.needsReset.add(plan.worker);
     for (const [seqId, info] of [...this.seqs]) {

@@ -20,13 +20,14 @@ export class DeviceHandle {
   readonly index: number;
   private readonly pool: Piscina;
 
-  constructor(config: DeviceWorkerConfig) {
+  /** `pipelineDepth` steps may be queued on the thread at once; it runs them one after another. */
+  constructor(config: DeviceWorkerConfig, pipelineDepth: number) {
     this.index = config.deviceIndex;
     this.pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: 1,
       maxThreads: 1,
-      concurrentTasksPerWorker: 1,
+      concurrentTasksPerWorker: pipelineDepth,
       // A device worker holds its model and KV for the server's whole life.
       idleTimeout: 2 ** 31 - 1,
       workerData: config,

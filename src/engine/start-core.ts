@@ -25,7 +25,7 @@ export async function startEngineCore(channel: ActorChannel, config: EngineConfi
         maxSlots: config.maxBatchSize,
         kvBudgetTokens: kvBudget(config, maxModelLen),
         testHooks: config.testHooks,
-      }),
+      }, config.pipelineDepth),
   );
   try {
     await Promise.all(devices.map((device) => device.ready()));

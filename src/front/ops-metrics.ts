@@ -31,7 +31,7 @@ export function registerAdmissionMetrics(registry: Registry, admission: Admissio
 /** serval:device_failures_total, from the engine's snapshots (a crashed or throwing device worker step). */
 export function bindDeviceFailureMetric(registry: Registry, engine: Engine): void {
   if (registry.getSingleMetric('serval:device_failures_total') !== undefined) return;
-  const failures = new Counter({ name: 'serval:device_failures_total', help: 'Device worker steps that failed (thread crashed or threw); their sequences ended with an error.', registers: [registry] });
+  const failures = new Counter({ name: 'serval:device_failures_total', help: 'Device worker failures (a crashed thread or a step that threw; the step queued behind it counts with it); their sequences ended with an error.', registers: [registry] });
   let seen = 0;
   engine.onStats((stats) => {
     const total = stats.deviceFailures ?? seen;

@@ -5,12 +5,14 @@ import { SchedulerConfigError } from './errors.js';
 import type { SchedulerConfig, SchedulerConfigInput } from './types.js';
 
 export const DEFAULT_CAPACITY_GRANULE = 64;
+export const MAX_PIPELINE_DEPTH = 2;
 
 export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerConfig {
   const cfg: SchedulerConfig = {
     ...input,
     capacityGranule: input.capacityGranule ?? DEFAULT_CAPACITY_GRANULE,
     kvBudgetTokensPerWorker: input.kvBudgetTokensPerWorker ?? input.maxSlotsPerWorker * input.maxModelLen,
+    pipelineDepth: input.pipelineDepth ?? 1,
   };
   const positive: (keyof SchedulerConfig)[] = [
     'workers',
@@ -28,6 +30,9 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
   }
   if (cfg.maxWaiting !== undefined && (!Number.isInteger(cfg.maxWaiting) || cfg.maxWaiting < 0)) {
     throw new SchedulerConfigError(`maxWaiting must be a non-negative integer, got ${cfg.maxWaiting}`);
+  }
+  if (cfg.pipelineDepth !== 1 && cfg.pipelineDepth !== MAX_PIPELINE_DEPTH) {
+    throw new SchedulerConfigError(`pipelineDepth must be 1 or ${MAX_PIPELINE_DEPTH}, got ${String(cfg.pipelineDepth)}`);
   }
   if (cfg.maxModelLen < 2) throw new SchedulerConfigError('maxModelLen must be ≥ 2 (one prompt token + one generated)');
   // Decode rows cost one token each and are never deferred, so they must all fit one step.

@@ -23,11 +23,23 @@
 // - Progress: the oldest sequence on a worker is never the victim while others
 //   share it, and alone it always fits (config requires budget ≥ maxModelLen).
 //
-// Protocol: schedule() plans every idle worker (one whose previous plan was
-// postprocessed). The caller runs each plan on its worker, then calls
-// postprocess(plan, sampled) for it. Placement only considers the workers
-// being planned; calling schedule() when all workers are idle (lock-step)
-// gives exact least-loaded placement.
+// Protocol: schedule() plans every worker with fewer than pipelineDepth plans
+// in flight. The caller runs each plan on its worker, then calls
+// postprocess(plan, sampled) for it; a worker's plans are postprocessed in the
+// order they were planned. Placement only considers the workers being
+// planned; calling schedule() when all workers are idle (lock-step) gives
+// exact least-loaded placement.
+//
+// Pipelining (pipelineDepth 2): a worker's next plan is formed while its
+// current one runs, so the worker goes from one step to the next without a
+// round trip through the scheduler. A row's planned tokens advance
+// numComputedTokens when it is planned; a token sampled by a plan still in
+// flight is fed as PENDING_TOKEN (the worker knows what it sampled). A
+// sequence at its length limit once its pending samples land gets no further
+// row. One that stops on EOS may get one row too many: the worker skips rows
+// of a sequence it saw stop, and postprocess drops results of sequences that
+// are no longer running, or were preempted (and maybe re-admitted) after the
+// plan was formed.
 
 import { resolveSchedulerConfig } from './config.js';
 import { InvalidSequenceError, QueueFullError, SchedulerProtocolError } from './errors.js';
@@ -49,6 +61,8 @@ interface InFlight {
   plan: StepPlan;
   /** Sequence objects of plan.rows, same order (identity survives id reuse after abort). */
   seqs: Sequence[];
+  /** Each row's sequence's numPreemptions when planned: a later incarnation ignores this plan's results. */
+  epochs: number[];
 }
 
 interface WorkerState {
@@ -58,7 +72,8 @@ interface WorkerState {
   readonly running: Sequence[];
   /** Slots to release in this worker's next plan. */
   pendingFreed: SeqId[];
-  inFlight: InFlight | null;
+  /** Plans running or queued on the worker, oldest first (at most pipelineDepth). */
+  readonly inFlight: InFlight[];
 }
 
 /** A plan being built for one idle worker during schedule(). */
@@ -101,7 +116,7 @@ export class Scheduler {
       kv: new WorkerKvAccount(limits),
       running: [],
       pendingFreed: [],
-      inFlight: null,
+      inFlight: [],
     }));
   }
 
@@ -159,11 +174,11 @@ export class Scheduler {
     return true;
   }
 
-  /** Plans for every idle worker that has rows to run or slots to release. */
+  /** Plans for every worker with room in its pipeline that has rows to run or slots to release. */
   schedule(): StepPlan[] {
     const drafts: Draft[] = [];
     for (const worker of this.workers) {
-      if (worker.inFlight === null) drafts.push(this.planRunning(worker));
+      if (worker.inFlight.length < this.config.pipelineDepth) drafts.push(this.planRunning(worker));
     }
     this.admit(drafts);
 
@@ -181,23 +196,29 @@ export class Scheduler {
         numTokens: this.config.maxBatchTokens - d.tokensLeft,
       };
       w.pendingFreed = [];
-      w.inFlight = { plan, seqs: d.seqs };
+      d.rows.forEach((row, i) => {
+        const seq = d.seqs[i];
+        seq.numComputedTokens += row.tokens.length;
+        if (row.wantsSample) seq.pendingSamples++;
+      });
+      w.inFlight.push({ plan, seqs: d.seqs, epochs: d.seqs.map((seq) => seq.numPreemptions) });
       plans.push(plan);
     }
     return plans;
   }
 
   /**
-   * Apply a plan's results: advance numComputedTokens of its rows, append the
-   * sampled tokens, decide finishes. `sampled` must hold exactly one token per
-   * wantsSample row (tokens for sequences aborted meanwhile are accepted and
-   * dropped). Validates everything before changing any state.
+   * Apply a plan's results: append the sampled tokens, decide finishes.
+   * `sampled` must hold exactly one token per wantsSample row whose sequence
+   * is still the one planned (tokens for sequences aborted or preempted
+   * meanwhile are accepted and dropped). Validates everything before changing
+   * any state.
    */
   postprocess(plan: StepPlan, sampled: readonly SampledToken[]): StepOutcome {
     const w = this.workers[plan.worker];
-    const inFlight = w?.inFlight;
+    const inFlight = w?.inFlight[0];
     if (!w || !inFlight || inFlight.plan.step !== plan.step) {
-      throw new SchedulerProtocolError(`postprocess: step ${plan.step} is not in flight on worker ${plan.worker}`);
+      throw new SchedulerProtocolError(`postprocess: step ${plan.step} is not the oldest in flight on worker ${plan.worker}`);
     }
     const { rows } = inFlight.plan;
     const bySeq = new Map<SeqId, number>();
@@ -209,7 +230,7 @@ export class Scheduler {
     rows.forEach((row, i) => {
       if (!row.wantsSample) return;
       sampling.add(row.seqId);
-      if (this.isAlive(inFlight.seqs[i], w) && !bySeq.has(row.seqId)) {
+      if (this.isAlive(inFlight, i, w) && !bySeq.has(row.seqId)) {
         throw new SchedulerProtocolError(`postprocess: no token for ${row.seqId}`);
       }
     });
@@ -217,15 +238,14 @@ export class Scheduler {
       if (!sampling.has(id)) throw new SchedulerProtocolError(`postprocess: ${id} did not ask for a token`);
     }
 
-    w.inFlight = null;
+    w.inFlight.shift();
     const tokens: SampledToken[] = [];
     const finished: FinishedSequence[] = [];
     rows.forEach((row, i) => {
+      if (!row.wantsSample || !this.isAlive(inFlight, i, w)) return; // aborted or preempted since it was planned
       const seq = inFlight.seqs[i];
-      if (!this.isAlive(seq, w)) return; // aborted while the step ran
-      seq.numComputedTokens += row.tokens.length;
-      if (!row.wantsSample) return;
       const tokenId = bySeq.get(row.seqId) as number;
+      seq.pendingSamples--;
       seq.outputTokenIds.push(tokenId);
       tokens.push({ seqId: seq.id, tokenId });
       const reason = this.finishReason(seq, tokenId);
@@ -254,7 +274,7 @@ export class Scheduler {
 
   /** True while any sequence is live or any worker has slots left to release or a plan in flight. */
   hasWork(): boolean {
-    return this.live.size > 0 || this.workers.some((w) => w.pendingFreed.length > 0 || w.inFlight !== null);
+    return this.live.size > 0 || this.workers.some((w) => w.pendingFreed.length > 0 || w.inFlight.length > 0);
   }
 
   get(id: SeqId): SequenceView | undefined {
@@ -273,7 +293,7 @@ export class Scheduler {
       capacity: w.kv.capacity(),
       costTokens: w.kv.cost(),
       budgetTokens: this.config.kvBudgetTokensPerWorker,
-      busy: w.inFlight !== null,
+      busy: w.inFlight.length > 0,
     }));
   }
 
@@ -304,12 +324,18 @@ export class Scheduler {
 
   private draftRows(worker: WorkerState, preempted: SeqId[]): Draft {
     const draft: Draft = { worker, rows: [], seqs: [], preempted, tokensLeft: this.config.maxBatchTokens };
-    for (const s of worker.running) if (s.numUncomputed === 1) this.addRow(draft, s, 1, 'continue');
+    for (const s of worker.running) if (s.numUncomputed === 1 && !this.atLimit(s)) this.addRow(draft, s, 1, 'continue');
     for (const s of worker.running) {
       if (draft.tokensLeft === 0) break;
       if (s.numUncomputed > 1) this.addRow(draft, s, Math.min(s.numUncomputed, draft.tokensLeft), 'continue');
     }
     return draft;
+  }
+
+  /** The samples in flight will end this sequence by length: it needs no further row. */
+  private atLimit(seq: Sequence): boolean {
+    if (seq.pendingSamples === 0) return false;
+    return seq.outputTokenIds.length + seq.pendingSamples >= seq.maxTokens || seq.plannedLength >= this.config.maxModelLen;
   }
 
   private scheduledTokens(draft: Draft, seq: Sequence): number {
@@ -324,7 +350,7 @@ export class Scheduler {
       tokens: seq.tokens(start, start + n),
       startPos: start,
       slotAction,
-      wantsSample: start + n === seq.length,
+      wantsSample: start + n === seq.plannedLength,
     });
     draft.seqs.push(seq);
     draft.tokensLeft -= n;
@@ -357,6 +383,7 @@ export class Scheduler {
     this.releaseSlot(seq);
     seq.status = 'waiting';
     seq.numComputedTokens = 0;
+    seq.pendingSamples = 0;
     seq.numPreemptions++;
     // Ahead of every never-admitted request (they all arrived later), FCFS among the preempted.
     insertByArrival(this.waiting, seq);
@@ -371,8 +398,10 @@ export class Scheduler {
     seq.worker = null;
   }
 
-  private isAlive(seq: Sequence, worker: WorkerState): boolean {
-    return seq.status === 'running' && seq.worker === worker.index;
+  /** Row i of an in-flight plan still belongs to its sequence: running there, and not preempted since. */
+  private isAlive(inFlight: InFlight, i: number, worker: WorkerState): boolean {
+    const seq = inFlight.seqs[i];
+    return seq.status === 'running' && seq.worker === worker.index && seq.numPreemptions === inFlight.epochs[i];
   }
 
   private finishReason(seq: Sequence, tokenId: number): FinishReason | null {

@@ -1,7 +1,7 @@
 // The data for one request: its tokens, limits and where it is in its life.
 // Owned and mutated only by the Scheduler; everyone else sees SequenceView.
 
-import type { SeqId, SequenceRequest } from './types.js';
+import { PENDING_TOKEN, type SeqId, type SequenceRequest } from './types.js';
 
 export type { SequenceRequest };
 
@@ -35,10 +35,16 @@ export class Sequence implements SequenceView {
 
   status: SeqStatus = 'waiting';
   worker: number | null = null;
-  /** How many of this sequence's tokens (prompt then output) are in its KV slot. */
+  /**
+   * How many of this sequence's tokens (prompt then output) are in its KV slot
+   * once the rows planned so far have run (advanced when a row is planned).
+   */
   numComputedTokens = 0;
   /** Generated ids, kept across preemption (they were already streamed to the client). */
   readonly outputTokenIds: number[] = [];
+  /** Tokens planned to be sampled (rows in flight) whose ids are not known yet. */
+  pendingSamples = 0;
+  /** Also the sequence's incarnation: results planned before a preemption are dropped. */
   numPreemptions = 0;
 
   constructor(request: SequenceRequest, maxTokens: number, arrival: number) {
@@ -57,16 +63,22 @@ export class Sequence implements SequenceView {
     return this.promptTokenIds.length + this.outputTokenIds.length;
   }
 
-  /** Tokens known but not yet in KV. ≥ 1 for every running sequence (the last sampled token at least). */
-  get numUncomputed(): number {
-    return this.length - this.numComputedTokens;
+  /** Length once the samples in flight are known. */
+  get plannedLength(): number {
+    return this.length + this.pendingSamples;
   }
 
-  /** Tokens [start, end) of prompt ++ output, without building the whole concatenation. */
+  /** Tokens known or pending but not yet planned into KV. ≥ 1 for every running sequence that is not at its limit. */
+  get numUncomputed(): number {
+    return this.plannedLength - this.numComputedTokens;
+  }
+
+  /** Tokens [start, end) of prompt ++ output, without building the whole concatenation; PENDING_TOKEN past the known ones. */
   tokens(start: number, end: number): number[] {
     const p = this.promptTokenIds.length;
+    const known = this.length;
     const out: number[] = [];
-    for (let i = start; i < end; i++) out.push(i < p ? this.promptTokenIds[i] : this.outputTokenIds[i - p]);
+    for (let i = start; i < end; i++) out.push(i >= known ? PENDING_TOKEN : i < p ? this.promptTokenIds[i] : this.outputTokenIds[i - p]);
     return out;
   }
 }

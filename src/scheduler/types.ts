@@ -40,11 +40,25 @@ export interface SchedulerConfig {
   capacityGranule: number;
   /** Reject add() with QueueFullError when this many sequences already wait. Default: unbounded. */
   maxWaiting?: number;
+  /**
+   * Plans a worker may have in flight. 1 = lock-step (plan, run, postprocess,
+   * plan…). 2 = the next plan is formed while the current one runs, so the
+   * worker starts it without waiting for a round trip through the scheduler;
+   * its rows then feed tokens not sampled yet (PENDING_TOKEN). Default 1.
+   */
+  pipelineDepth: number;
 }
 
 /** What the caller must give; defaults are filled by resolveSchedulerConfig(). */
-export type SchedulerConfigInput = Omit<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule'> &
-  Partial<Pick<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule'>>;
+export type SchedulerConfigInput = Omit<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth'> &
+  Partial<Pick<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth'>>;
+
+/**
+ * Stands in a row's tokens for the token its sequence samples in the plan in
+ * flight before it (pipelineDepth 2). Only ever a decode row's single token or
+ * the last token of a row; the worker substitutes what it sampled.
+ */
+export const PENDING_TOKEN = -1;
 
 /**
  * One sequence's share of a step. Rows are independent: each reads and writes
@@ -53,7 +67,10 @@ export type SchedulerConfigInput = Omit<SchedulerConfig, 'kvBudgetTokensPerWorke
  */
 export interface StepRow {
   seqId: SeqId;
-  /** Token ids to feed, in order; written to KV positions startPos … startPos+tokens.length-1. */
+  /**
+   * Token ids to feed, in order; written to KV positions startPos … startPos+tokens.length-1.
+   * The last may be PENDING_TOKEN: the token this sequence samples in the worker's previous plan.
+   */
   tokens: number[];
   /** = the sequence's numComputedTokens: KV positions already filled in its slot. */
   startPos: number;

@@ -8,6 +8,7 @@ import type { KvSlotPool } from './kv-pool.js';
 import type { DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample, StepRow } from './types.js';
 import type { RowSampler } from './row-sampler.js';
 import { PromptSharing } from './prompt-sharing.js';
+import { RowContinuity } from './row-continuity.js';
 
 export class Device {
   private readonly forward: DecoderForward;
@@ -15,6 +16,7 @@ export class Device {
   private readonly sampler: RowSampler;
   private readonly vocabSize: number;
   private readonly prompts = new PromptSharing();
+  private readonly continuity = new RowContinuity();
   private readonly emptyViews: { keys: Float32Array[]; values: Float32Array[] };
 
   constructor(forward: DecoderForward, pool: KvSlotPool, sampler: RowSampler, vocabSize: number) {
@@ -35,25 +37,30 @@ export class Device {
       this.pool.releaseAll();
       this.sampler.forgetAll();
       this.prompts.forgetAll();
+      this.continuity.forgetAll();
     }
     for (const seqId of step.release) {
       this.pool.release(seqId);
       this.sampler.forget(seqId);
       this.prompts.forget(seqId);
+      this.continuity.forget(seqId);
     }
     this.pool.reserve(step.capacity, this.pool.activeSlots + step.admit.length);
     for (const admission of step.admit) {
       this.pool.acquire(admission.seqId);
       await this.sampler.admit(admission);
       this.prompts.admit(admission.seqId, admission.promptTokenIds);
+      this.continuity.admit(admission.seqId, admission.stopTokenIds);
     }
 
     const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0, sharedPrefillTokens: 0 };
-    const decodeRows = step.rows.filter((row) => row.tokens.length === 1 && row.promptLogprobs === null);
-    const prefillRows = step.rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
+    const rows = this.continuity.resolve(step.rows);
+    const decodeRows = rows.filter((row) => row.tokens.length === 1 && row.promptLogprobs === null);
+    const prefillRows = rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
 
     if (decodeRows.length > 0) await this.decode(decodeRows, result);
     for (const row of prefillRows) await this.prefill(row, result);
+    this.continuity.record(result.samples);
     return result;
   }
 

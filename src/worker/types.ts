@@ -32,11 +32,16 @@ export interface SlotAdmission {
   generatedTokenIds: number[];
   /** Grammar the sequence's output must follow (structured output, forced tool calls). */
   grammar: GrammarWire | null;
+  /** Sampled ids that end the sequence (EOS unless ignored, stop ids): its later rows are skipped. */
+  stopTokenIds: number[];
 }
 
 export interface StepRow {
   seqId: string;
-  /** Token ids appended to the sequence's KV this step, at positions startPos.. */
+  /**
+   * Token ids appended to the sequence's KV this step, at positions startPos..
+   * The last may be PENDING_TOKEN: the token this worker sampled for the sequence in its previous step.
+   */
   tokens: number[];
   startPos: number;
   /** Sample a next token from the last position's logits. */

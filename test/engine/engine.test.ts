@@ -46,6 +46,35 @@ t.test('greedy tokens are the same from the in-graph argmax and from the sampler
   });
 });
 
+t.test('a stop token id ends each sequence where the reference emits it, with the next step already queued', async (t) => {
+  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, pipelineDepth: 2 }));
+  t.teardown(() => engine.close());
+  const chosen = prompts.slice(0, 6);
+  // Each request stops on the token its reference continuation emits 4th (first occurrence).
+  const expected = chosen.map((prompt) => {
+    const continuation = referenceGreedy(prompt, GEN);
+    const stopToken = continuation[3];
+    return { stopToken, tokens: continuation.slice(0, continuation.indexOf(stopToken) + 1) };
+  });
+  const results = await Promise.all(
+    chosen.map((prompt, i) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true, stopTokenIds: [expected[i].stopToken] })),
+  );
+  results.forEach((result, i) => {
+    t.same(result.tokens[0], expected[i].tokens, `prompt ${i}: stops on ${expected[i].stopToken}`);
+    t.equal(result.finish[0].type === 'finished' && result.finish[0].reason, 'stop');
+  });
+  // The slots freed by stopped sequences are reused cleanly.
+  const after = await collect(engine, prompts[7], { maxTokens: GEN, ignoreEos: true });
+  t.same(after.tokens[0], referenceGreedy(prompts[7], GEN));
+});
+
+t.test('lock-step (pipelineDepth 1) gives the same tokens as pipelined', async (t) => {
+  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, pipelineDepth: 1 }));
+  t.teardown(() => engine.close());
+  const results = await Promise.all(prompts.slice(8, 12).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
+  results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(prompts[8 + i], GEN), `prompt ${8 + i}`));
+});
+
 t.test('batch invariance: alone vs together with staggered arrivals and cancellations', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxBatchTokens: 64 }));
   t.teardown(() => engine.close());

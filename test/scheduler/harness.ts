@@ -6,7 +6,7 @@
 // different token stream.
 
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
-import type { SampledToken, SeqId, StepOutcome, StepPlan } from '../../src/scheduler/types.js';
+import { PENDING_TOKEN, type SampledToken, type SeqId, type StepOutcome, type StepPlan } from '../../src/scheduler/types.js';
 
 /** Next token from the whole history (prompt + generated so far). FNV-1a over the ids. */
 export function hashModel(vocab: number): (seqId: SeqId, history: readonly number[]) => number {
@@ -57,23 +57,38 @@ export interface Limits {
   maxModelLen: number;
 }
 
-/** Device workers that check every plan against the StepPlan contract, then "run" it. */
+/**
+ * Device workers that check every plan against the StepPlan contract, then "run" it.
+ * Like the real device worker, they feed PENDING_TOKEN as the token they last
+ * sampled for the sequence, and skip rows of a sequence they saw stop (`stops`).
+ */
 export class FakeWorkers {
   /** Per worker: seqId → tokens in that slot's KV, in position order. */
   readonly slots: Map<SeqId, number[]>[];
+  /** Rows skipped because their sequence had stopped (only pipelining produces them). */
+  skippedRows = 0;
+  private readonly lastSampled: Map<SeqId, number>[];
+  private readonly stopped: Set<SeqId>[];
 
   constructor(
     workers: number,
     private readonly limits: Limits,
     private readonly model: FakeModel,
+    private readonly stops: (seqId: SeqId, token: number) => boolean = () => false,
   ) {
     this.slots = Array.from({ length: workers }, () => new Map());
+    this.lastSampled = Array.from({ length: workers }, () => new Map());
+    this.stopped = Array.from({ length: workers }, () => new Set());
   }
 
   run(plan: StepPlan): SampledToken[] {
     const slots = this.slots[plan.worker];
+    const lastSampled = this.lastSampled[plan.worker];
+    const stopped = this.stopped[plan.worker];
     for (const id of plan.freed) {
       if (!slots.delete(id)) throw new Error(`plan ${plan.step}: freed ${id} holds no slot on worker ${plan.worker}`);
+      lastSampled.delete(id);
+      stopped.delete(id);
     }
     const seen = new Set<SeqId>();
     let numTokens = 0;
@@ -83,6 +98,18 @@ export class FakeWorkers {
       seen.add(row.seqId);
       if (row.tokens.length === 0) throw new Error(`plan ${plan.step}: empty row for ${row.seqId}`);
       numTokens += row.tokens.length;
+      const pending = row.tokens.indexOf(PENDING_TOKEN);
+      if (pending >= 0 && pending !== row.tokens.length - 1) throw new Error(`plan ${plan.step}: ${row.seqId} has a pending token before its last`);
+      if (stopped.has(row.seqId)) {
+        this.skippedRows++;
+        continue;
+      }
+      const tokens = row.tokens.slice();
+      if (pending >= 0) {
+        const last = lastSampled.get(row.seqId);
+        if (last === undefined) throw new Error(`plan ${plan.step}: ${row.seqId} feeds a pending token it never sampled`);
+        tokens[pending] = last;
+      }
       let kv = slots.get(row.seqId);
       if (row.slotAction === 'new') {
         if (kv) throw new Error(`plan ${plan.step}: 'new' for ${row.seqId} which already holds a slot`);
@@ -95,8 +122,13 @@ export class FakeWorkers {
       if (row.startPos !== kv.length) {
         throw new Error(`plan ${plan.step}: ${row.seqId} startPos ${row.startPos} but KV holds ${kv.length}`);
       }
-      kv.push(...row.tokens);
-      if (row.wantsSample) sampled.push({ seqId: row.seqId, tokenId: this.model(row.seqId, kv) });
+      kv.push(...tokens);
+      if (row.wantsSample) {
+        const tokenId = this.model(row.seqId, kv);
+        sampled.push({ seqId: row.seqId, tokenId });
+        lastSampled.set(row.seqId, tokenId);
+        if (this.stops(row.seqId, tokenId)) stopped.add(row.seqId);
+      }
     }
     if (numTokens !== plan.numTokens) throw new Error(`plan ${plan.step}: numTokens ${plan.numTokens} ≠ ${numTokens}`);
     if (numTokens > this.limits.maxBatchTokens) throw new Error(`plan ${plan.step}: ${numTokens} tokens > budget`);

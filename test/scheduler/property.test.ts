@@ -1,9 +1,10 @@
 // Random workloads (arrivals, lengths, EOS/stop ids, aborts at any point,
-// budgets small enough to preempt) with invariants checked every step.
+// budgets small enough to preempt, lock-step or pipelined workers) with
+// invariants checked every step.
 import t from 'tap';
 import fc from 'fast-check';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
-import type { SchedulerConfigInput, SeqId } from '../../src/scheduler/types.js';
+import type { SchedulerConfigInput, SeqId, StepPlan } from '../../src/scheduler/types.js';
 import { FakeWorkers, hashModel, referenceStream, type RefRequest } from './harness.js';
 
 const VOCAB = 40; // small, so EOS / stop ids are actually hit
@@ -27,8 +28,9 @@ const configArb = fc
     maxModelLen: fc.integer({ min: 4, max: 96 }),
     capacityGranule: fc.integer({ min: 1, max: 32 }),
     budgetFrac: fc.double({ min: 0, max: 1, noNaN: true }),
+    pipelineDepth: fc.constantFrom(1, 2),
   })
-  .map(({ workers, maxSlotsPerWorker, extraBatch, maxModelLen, capacityGranule, budgetFrac }) => {
+  .map(({ workers, maxSlotsPerWorker, extraBatch, maxModelLen, capacityGranule, budgetFrac, pipelineDepth }) => {
     const lo = maxModelLen;
     const hi = maxSlotsPerWorker * maxModelLen;
     const cfg: SchedulerConfigInput = {
@@ -38,6 +40,7 @@ const configArb = fc
       maxModelLen,
       capacityGranule,
       kvBudgetTokensPerWorker: Math.round(lo + (hi - lo) * budgetFrac * budgetFrac), // skewed small
+      pipelineDepth,
     };
     return cfg;
   });
@@ -67,8 +70,14 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
   const model = hashModel(VOCAB);
   const sched = new Scheduler(cfg);
   const c = sched.config;
-  const fake = new FakeWorkers(c.workers, c, model);
   const ids = reqs.map((_, i) => `r${i}`);
+  const stops = (id: SeqId, token: number): boolean => {
+    const r = reqs[ids.indexOf(id)];
+    return (!r.ignoreEos && (r.eosTokenIds ?? []).includes(token)) || (r.stopTokenIds ?? []).includes(token);
+  };
+  const fake = new FakeWorkers(c.workers, c, model, stops);
+  /** Per worker, plans formed but not yet run (pipelined workers keep one queued between iterations). */
+  const queued: StepPlan[][] = Array.from({ length: c.workers }, () => []);
   const streams = new Map<SeqId, number[]>();
   const finished = new Map<SeqId, 'stop' | 'length'>();
   const aborted = new Set<SeqId>();
@@ -97,11 +106,14 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
     doAborts(step, false);
     if (step > lastArrival && !sched.hasWork()) break;
 
-    const plans = sched.schedule();
-    const inPlans = new Set<SeqId>();
-    for (const p of plans) {
+    // Plan every worker until its pipeline is full (schedule() plans each worker once per call).
+    const plans: StepPlan[] = [];
+    for (let round = 0; round < c.pipelineDepth; round++) plans.push(...sched.schedule());
+    if (sched.schedule().length > 0) throw new Error('a worker was planned beyond its pipeline depth');
+    for (const [round, p] of plans.entries()) {
+      const inPlans = new Set<SeqId>();
       for (const r of p.rows) {
-        if (inPlans.has(r.seqId)) throw new Error(`${r.seqId} scheduled twice in one step`);
+        if (inPlans.has(r.seqId)) throw new Error(`${r.seqId} has two rows in plan ${round}`);
         inPlans.add(r.seqId);
         if (r.slotAction === 'new' && !admittedOnce.has(r.seqId)) {
           admittedOnce.add(r.seqId);
@@ -119,10 +131,13 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
       if (u.activeSlots > c.maxSlotsPerWorker) throw new Error(`worker ${u.worker}: ${u.activeSlots} slots`);
       if (u.costTokens > c.kvBudgetTokensPerWorker) throw new Error(`worker ${u.worker}: over KV budget`);
     }
-    const sampled = plans.map((p) => fake.run(p)); // checks token budget, capacity, slot protocol
+    for (const p of plans) queued[p.worker].push(p);
+    // Each worker finishes its oldest plan; with pipelineDepth 2 the next one stays queued.
+    const ran = queued.flatMap((q) => (q.length > 0 ? [q.shift() as StepPlan] : []));
+    const sampled = ran.map((p) => fake.run(p)); // checks token budget, capacity, slot protocol
     doAborts(step, true);
-    for (let i = 0; i < plans.length; i++) {
-      const out = sched.postprocess(plans[i], sampled[i]);
+    for (let i = 0; i < ran.length; i++) {
+      const out = sched.postprocess(ran[i], sampled[i]);
       for (const { seqId, tokenId } of out.tokens) {
         const s = streams.get(seqId) ?? [];
         s.push(tokenId);
@@ -134,20 +149,31 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
       }
     }
 
-    // A sequence lives in at most one worker's slots, and where the scheduler thinks it is.
+    // A sequence lives in at most one worker's slots, and where the scheduler thinks it is,
+    // once the queued plans have run (their releases, admissions and tokens).
+    const queuedRelease = new Set<string>(); // `${worker}:${seqId}`
+    const queuedTokens = new Map<SeqId, number>();
+    for (const p of queued.flat()) {
+      for (const id of p.freed) queuedRelease.add(`${p.worker}:${id}`);
+      for (const r of p.rows) queuedTokens.set(r.seqId, (queuedTokens.get(r.seqId) ?? 0) + r.tokens.length);
+    }
     const holder = new Map<SeqId, number>();
     fake.slots.forEach((slots, w) => {
       for (const [id, kv] of slots) {
+        // A slot a queued plan releases is on its way out (a preempted sequence may already sit elsewhere).
+        if (queuedRelease.has(`${w}:${id}`)) continue;
         if (holder.has(id)) throw new Error(`${id} holds slots on workers ${holder.get(id)} and ${w}`);
         holder.set(id, w);
         const v = sched.get(id);
-        if (v && (v.status !== 'running' || v.worker !== w)) throw new Error(`${id}: stale slot on worker ${w}`);
-        if (v && kv.length !== v.numComputedTokens) throw new Error(`${id}: KV ${kv.length} ≠ ${v.numComputedTokens}`);
+        if (!v) continue;
+        if (v.status !== 'running' || v.worker !== w) throw new Error(`${id}: stale slot on worker ${w}`);
+        const planned = kv.length + (queuedTokens.get(id) ?? 0);
+        if (planned !== v.numComputedTokens) throw new Error(`${id}: KV ${kv.length} + queued ${planned - kv.length} ≠ ${v.numComputedTokens}`);
       }
     });
     for (const id of ids) {
       const v = sched.get(id);
-      if (v?.status === 'running' && holder.get(id) !== v.worker) throw new Error(`${id} running without a slot`);
+      if (v?.status === 'running' && holder.get(id) !== v.worker && !queuedTokens.has(id)) throw new Error(`${id} running without a slot`);
     }
   }
 
@@ -176,14 +202,17 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
 
 t.test('random workloads keep every invariant', async (t) => {
   let preempting = 0;
+  let pipelined = 0;
   fc.assert(
     fc.property(scenarioArb, ({ cfg, reqs, aborts }) => {
       runScenario(cfg, reqs, aborts);
       if (cfg.kvBudgetTokensPerWorker! < cfg.maxSlotsPerWorker * cfg.maxModelLen) preempting++;
+      if (cfg.pipelineDepth === 2) pipelined++;
     }),
-    { numRuns: 300 },
+    { numRuns: 400 },
   );
   t.ok(preempting > 50, `many runs used a budget below the no-preemption default (${preempting})`);
+  t.ok(pipelined > 100, `many runs pipelined (${pipelined})`);
 });
 
 t.test('random workloads actually exercise preemption and chunking', async (t) => {

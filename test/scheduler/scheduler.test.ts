@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import { InvalidSequenceError, QueueFullError, SchedulerProtocolError } from '../../src/scheduler/errors.js';
-import type { SchedulerConfigInput, StepPlan } from '../../src/scheduler/types.js';
+import { PENDING_TOKEN, type SchedulerConfigInput, type StepPlan } from '../../src/scheduler/types.js';
 import { drive, FakeWorkers, hashModel, range, referenceStream, type FakeModel } from './harness.js';
 
 const VOCAB = 1000;
@@ -372,4 +372,53 @@ t.test('finish reasons', async (t) => {
   r = finishOf({ maxModelLen: 8, maxBatchTokens: 8 }, { maxTokens: 100 }, script);
   t.same(r.stream, [10, 11, 12, 13, 14, 15], 'max model length');
   t.equal(r.reason, 'length');
+});
+
+t.test('pipelined: the next plan feeds the pending token, and a sequence at its limit gets no further row', async (t) => {
+  const { sched, fake } = setup({ pipelineDepth: 2 }, scripted([11, 12, 13, 14]));
+  sched.add({ id: 'x', promptTokenIds: [1, 2], maxTokens: 3, ignoreEos: true });
+  const [a] = sched.schedule();
+  const [b] = sched.schedule();
+  t.same(sched.schedule(), [], 'two plans in flight fill the pipeline');
+  t.same(a.rows[0].tokens, [1, 2]);
+  t.same(b.rows[0], { seqId: 'x', tokens: [PENDING_TOKEN], startPos: 2, slotAction: 'continue', wantsSample: true }, 'b feeds what a samples');
+  t.throws(() => sched.postprocess(b, [{ seqId: 'x', tokenId: 0 }]), SchedulerProtocolError, 'plans are postprocessed in order');
+  const ranA = fake.run(a);
+  t.same(sched.postprocess(a, ranA).tokens, [{ seqId: 'x', tokenId: 11 }]);
+  const [c] = sched.schedule();
+  t.same(c.rows[0].tokens, [PENDING_TOKEN]);
+  t.equal(c.rows[0].startPos, 3);
+  t.same(sched.postprocess(b, fake.run(b)).tokens, [{ seqId: 'x', tokenId: 12 }], 'the fake fed 11 where b said pending');
+  t.same(sched.schedule(), [], "c's sample is the third and last: no row after it");
+  const out = sched.postprocess(c, fake.run(c));
+  t.same(out.finished.map((f) => [f.seqId, f.reason, f.outputTokenIds]), [['x', 'length', [11, 12, 13]]]);
+  const [release] = sched.schedule();
+  t.same(release.freed, ['x']);
+  sched.postprocess(release, fake.run(release));
+  t.equal(sched.hasWork(), false);
+});
+
+t.test('pipelined: a row planned after an EOS is skipped by the worker and dropped by the scheduler', async (t) => {
+  const script = [7, 8, 9];
+  const { sched } = setup({ pipelineDepth: 2 });
+  const fake = new FakeWorkers(1, sched.config, scripted(script), (id, token) => id === 'x' && token === 7);
+  sched.add({ id: 'x', promptTokenIds: [1, 2], maxTokens: 10, eosTokenIds: [7] });
+  sched.add({ id: 'y', promptTokenIds: [3, 4], maxTokens: 2, ignoreEos: true });
+  const [a] = sched.schedule();
+  const [b] = sched.schedule();
+  t.same(b.rows.map((r) => r.seqId), ['x', 'y']);
+  const outA = sched.postprocess(a, fake.run(a));
+  t.same(outA.finished.map((f) => [f.seqId, f.reason]), [['x', 'stop']]);
+  const ranB = fake.run(b);
+  t.equal(fake.skippedRows, 1, "the worker skipped x's row: it saw x stop");
+  t.same(ranB.map((s) => s.seqId), ['y']);
+  const outB = sched.postprocess(b, ranB);
+  t.same(outB.tokens, [{ seqId: 'y', tokenId: 8 }], "y's second token; x's row gave nothing");
+  t.same(sched.get('x'), undefined, 'x stays finished');
+  for (;;) {
+    const plans = sched.schedule();
+    if (plans.length === 0) break;
+    for (const p of plans) sched.postprocess(p, fake.run(p));
+  }
+  t.equal(fake.totalSlots(), 0, 'every slot released');
 });
