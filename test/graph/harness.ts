@@ -153,6 +153,8 @@ export async function greedyAgreement(
   candidate: ort.InferenceSession,
   prompt: number[],
   steps: number,
+  /** Sees both logits rows of every step (before the next token is fed). */
+  onStep?: (baseLogits: Float32Array, candidateLogits: Float32Array) => void,
 ): Promise<{ agree: number; total: number }> {
   const capacity = prompt.length + steps;
   const base = new SequenceCache(config, capacity);
@@ -163,6 +165,7 @@ export async function greedyAgreement(
   for (let s = 0; s < steps; s++) {
     const next = argmaxOf(baseLogits);
     if (argmaxOf(candLogits) === next) agree++;
+    onStep?.(baseLogits, candLogits);
     if (s + 1 === steps) break;
     [[baseLogits]] = await runBatch(baseline, config, [{ cache: base, tokens: [next] }]);
     [[candLogits]] = await runBatch(candidate, config, [{ cache: cand, tokens: [next] }]);
