@@ -4,7 +4,7 @@
 //   node dist/bench/http.js [--url http://127.0.0.1:8000/v1 --model NAME]
 //        [--model-dir DIR] [--endpoint completions|chat] [--concurrency 1,8,32,128]
 //        [--requests N] [--prompt-len 128] [--output-len 64] [--max-level-s 60]
-//        [--workers 1] [--threads N] [--max-batch-size 32] [--quantize int4] [--no-engine]
+//        [--workers 1] [--threads N] [--max-batch-size 32] [--max-batch-tokens 512] [--quantize int4] [--no-engine]
 //        [--server-node-args "--cpu-prof --cpu-prof-dir /tmp/prof"]
 //
 // Without --url it starts Serval itself (`node dist/src/cli/main.js serve --port 0`)
@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     threads: { type: 'string' },
     'max-batch-size': { type: 'string', default: '32' },
+    'max-batch-tokens': { type: 'string', default: '512' },
     quantize: { type: 'string' },
     'no-engine': { type: 'boolean', default: false },
     /** Extra node flags for the Serval child, e.g. "--cpu-prof --cpu-prof-dir /tmp/prof". */
@@ -248,7 +249,7 @@ interface StartedServer {
 
 async function startServal(modelDir: string): Promise<StartedServer> {
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const flags = ['serve', '--port', '0', '--host', '127.0.0.1', '--model', modelDir, '--workers', args.workers, '--max-batch-size', args['max-batch-size'], '--log-level', 'info'];
+  const flags = ['serve', '--port', '0', '--host', '127.0.0.1', '--model', modelDir, '--workers', args.workers, '--max-batch-size', args['max-batch-size'], '--max-batch-tokens', args['max-batch-tokens'], '--log-level', 'info'];
   if (args.threads) flags.push('--threads', args.threads);
   if (args.quantize) flags.push('--quantize', args.quantize);
   const nodeArgs = args['server-node-args'].split(' ').filter((a) => a.length > 0);
@@ -353,6 +354,7 @@ async function main(): Promise<void> {
           workers: Number(args.workers),
           intraOpThreads: args.threads ? Number(args.threads) : undefined,
           maxBatchSize: Number(args['max-batch-size']),
+          maxBatchTokens: Number(args['max-batch-tokens']),
           quantize: args.quantize === 'int4' ? 'int4' : undefined,
         }),
       );
@@ -396,7 +398,7 @@ async function main(): Promise<void> {
 
     const loadEnd = loadavg();
     console.log(`\n## HTTP load test — ${base} model ${model}, ${args.endpoint}, prompt ${args['prompt-len']} tokens, output ${args['output-len']} tokens (ignore_eos), streaming\n`);
-    console.log(`load average start ${loadStart.map((l) => l.toFixed(2)).join(' / ')}, end ${loadEnd.map((l) => l.toFixed(2)).join(' / ')}; server flags: workers ${args.workers}, max-batch-size ${args['max-batch-size']}${args.quantize ? `, quantize ${args.quantize}` : ''}${args.url ? ' (external server: flags unknown)' : ''}\n`);
+    console.log(`load average start ${loadStart.map((l) => l.toFixed(2)).join(' / ')}, end ${loadEnd.map((l) => l.toFixed(2)).join(' / ')}; server flags: workers ${args.workers}, max-batch-size ${args['max-batch-size']}, max-batch-tokens ${args['max-batch-tokens']}${args.quantize ? `, quantize ${args.quantize}` : ''}${args.url ? ' (external server: flags unknown)' : ''}\n`);
     console.log('| path | concurrency (max in flight) | requests | wall s | req/s | output tok/s | TTFT p50 / p90 / p99 ms | ITL p50 / p90 / p99 ms | client loop lag p99 ms |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
