@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
 import { KvSlotPool } from '../../src/worker/kv-pool.js';
+import { mulberry32 } from '../support/random.js';
 
 const shape = { layers: 2, kvHeads: 2, headDim: 3, maxSlots: 8, budgetTokens: 8 * 64 };
 
@@ -107,4 +108,66 @@ t.test('a release after a capacity change moves only what was written, and later
 t.test('the budget bounds slots x capacity', async (t) => {
   const pool = new KvSlotPool(shape);
   t.throws(() => pool.reserve(128, 5), /budget/);
+});
+
+t.test('random admissions, writes, releases and capacity changes keep every written position', async (t) => {
+  const next = mulberry32(3);
+  const pool = new KvSlotPool(shape);
+  /** Shadow: per sequence, the value written at each position (layer 0 keys; the rest follow the same path). */
+  const written = new Map<string, number[]>();
+  let serial = 0;
+  let ops = 0;
+  for (let op = 0; op < 400; op++) {
+    const longest = Math.max(0, ...[...written.values()].map((v) => v.length));
+    const choice = next();
+    if (choice < 0.25 && pool.activeSlots < shape.maxSlots) {
+      const seq = `q${serial++}`;
+      const capacity = Math.max(pool.capacity, longest, 8);
+      if ((pool.activeSlots + 1) * capacity > shape.budgetTokens) continue;
+      pool.reserve(capacity, pool.activeSlots + 1);
+      pool.acquire(seq);
+      written.set(seq, []);
+    } else if (choice < 0.4 && written.size > 0) {
+      const seq = [...written.keys()][Math.floor(next() * written.size)];
+      pool.release(seq);
+      written.delete(seq);
+    } else if (choice < 0.55 && written.size > 0) {
+      // Shrink or grow to anything that still holds the longest sequence.
+      const capacity = Math.max(longest, 1) + Math.floor(next() * 40);
+      if (written.size * capacity > shape.budgetTokens) continue;
+      pool.reserve(capacity, written.size);
+    } else if (written.size > 0) {
+      const seq = [...written.keys()][Math.floor(next() * written.size)];
+      const values = written.get(seq) as number[];
+      const count = 1 + Math.floor(next() * 6);
+      const need = values.length + count;
+      if (need > pool.capacity) {
+        if (written.size * need > shape.budgetTokens) continue;
+        pool.reserve(need, written.size);
+      }
+      const { kvHeads, headDim } = shape;
+      const keys = new Float32Array(kvHeads * count * headDim);
+      for (let i = 0; i < keys.length; i++) keys[i] = Math.round(next() * 1e6);
+      for (let layer = 0; layer < shape.layers; layer++) pool.write(layer, keys, keys, count, 0, pool.slotOf(seq), values.length, count);
+      // Record head 0, dimension 0 of each new position.
+      for (let p = 0; p < count; p++) values.push(keys[p * headDim]);
+    }
+    ops++;
+    let bad = 0;
+    const views = pool.prefixViews(pool.activeSlots);
+    for (const [seq, values] of written) {
+      const slot = pool.slotOf(seq);
+      values.forEach((value, p) => {
+        const i = (slot * shape.kvHeads * pool.capacity + p) * shape.headDim;
+        for (let layer = 0; layer < shape.layers; layer++) {
+          if (views.keys[layer][i] !== value || views.values[layer][i] !== value) bad++;
+        }
+      });
+    }
+    if (bad > 0) {
+      t.fail(`after operation ${op}: ${bad} positions lost`);
+      return;
+    }
+  }
+  t.ok(ops > 300, `${ops} operations, every written position intact after each`);
 });
