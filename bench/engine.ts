@@ -216,9 +216,11 @@ interface WorkTrace {
   /** Per device worker thread: idle time between the end of one call and the start of the next, when the next is a decode call. */
   gapsBeforeDecode: number[];
   gapsBeforePrefill: number[];
-  /** Gaps before calls whose KV capacity differs from the previous call's (the pool was re-laid out in between). */
+  /** Gaps before decode calls whose KV capacity differs from the previous decode call's (the pool was re-laid out in between). */
   gapsAtCapacityChange: number[];
-  capacities: number[];
+  /** Per decode call: the KV capacity it attended over, and the longest active row (the least it could have been). */
+  decodeCapacities: number[];
+  decodeLongestRows: number[];
 }
 
 function traceFromProbe(records: RunRecord[]): WorkTrace {
@@ -231,21 +233,24 @@ function traceFromProbe(records: RunRecord[]): WorkTrace {
     gapsBeforeDecode: [],
     gapsBeforePrefill: [],
     gapsAtCapacityChange: [],
-    capacities: [],
+    decodeCapacities: [],
+    decodeLongestRows: [],
   };
   const lastEnd = new Map<number, number>();
-  const lastCapacity = new Map<number, number>();
+  const lastDecodeCapacity = new Map<number, number>();
   for (const r of records) {
     const isDecode = r.seqLen === 1 && r.newTokens === r.activeRows;
     const previous = lastEnd.get(r.threadId);
     if (previous !== undefined) {
       (isDecode ? trace.gapsBeforeDecode : trace.gapsBeforePrefill).push(r.start - previous);
-      if (lastCapacity.get(r.threadId) !== r.capacity) trace.gapsAtCapacityChange.push(r.start - previous);
+      const before = lastDecodeCapacity.get(r.threadId);
+      if (isDecode && before !== undefined && before !== r.capacity) trace.gapsAtCapacityChange.push(r.start - previous);
     }
     lastEnd.set(r.threadId, r.start + r.durationMs);
-    lastCapacity.set(r.threadId, r.capacity);
-    trace.capacities.push(r.capacity);
     if (isDecode) {
+      lastDecodeCapacity.set(r.threadId, r.capacity);
+      trace.decodeCapacities.push(r.capacity);
+      trace.decodeLongestRows.push(r.longestRow);
       trace.decode.push({ rows: r.activeRows, pastSum: r.pastSum, graphBatch: r.batch, runMs: r.durationMs });
       trace.decodeRunMs = (trace.decodeRunMs ?? 0) + r.durationMs;
     } else {
@@ -267,7 +272,8 @@ function traceFromBursts(arrivals: TokenArrival[], workload: BenchRequest[]): Wo
     gapsBeforeDecode: [],
     gapsBeforePrefill: [],
     gapsAtCapacityChange: [],
-    capacities: [],
+    decodeCapacities: [],
+    decodeLongestRows: [],
   };
   let current: { rows: number; pastSum: number; graphBatch: number; runMs: number } | null = null;
   let seen = new Set<number>();
@@ -414,7 +420,7 @@ async function main(): Promise<void> {
             `${fmt(percentile(gaps, 50), 2)} / ${fmt(percentile(gaps, 90), 2)} / ${fmt(percentile(gaps, 99), 1)} / ${fmt(Math.max(...gaps), 0)} | ` +
             `${(sum(gaps) / 1000).toFixed(2)} | ${fmt(percentile(trace.gapsBeforePrefill, 50), 2)} / ${(sum(trace.gapsBeforePrefill) / 1000).toFixed(2)} | ` +
             `${trace.gapsAtCapacityChange.length}: ${fmt(percentile(trace.gapsAtCapacityChange, 50))} / ${(sum(trace.gapsAtCapacityChange) / 1000).toFixed(2)} | ` +
-            `${fmt(mean(trace.capacities))} | ${a ? `${a.engineDecodeRunP50.toFixed(1)} / ${a.rawDecodeStepP50.toFixed(1)}` : '–'} |`,
+            `${fmt(mean(trace.decodeCapacities))} / ${fmt(mean(trace.decodeLongestRows))} | ${a ? `${a.engineDecodeRunP50.toFixed(1)} / ${a.rawDecodeStepP50.toFixed(1)}` : '–'} |`,
         );
       }
       summary.push(
@@ -449,7 +455,7 @@ async function main(): Promise<void> {
   if (diagRows.length > 0) {
     console.log('### Where the engine time goes (session probe in the device workers)\n');
     console.log(
-      '| variant | workers | decode calls | mean graph B / active rows | Σ decode run s | Σ prefill run s | outside run s (Σ over workers) | gap before a decode call p50 / p90 / p99 / max ms | Σ gaps before decode calls s | gap before a prefill call p50 ms / Σ s | KV capacity changes: gap p50 ms / Σ s | mean KV capacity | engine decode run p50 / raw step at same B, past p50 ms |',
+      '| variant | workers | decode calls | mean graph B / active rows | Σ decode run s | Σ prefill run s | outside run s (Σ over workers) | gap before a decode call p50 / p90 / p99 / max ms | Σ gaps before decode calls s | gap before a prefill call p50 ms / Σ s | decode calls after a KV re-layout: count: gap p50 ms / Σ s | decode calls: mean KV capacity / longest row | engine decode run p50 / raw step at same B, past p50 ms |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of diagRows) console.log(r);

@@ -7,7 +7,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { sleep } from './workload.js';
 
 const PROBE_CHANNEL = 'serval-bench-session-probe';
-const PROBE_FIELDS = 9;
+const PROBE_FIELDS = 10;
 const PROBE_FILE = fileURLToPath(new URL('./session-probe.cjs', import.meta.url));
 
 export interface RunRecord {
@@ -23,6 +23,8 @@ export interface RunRecord {
   threadId: number;
   /** Per-slot KV capacity of the call's KV inputs. */
   capacity: number;
+  /** Longest active row's past + new tokens: the least capacity the call could have had. */
+  longestRow: number;
 }
 
 /**
@@ -59,6 +61,7 @@ export class ProbeCollector {
           newTokens: flat[i + 6],
           threadId: flat[i + 7],
           capacity: flat[i + 8],
+          longestRow: flat[i + 9],
         });
       }
     };

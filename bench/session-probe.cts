@@ -7,7 +7,8 @@
 //
 // Record (flat numbers, PROBE_FIELDS per call): start (epoch ms), duration ms,
 // graph batch, seq len, active rows (new_len > 0), Σ past_len over active rows,
-// Σ new_len, thread id, KV capacity (positions per slot in the kv.0.key input).
+// Σ new_len, thread id, KV capacity (positions per slot in the kv.0.key input),
+// longest active row's past_len + new_len (what the capacity must hold).
 
 import workerThreads = require('node:worker_threads');
 import ort = require('onnxruntime-node');
@@ -44,18 +45,20 @@ if (process.env.SERVAL_BENCH_PROBE === '1' && !workerThreads.isMainThread) {
     const newLens = feeds.new_lens?.data as BigInt64Array | undefined;
     let active = 0;
     let pastSum = 0;
+    let longest = 0;
     let newSum = 0;
     if (pastLens && newLens) {
       for (let i = 0; i < newLens.length; i++) {
         if (newLens[i] > 0n) {
           active++;
           pastSum += Number(pastLens[i]);
+          longest = Math.max(longest, Number(pastLens[i] + newLens[i]));
           newSum += Number(newLens[i]);
         }
       }
     }
     const capacity = Number(feeds['kv.0.key']?.dims[2] ?? -1);
-    records.push(start, duration, Number(ids?.dims[0] ?? 0), Number(ids?.dims[1] ?? 0), active, pastSum, newSum, workerThreads.threadId, capacity);
+    records.push(start, duration, Number(ids?.dims[0] ?? 0), Number(ids?.dims[1] ?? 0), active, pastSum, newSum, workerThreads.threadId, capacity, longest);
     if (performance.now() - lastFlush > FLUSH_MS) flush();
     return out;
   };

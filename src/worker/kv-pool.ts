@@ -3,14 +3,12 @@
 // this module writes the new tokens' K/V that the graph returns. Slots stay
 // contiguous (0..active-1) so a decode call can pass one prefix view of each buffer.
 //
-// Each buffer is allocated once, at the size the KV budget allows, and every
-// layout is a prefix of it: a fresh buffer's pages cost no RAM until written
-// (page by page; 2 MB at a time under transparent huge pages), so this costs
-// address space, and a capacity change moves rows within the buffer instead of
-// allocating, zero-filling and copying into a new one (which cost 15–60 ms per
-// re-layout on the bench preset). Re-layouts and compaction copy only each
-// slot's written positions; positions beyond a row's length hold stale but
-// finite values, which the graph masks.
+// Memory is touched only where tokens are written. A fresh buffer's pages are
+// the kernel's shared zero page until written, so allocating every slot the
+// budget allows costs address space, not RAM, and the masked positions beyond
+// a row's length that attention still reads come from that one cached page
+// instead of memory. Re-layouts and compaction therefore copy only each slot's
+// written positions.
 
 export interface KvShape {
   layers: number;
@@ -32,8 +30,8 @@ export class KvSlotPool {
   capacity = 0;
   /** Slots the buffers currently hold (active ones first). */
   allocatedSlots = 0;
-  private readonly keys: Float32Array[];
-  private readonly values: Float32Array[];
+  private keys: Float32Array[] = [];
+  private values: Float32Array[] = [];
   private readonly slotBySeq = new Map<string, number>();
   private readonly seqBySlot: string[] = [];
   /** Positions written so far per active slot (everything beyond is unwritten or stale). */
@@ -41,10 +39,7 @@ export class KvSlotPool {
 
   constructor(shape: KvShape) {
     this.shape = shape;
-    const size = shape.budgetTokens * shape.kvHeads * shape.headDim;
-    this.keys = Array.from({ length: shape.layers }, () => new Float32Array(size));
-    this.values = Array.from({ length: shape.layers }, () => new Float32Array(size));
-    this.allocatedSlots = shape.maxSlots;
+    this.allocate(0, 0);
   }
 
   get activeSlots(): number {
@@ -120,33 +115,27 @@ export class KvSlotPool {
     this.relayout(capacity, limit);
   }
 
-  /**
-   * Re-lays the buffers out in place for a new capacity, keeping each active
-   * slot's written positions (up to the new capacity). Rows (slot, head) move
-   * from row × old stride to row × new stride: growing, last row first, so no
-   * move overwrites a row not yet moved; shrinking, first row first.
-   */
+  /** Re-lays the buffers out, keeping each active slot's written positions (up to the new capacity). */
   private relayout(capacity: number, slots: number): void {
-    const { kvHeads, headDim, layers } = this.shape;
-    const oldStride = this.capacity * headDim;
-    const newStride = capacity * headDim;
-    const rows = this.lengths.length * kvHeads;
-    const growing = newStride > oldStride;
-    for (let i = 0; i < rows; i++) {
-      const row = growing ? rows - 1 - i : i;
-      const slot = Math.floor(row / kvHeads);
-      const span = Math.min(this.lengths[slot], capacity) * headDim;
-      if (span === 0 || oldStride === newStride) continue;
-      const src = row * oldStride;
-      const dst = row * newStride;
-      for (let layer = 0; layer < layers; layer++) {
-        this.keys[layer].copyWithin(dst, src, src + span);
-        this.values[layer].copyWithin(dst, src, src + span);
+    const oldKeys = this.keys;
+    const oldValues = this.values;
+    const oldCapacity = this.capacity;
+    this.allocate(capacity, slots);
+    const { kvHeads, headDim } = this.shape;
+    for (let slot = 0; slot < this.lengths.length; slot++) {
+      this.lengths[slot] = Math.min(this.lengths[slot], capacity);
+      const span = this.lengths[slot] * headDim;
+      if (span === 0) continue;
+      for (let head = 0; head < kvHeads; head++) {
+        const row = slot * kvHeads + head;
+        const src = row * oldCapacity * headDim;
+        const dst = row * capacity * headDim;
+        for (let layer = 0; layer < this.shape.layers; layer++) {
+          this.keys[layer].set(oldKeys[layer].subarray(src, src + span), dst);
+          this.values[layer].set(oldValues[layer].subarray(src, src + span), dst);
+        }
       }
     }
-    for (let slot = 0; slot < this.lengths.length; slot++) this.lengths[slot] = Math.min(this.lengths[slot], capacity);
-    this.capacity = capacity;
-    this.allocatedSlots = slots;
   }
 
   /** Views of every layer's K and V covering slots [0, count): the decode batch input. */
@@ -211,9 +200,9 @@ export class KvSlotPool {
     if (end > this.lengths[toSlot]) this.lengths[toSlot] = end;
   }
 
-  /** Address space the buffers span (the KV budget); only written pages are resident. */
+  /** Address space the buffers span; only written pages are resident. */
   reservedBytes(): number {
-    return 2 * this.shape.layers * this.keys[0].length * 4;
+    return 2 * this.shape.layers * this.allocatedSlots * this.slotStride() * 4;
   }
 
   private slotsFor(capacity: number): number {
@@ -223,5 +212,13 @@ export class KvSlotPool {
 
   private slotStride(): number {
     return this.shape.kvHeads * this.capacity * this.shape.headDim;
+  }
+
+  private allocate(capacity: number, slots: number): void {
+    this.capacity = capacity;
+    this.allocatedSlots = slots;
+    const size = slots * this.slotStride();
+    this.keys = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
+    this.values = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
   }
 }
