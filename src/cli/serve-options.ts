@@ -24,6 +24,7 @@ export interface ServeOptions {
   maxModelLen: number | null;
   kvCacheTokens: number | null;
   quantize: 'int4' | null;
+  pipelineDepth: number | null;
   maxBodyBytes: number;
   maxQueue: number;
   maxConcurrency: number | null;
@@ -67,6 +68,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-model-len', key: 'maxModelLen', type: 'int', placeholder: 'N', help: "Longest sequence (prompt + output) (default: the model's max_position_embeddings, at most 2048)." },
   { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
+  { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
   { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
   { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
@@ -101,6 +103,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   maxModelLen: null,
   kvCacheTokens: null,
   quantize: null,
+  pipelineDepth: null,
   maxBodyBytes: 4 * 1024 * 1024,
   maxQueue: 1024,
   maxConcurrency: null,
@@ -135,6 +138,9 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
     target[flag.key] = convert(flag, raw);
   }
   if (result.quantize === ('none' as string)) result.quantize = null;
+  if (result.pipelineDepth !== null && result.pipelineDepth !== 1 && result.pipelineDepth !== 2) {
+    throw new UsageError(`--pipeline-depth must be 1 or 2, got ${result.pipelineDepth}`);
+  }
   for (const [flag, value] of [['embedding-workers', result.embeddingWorkers], ['embedding-max-batch', result.embeddingMaxBatch], ['embedding-max-batch-tokens', result.embeddingMaxBatchTokens]] as const) {
     if (value < 1) throw new UsageError(`--${flag} must be at least 1, got ${value}`);
   }

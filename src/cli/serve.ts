@@ -77,6 +77,7 @@ export async function runServe(argv: string[]): Promise<number> {
         maxModelLen: options.maxModelLen,
         kvCacheTokens: options.kvCacheTokens,
         quantize: options.quantize,
+        pipelineDepth: options.pipelineDepth === 2 ? 2 : options.pipelineDepth === 1 ? 1 : undefined,
       });
       model = await loadChatModel(config, modelId);
       bindEngineMetrics(model.engine, metrics);

@@ -26,7 +26,12 @@ export interface EngineConfig {
   /**
    * Steps queued per device worker: 2 forms a worker's next step while its
    * current one runs, so it starts without a round trip through the scheduler
-   * actor; 1 is lock-step.
+   * actor; 1 is lock-step. Default: 2 when a device is a GPU (run() then waits
+   * on the device, and a round trip is idle device time), 1 on CPU, where the
+   * actor's work competes with onnxruntime for the same cores and the two
+   * measured the same throughput (6 paired runs of the bench:engine workload,
+   * pipelined / lock-step tok/s 0.96–1.04) while lock-step admits new requests
+   * one step sooner.
    */
   pipelineDepth: 1 | 2;
   /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
@@ -53,7 +58,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     capacityGranule: options.capacityGranule ?? 64,
     quantize: options.quantize ?? null,
     sliceKvToMaxPast: options.sliceKvToMaxPast ?? false,
-    pipelineDepth: options.pipelineDepth ?? 2,
+    pipelineDepth: options.pipelineDepth ?? (devices.some((device) => device !== 'cpu') ? 2 : 1),
     testHooks: options.testHooks ?? false,
   };
 }

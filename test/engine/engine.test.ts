@@ -68,15 +68,15 @@ t.test('a stop token id ends each sequence where the reference emits it, with th
   t.same(after.tokens[0], referenceGreedy(prompts[7], GEN));
 });
 
-t.test('lock-step (pipelineDepth 1) gives the same tokens as pipelined', async (t) => {
+t.test('lock-step (pipelineDepth 1, the CPU default) gives the reference tokens too', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, pipelineDepth: 1 }));
   t.teardown(() => engine.close());
   const results = await Promise.all(prompts.slice(8, 12).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
   results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(prompts[8 + i], GEN), `prompt ${8 + i}`));
 });
 
-t.test('batch invariance: alone vs together with staggered arrivals and cancellations', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxBatchTokens: 64 }));
+t.test('batch invariance: alone vs together with staggered arrivals and cancellations (pipelined)', async (t) => {
+  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxBatchTokens: 64, pipelineDepth: 2 }));
   t.teardown(() => engine.close());
   const alone: number[][] = [];
   for (const prompt of prompts) alone.push((await collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })).tokens[0]);
@@ -101,10 +101,11 @@ t.test('batch invariance: alone vs together with staggered arrivals and cancella
   t.equal(engine.stats()?.running, 0, 'no sequence left running');
 });
 
-t.test('a tiny KV budget forces preemption and still gives the same greedy output', async (t) => {
+for (const pipelineDepth of [1, 2] as const) {
+t.test(`a tiny KV budget forces preemption and still gives the same greedy output (pipelineDepth ${pipelineDepth})`, async (t) => {
   const maxModelLen = 128;
   const engine = await Engine.create(
-    resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxModelLen, kvCacheTokens: maxModelLen, capacityGranule: 16 }),
+    resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxModelLen, kvCacheTokens: maxModelLen, capacityGranule: 16, pipelineDepth }),
   );
   t.teardown(() => engine.close());
   const long = makePrompts([30, 25, 40, 35], 0, 256, 99);
@@ -113,9 +114,10 @@ t.test('a tiny KV budget forces preemption and still gives the same greedy outpu
   await new Promise((resolve) => setTimeout(resolve, 400));
   t.ok((engine.stats()?.preemptions ?? 0) > 0, `preemptions happened (${engine.stats()?.preemptions})`);
 });
+}
 
-t.test('two CPU workers give the same results as one', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, workers: 2, intraOpThreads: 1, maxBatchSize: 8 }));
+t.test('two CPU workers give the same results as one (pipelined)', async (t) => {
+  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, workers: 2, intraOpThreads: 1, maxBatchSize: 8, pipelineDepth: 2 }));
   t.teardown(() => engine.close());
   const results = await Promise.all(prompts.slice(0, 8).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
   results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(prompts[i], GEN), `prompt ${i}`));

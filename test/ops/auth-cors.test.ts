@@ -140,4 +140,7 @@ t.test('key sources and flags', async (t) => {
   t.throws(() => parseServeOptions(['--request-timeout=-1']), /non-negative number/);
   t.throws(() => parseServeOptions(['--max-concurrency', '0']), /at least 1/);
   t.throws(() => parseServeOptions(['--auth-scope', 'none']), /must be one of/);
+  t.equal((parseServeOptions(['--pipeline-depth', '2']) as ServeOptions).pipelineDepth, 2);
+  t.equal(SERVE_DEFAULTS.pipelineDepth, null, 'no flag: the engine picks by device');
+  t.throws(() => parseServeOptions(['--pipeline-depth', '3']), /1 or 2/);
 });

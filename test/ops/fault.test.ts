@@ -3,6 +3,7 @@
 // event, then [DONE]), the other worker's requests complete untouched, and
 // the restarted worker reloads the model and serves correct output again.
 // A dead scheduler actor fails every request cleanly and is reported once.
+// The workers are pipelined, so a failed step always has the next one queued behind it.
 
 import t, { type Test } from 'tap';
 import { bindDeviceFailureMetric } from '../../src/front/ops-metrics.js';
@@ -21,7 +22,7 @@ async function greedyText(base: string, prompt: string): Promise<string> {
 }
 
 // One two-worker server for the device-fault tests (each server start is costly under tap).
-const served = await startRealServer({ workers: 2, intraOpThreads: 1, testHooks: true });
+const served = await startRealServer({ workers: 2, intraOpThreads: 1, testHooks: true, pipelineDepth: 2 });
 t.teardown(() => served.close());
 bindDeviceFailureMetric(served.server.metrics.registry, served.model.engine);
 const prompts = ['The serval is a wild cat', 'Once upon a time', 'In a quiet village', 'A long road'];
