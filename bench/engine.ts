@@ -2,6 +2,7 @@
 //
 //   node dist/bench/engine.js [--workers 1,2] [--only fp32|int4] [--requests 64] [--slots 32]
 //                             [--mean-gap-ms 4] [--seed 7] [--model-dir DIR] [--no-probe]
+//                             [--pipeline-depth 1|2]   (default: the engine's, lock-step on CPU)
 //
 // 1. Raw forward (bench/raw-forward.ts: DecoderForward + KvSlotPool on this thread,
 //    one session, intraOp 2): decode ms/step at B = 1, 8, 32, 64 with past 128 and
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '7' },
     'model-dir': { type: 'string' },
     'no-probe': { type: 'boolean', default: false },
+    'pipeline-depth': { type: 'string' },
   },
 });
 if (!args['no-probe']) reexecWithProbe(import.meta.url);
@@ -138,7 +140,14 @@ async function runEngine(modelDir: string, quantize: Quantize, workers: number, 
   const threads = Math.max(1, THREADS / workers);
   let started = performance.now();
   const engine = await Engine.create(
-    resolveEngineConfig({ modelDir, workers, intraOpThreads: threads, maxBatchSize: Number(args.slots), quantize: quantize ?? undefined }),
+    resolveEngineConfig({
+      modelDir,
+      workers,
+      intraOpThreads: threads,
+      maxBatchSize: Number(args.slots),
+      quantize: quantize ?? undefined,
+      pipelineDepth: args['pipeline-depth'] === '2' ? 2 : args['pipeline-depth'] === '1' ? 1 : undefined,
+    }),
   );
   // A few short requests so first-call costs (arena growth) stay out of the figures.
   await Promise.all(Array.from({ length: 2 * workers }, () => drain(engine.generate(workload[0].promptIds.slice(0, 16), { maxTokens: 4, ignoreEos: true, temperature: 0 }))));
