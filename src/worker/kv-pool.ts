@@ -3,12 +3,14 @@
 // this module writes the new tokens' K/V that the graph returns. Slots stay
 // contiguous (0..active-1) so a decode call can pass one prefix view of each buffer.
 //
-// Memory is touched only where tokens are written. A fresh buffer's pages are
-// the kernel's shared zero page until written, so allocating every slot the
-// budget allows costs address space, not RAM, and the masked positions beyond
-// a row's length that attention still reads come from that one cached page
-// instead of memory. Re-layouts and compaction therefore copy only each slot's
-// written positions.
+// Memory is touched only where tokens are written. A fresh buffer's pages map
+// the kernel's shared zero page (or huge zero page) until written, so
+// allocating every slot the budget allows costs address space, not RAM, and
+// the masked positions beyond a row's length that attention still reads come
+// from that one cached page instead of memory. Re-layouts and compaction
+// therefore copy only each slot's written positions, and a re-layout takes a
+// fresh buffer: moving rows in place instead (no allocation, shorter gaps)
+// measured 2–4 % slower overall, its row tails holding stale data in real memory.
 
 export interface KvShape {
   layers: number;
