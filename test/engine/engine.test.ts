@@ -102,18 +102,18 @@ t.test('batch invariance: alone vs together with staggered arrivals and cancella
 });
 
 for (const pipelineDepth of [1, 2] as const) {
-t.test(`a tiny KV budget forces preemption and still gives the same greedy output (pipelineDepth ${pipelineDepth})`, async (t) => {
-  const maxModelLen = 128;
-  const engine = await Engine.create(
-    resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxModelLen, kvCacheTokens: maxModelLen, capacityGranule: 16, pipelineDepth }),
-  );
-  t.teardown(() => engine.close());
-  const long = makePrompts([30, 25, 40, 35], 0, 256, 99);
-  const results = await Promise.all(long.map((prompt) => collect(engine, prompt, { maxTokens: 40, ignoreEos: true })));
-  results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(long[i], 40), `prompt ${i}`));
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  t.ok((engine.stats()?.preemptions ?? 0) > 0, `preemptions happened (${engine.stats()?.preemptions})`);
-});
+  t.test(`a tiny KV budget forces preemption and still gives the same greedy output (pipelineDepth ${pipelineDepth})`, async (t) => {
+    const maxModelLen = 128;
+    const engine = await Engine.create(
+      resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxModelLen, kvCacheTokens: maxModelLen, capacityGranule: 16, pipelineDepth }),
+    );
+    t.teardown(() => engine.close());
+    const long = makePrompts([30, 25, 40, 35], 0, 256, 99);
+    const results = await Promise.all(long.map((prompt) => collect(engine, prompt, { maxTokens: 40, ignoreEos: true })));
+    results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(long[i], 40), `prompt ${i}`));
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    t.ok((engine.stats()?.preemptions ?? 0) > 0, `preemptions happened (${engine.stats()?.preemptions})`);
+  });
 }
 
 t.test('two CPU workers give the same results as one (pipelined)', async (t) => {
