@@ -1,31 +1,22 @@
 // Raw forward throughput of the slot-KV decoder graph on the bench preset
 // (~56M params), fp32 and int4: decode steps at B = 1, 8, 32, 64 with 128
-// tokens of past per row, and B = 1 prefill of 512 tokens. JS owns the KV
-// buffers and scatters the returned new K/V into them after every step, as the
-// device worker does (shared/research/ort-batching.md, variant C).
+// tokens of past per row, and B = 1 prefill of 512 tokens, through the device
+// worker's own DecoderForward and KvSlotPool (KV stored after every step). Unlike
+// bench/raw-forward.ts it builds graph variants (--slice) from in-memory weights
+// and fills every KV position, so --capacity-slack shows what slack costs.
 //
 //   node dist/bench/graph-forward.js [--threads 2] [--no-spin] [--slice] [--capacity-slack 64] [--only fp32|int4]
 
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import ort from 'onnxruntime-node';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../src/model/graph/decoder-graph.js';
-import {
-  INPUT_IDS,
-  LOGITS_ROWS,
-  NEW_LENS,
-  PAST_LENS,
-  POSITION_IDS,
-  kvKeyInput,
-  kvValueInput,
-  newKeyOutput,
-  newValueOutput,
-} from '../src/model/graph/graph-io.js';
 import { createDecoderSession } from '../src/model/graph/session.js';
 import { DECODER_PRESETS } from '../src/model/testmodels/presets.js';
 import { randomDecoderWeights } from '../src/model/testmodels/random-weights.js';
-import type { DecoderConfig } from '../src/model/types.js';
 import { MapWeightStore } from '../src/model/weight-store.js';
+import { DecoderForward, type ForwardBatch } from '../src/worker/forward.js';
+import { KvSlotPool } from '../src/worker/kv-pool.js';
+import { median, store } from './raw-forward.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,67 +33,45 @@ const BATCHES = [1, 8, 32, 64];
 const PREFILL = 512;
 const config = DECODER_PRESETS.bench;
 
-/** Per-layer K and V slot buffers [B, kvH, cap, D], owned by JS. */
-class KvSlots {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
-  constructor(readonly c: DecoderConfig, readonly batch: number, readonly cap: number) {
-    const size = batch * c.numKvHeads * cap * c.headDim;
-    const fill = (a: Float32Array): Float32Array => {
-      for (let i = 0; i < a.length; i++) a[i] = Math.sin(i * 0.37) * 0.5;
-      return a;
-    };
-    this.keys = Array.from({ length: c.numLayers }, () => fill(new Float32Array(size)));
-    this.values = Array.from({ length: c.numLayers }, () => fill(new Float32Array(size)));
+/**
+ * A pool of `batch` slots of `capacity` positions, every position filled with
+ * data (not only the past: this bench also measures what KV slack costs).
+ */
+function filledPool(batch: number, capacity: number): KvSlotPool {
+  const c = config;
+  const pool = new KvSlotPool({ layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, maxSlots: batch, budgetTokens: batch * capacity });
+  pool.reserve(capacity, batch);
+  for (let b = 0; b < batch; b++) pool.acquire(`row-${b}`);
+  const { keys, values } = pool.prefixViews(batch);
+  for (const buffer of [...keys, ...values]) {
+    for (let i = 0; i < buffer.length; i++) buffer[i] = Math.sin(i * 0.37) * 0.5;
   }
-
-  /** Writes new.{l}.* [B, kvH, S, D] (first `count` positions of each row) at position `at`. */
-  scatter(out: ort.InferenceSession.OnnxValueMapType, seq: number, at: number, count: number): void {
-    const { numKvHeads: kvH, headDim: D, numLayers } = this.c;
-    for (let l = 0; l < numLayers; l++) {
-      const nk = out[newKeyOutput(l)].data as Float32Array;
-      const nv = out[newValueOutput(l)].data as Float32Array;
-      for (let bh = 0; bh < this.batch * kvH; bh++) {
-        const from = bh * seq * D;
-        const to = (bh * this.cap + at) * D;
-        this.keys[l].set(nk.subarray(from, from + count * D), to);
-        this.values[l].set(nv.subarray(from, from + count * D), to);
-      }
-    }
-  }
+  return pool;
 }
 
-function feeds(c: DecoderConfig, batch: number, seq: number, past: number, slots: KvSlots | null): Record<string, ort.Tensor> {
+/** `batch` rows of `seq` new tokens after `past` positions; decode wants every row's logits, prefill only the last position's. */
+function forwardBatch(batch: number, seq: number, past: number, pool: KvSlotPool | null): ForwardBatch {
+  const c = config;
   const ids = new BigInt64Array(batch * seq);
   const pos = new BigInt64Array(batch * seq);
   for (let i = 0; i < ids.length; i++) {
     ids[i] = BigInt(3 + ((i * 7919) % (c.vocabSize - 3)));
     pos[i] = BigInt(past + (i % seq));
   }
-  const f: Record<string, ort.Tensor> = {
-    [INPUT_IDS]: new ort.Tensor('int64', ids, [batch, seq]),
-    [POSITION_IDS]: new ort.Tensor('int64', pos, [batch, seq]),
-    [PAST_LENS]: new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(past)), [batch]),
-    [NEW_LENS]: new ort.Tensor('int64', new BigInt64Array(batch).fill(BigInt(seq)), [batch]),
-    // Decode wants every row's (only) position; prefill only the last one.
-    [LOGITS_ROWS]: new ort.Tensor(
-      'int64',
-      BigInt64Array.from({ length: seq === 1 ? batch : 1 }, (_, b) => BigInt(seq === 1 ? b : seq - 1)),
-      [seq === 1 ? batch : 1],
-    ),
+  const empty = Array.from({ length: c.numLayers }, () => new Float32Array(0));
+  const views = pool?.prefixViews(batch) ?? { keys: empty, values: empty };
+  return {
+    batch,
+    seqLen: seq,
+    inputIds: ids,
+    positionIds: pos,
+    pastLens: new BigInt64Array(batch).fill(BigInt(past)),
+    newLens: new BigInt64Array(batch).fill(BigInt(seq)),
+    logitsRows: BigInt64Array.from({ length: seq === 1 ? batch : 1 }, (_, b) => BigInt(seq === 1 ? b : seq - 1)),
+    keys: views.keys,
+    values: views.values,
+    capacity: pool?.capacity ?? 0,
   };
-  for (let l = 0; l < c.numLayers; l++) {
-    const cap = slots?.cap ?? 0;
-    const dims = [batch, c.numKvHeads, cap, c.headDim];
-    f[kvKeyInput(l)] = new ort.Tensor('float32', slots?.keys[l] ?? new Float32Array(0), dims);
-    f[kvValueInput(l)] = new ort.Tensor('float32', slots?.values[l] ?? new Float32Array(0), dims);
-  }
-  return f;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 interface Row {
@@ -126,19 +95,21 @@ async function benchVariant(label: string, options: DecoderGraphOptions, weights
   t0 = performance.now();
   const session = await createDecoderSession(bytes, { intraOpThreads: Number(args.threads), spinning: !args['no-spin'] });
   const sessionMs = performance.now() - t0;
+  const c = config;
+  const forward = new DecoderForward(session, { layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize });
   console.error(`${label}: graph ${(bytes.length / 1e6).toFixed(1)} MB built in ${buildMs.toFixed(0)} ms; session in ${sessionMs.toFixed(0)} ms`);
 
   for (const batch of BATCHES) {
-    const slots = new KvSlots(config, batch, PAST + Number(args['capacity-slack']));
-    const f = feeds(config, batch, 1, PAST, slots);
+    const pool = filledPool(batch, PAST + Number(args['capacity-slack']));
+    const input = forwardBatch(batch, 1, PAST, pool);
     const times: number[] = [];
     const steps = batch >= 32 ? 15 : 30;
     let cpu = process.cpuUsage();
     for (let i = 0; i < steps + 3; i++) {
       if (i === 3) cpu = process.cpuUsage();
       const start = performance.now();
-      const out = await session.run(f);
-      slots.scatter(out, 1, PAST, 1);
+      const out = await forward.run(input);
+      for (let row = 0; row < batch; row++) store(pool, out, 1, row, row, PAST, 1);
       if (i >= 3) times.push(performance.now() - start);
     }
     const cpuMs = cpuMsSince(cpu) / steps;
@@ -146,13 +117,13 @@ async function benchVariant(label: string, options: DecoderGraphOptions, weights
     rows.push({ variant: label, what: `decode B=${batch} past=${PAST}`, ms, tokPerS: (batch * 1000) / ms, cpuMs });
   }
 
-  const f = feeds(config, 1, PREFILL, 0, null);
+  const prefill = forwardBatch(1, PREFILL, 0, null);
   const times: number[] = [];
   let cpu = process.cpuUsage();
   for (let i = 0; i < 4; i++) {
     if (i === 1) cpu = process.cpuUsage();
     const start = performance.now();
-    await session.run(f);
+    await forward.run(prefill);
     if (i >= 1) times.push(performance.now() - start);
   }
   const cpuMs = cpuMsSince(cpu) / 3;

@@ -144,7 +144,7 @@ function fillWithData(pool: KvSlotPool, slots: number, past: number): void {
 }
 
 /** The device worker's store step (`Device.store`): new K/V of one batch row into its slot. */
-function store(pool: KvSlotPool, out: ForwardKv, seqLen: number, row: number, slot: number, start: number, count: number): void {
+export function store(pool: KvSlotPool, out: ForwardKv, seqLen: number, row: number, slot: number, start: number, count: number): void {
   for (let layer = 0; layer < out.newKeys.length; layer++) {
     pool.write(layer, out.newKeys[layer], out.newValues[layer], seqLen, row, slot, start, count);
   }
