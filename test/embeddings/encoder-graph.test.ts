@@ -16,15 +16,9 @@ import { ENCODER_PRESET } from '../../src/model/testmodels/presets.js';
 import { randomEncoderWeights } from '../../src/model/testmodels/random-weights.js';
 import type { EncoderConfig, PoolingMode } from '../../src/model/types.js';
 import { MapWeightStore } from '../../src/model/weight-store.js';
+import { maxAbsDiff } from '../support/compare.js';
 
 const TOLERANCE = 1e-5;
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
-}
 
 /** Deterministic token rows of the given lengths ([CLS]=2 … [SEP]=3 like the built-in tokenizer). */
 function rowsOf(lengths: number[], vocab: number, seed: number): number[][] {

@@ -83,15 +83,7 @@ export async function startEmbeddingServer(dir: string, extra: Partial<Embedding
   };
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
-}
+export { maxAbsDiff } from '../support/compare.js';
 
 export function norm(v: ArrayLike<number>): number {
   let s = 0;

@@ -3,6 +3,7 @@
 // right-padded, and the returned new K/V are appended to each sequence.
 
 import ort from 'onnxruntime-node';
+import { argmax } from '../../src/model/reference/llama-reference.js';
 import type { DecoderConfig } from '../../src/model/types.js';
 import {
   INPUT_IDS,
@@ -123,15 +124,7 @@ export async function runBatch(session: ort.InferenceSession, config: DecoderCon
   );
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let m = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
-  }
-  return m;
-}
+export { maxAbsDiff } from '../support/compare.js';
 
 /** Deterministic token ids in [lo, vocab) for prompts. */
 export function promptTokens(seed: number, length: number, vocab: number, lo = 3): number[] {
@@ -163,18 +156,12 @@ export async function greedyAgreement(
   let [[candLogits]] = await runBatch(candidate, config, [{ cache: cand, tokens: prompt }]);
   let agree = 0;
   for (let s = 0; s < steps; s++) {
-    const next = argmaxOf(baseLogits);
-    if (argmaxOf(candLogits) === next) agree++;
+    const next = argmax(baseLogits);
+    if (argmax(candLogits) === next) agree++;
     onStep?.(baseLogits, candLogits);
     if (s + 1 === steps) break;
     [[baseLogits]] = await runBatch(baseline, config, [{ cache: base, tokens: [next] }]);
     [[candLogits]] = await runBatch(candidate, config, [{ cache: cand, tokens: [next] }]);
   }
   return { agree, total: steps };
-}
-
-function argmaxOf(values: Float32Array): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
