@@ -241,7 +241,7 @@ export class EngineCore {
           promptTokenIds: request.promptTokenIds,
           generatedTokenIds: sequence ? [...sequence.outputTokenIds] : [],
           grammar: request.params.grammar ?? null,
-          stopTokenIds: [...(request.params.ignoreEos ? [] : this.limits.eosTokenIds), ...request.params.stopTokenIds],
+          stopTokenIds: sequence ? [...sequence.endTokenIds] : [],
         });
       }
       const promptLength = request.promptTokenIds.length;

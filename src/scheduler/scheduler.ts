@@ -332,10 +332,14 @@ export class Scheduler {
     return draft;
   }
 
+  /** max_tokens or the context is reached once `extra` more tokens are generated. */
+  private atLengthLimit(seq: Sequence, extra: number): boolean {
+    return seq.outputTokenIds.length + extra >= seq.maxTokens || seq.length + extra >= this.config.maxModelLen;
+  }
+
   /** The samples in flight will end this sequence by length: it needs no further row. */
   private atLimit(seq: Sequence): boolean {
-    if (seq.pendingSamples === 0) return false;
-    return seq.outputTokenIds.length + seq.pendingSamples >= seq.maxTokens || seq.plannedLength >= this.config.maxModelLen;
+    return seq.pendingSamples > 0 && this.atLengthLimit(seq, seq.pendingSamples);
   }
 
   private scheduledTokens(draft: Draft, seq: Sequence): number {
@@ -405,9 +409,8 @@ export class Scheduler {
   }
 
   private finishReason(seq: Sequence, tokenId: number): FinishReason | null {
-    if ((!seq.ignoreEos && seq.eosTokenIds.has(tokenId)) || seq.stopTokenIds.has(tokenId)) return 'stop';
-    if (seq.outputTokenIds.length >= seq.maxTokens || seq.length >= this.config.maxModelLen) return 'length';
-    return null;
+    if (seq.endTokenIds.has(tokenId)) return 'stop';
+    return this.atLengthLimit(seq, 0) ? 'length' : null;
   }
 }
 

@@ -20,6 +20,8 @@ export interface SequenceView {
   readonly numPreemptions: number;
   readonly arrival: number;
   readonly length: number;
+  /** Sampled ids that end the sequence with reason 'stop': EOS ids (unless ignoreEos) and stop ids. */
+  readonly endTokenIds: ReadonlySet<number>;
 }
 
 export class Sequence implements SequenceView {
@@ -27,9 +29,8 @@ export class Sequence implements SequenceView {
   readonly promptTokenIds: readonly number[];
   readonly requestedMaxTokens: number;
   readonly maxTokens: number;
-  readonly eosTokenIds: ReadonlySet<number>;
-  readonly ignoreEos: boolean;
-  readonly stopTokenIds: ReadonlySet<number>;
+  /** Sampled ids that end the sequence with reason 'stop': EOS ids (unless ignoreEos) and stop ids. */
+  readonly endTokenIds: ReadonlySet<number>;
   /** Admission order; smaller = older. Kept across preemption so FCFS survives it. */
   readonly arrival: number;
 
@@ -52,9 +53,7 @@ export class Sequence implements SequenceView {
     this.promptTokenIds = request.promptTokenIds.slice();
     this.requestedMaxTokens = request.maxTokens;
     this.maxTokens = maxTokens;
-    this.eosTokenIds = new Set(request.eosTokenIds ?? []);
-    this.ignoreEos = request.ignoreEos ?? false;
-    this.stopTokenIds = new Set(request.stopTokenIds ?? []);
+    this.endTokenIds = new Set([...(request.ignoreEos ? [] : (request.eosTokenIds ?? [])), ...(request.stopTokenIds ?? [])]);
     this.arrival = arrival;
   }
 

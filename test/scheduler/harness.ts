@@ -30,6 +30,11 @@ export interface RefRequest {
   stopTokenIds?: readonly number[];
 }
 
+/** Does sampling `token` end this request with reason 'stop'? (EOS unless ignored, or a stop id.) */
+export function stopsOn(req: RefRequest, token: number): boolean {
+  return (!req.ignoreEos && (req.eosTokenIds ?? []).includes(token)) || (req.stopTokenIds ?? []).includes(token);
+}
+
 /** Independent reference: generate one sequence alone, token by token. */
 export function referenceStream(
   seqId: SeqId,
@@ -43,7 +48,7 @@ export function referenceStream(
     const t = model(seqId, history);
     history.push(t);
     tokens.push(t);
-    if ((!req.ignoreEos && (req.eosTokenIds ?? []).includes(t)) || (req.stopTokenIds ?? []).includes(t)) {
+    if (stopsOn(req, t)) {
       return { tokens, reason: 'stop' };
     }
     if (tokens.length >= req.maxTokens || history.length >= maxModelLen) return { tokens, reason: 'length' };

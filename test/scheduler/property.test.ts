@@ -5,7 +5,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { SchedulerConfigInput, SeqId, StepPlan } from '../../src/scheduler/types.js';
-import { FakeWorkers, hashModel, referenceStream, type RefRequest } from './harness.js';
+import { FakeWorkers, hashModel, referenceStream, stopsOn, type RefRequest } from './harness.js';
 
 const VOCAB = 40; // small, so EOS / stop ids are actually hit
 
@@ -71,10 +71,7 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
   const sched = new Scheduler(cfg);
   const c = sched.config;
   const ids = reqs.map((_, i) => `r${i}`);
-  const stops = (id: SeqId, token: number): boolean => {
-    const r = reqs[ids.indexOf(id)];
-    return (!r.ignoreEos && (r.eosTokenIds ?? []).includes(token)) || (r.stopTokenIds ?? []).includes(token);
-  };
+  const stops = (id: SeqId, token: number): boolean => stopsOn(reqs[ids.indexOf(id)], token);
   const fake = new FakeWorkers(c.workers, c, model, stops);
   /** Per worker, plans formed but not yet run (pipelined workers keep one queued between iterations). */
   const queued: StepPlan[][] = Array.from({ length: c.workers }, () => []);
