@@ -77,17 +77,7 @@ export class KvSlotPool {
     const movedSeq = this.seqBySlot.pop() as string;
     const movedLength = this.lengths.pop() as number;
     if (slot === last) return;
-    const { kvHeads, headDim } = this.shape;
-    const headStride = this.capacity * headDim;
-    const span = movedLength * headDim;
-    for (let layer = 0; layer < this.shape.layers; layer++) {
-      for (let head = 0; head < kvHeads; head++) {
-        const src = (last * kvHeads + head) * headStride;
-        const dst = (slot * kvHeads + head) * headStride;
-        this.keys[layer].copyWithin(dst, src, src + span);
-        this.values[layer].copyWithin(dst, src, src + span);
-      }
-    }
+    this.copyPositions(last, slot, 0, movedLength);
     this.seqBySlot[slot] = movedSeq;
     this.lengths[slot] = movedLength;
     this.slotBySeq.set(movedSeq, slot);
