@@ -425,7 +425,8 @@ async function main(): Promise<void> {
         const gaps = trace.gapsBeforeDecode;
         diagRows.push(
           `| ${label(quantize)} | ${run.workers} | ${trace.decode.length} | ${fmt(mean(trace.decode.map((d) => d.graphBatch)), 1)} / ${fmt(meanBatch, 1)} | ` +
-            `${(trace.decodeRunMs / 1000).toFixed(2)} | ${(trace.prefillRunMs / 1000).toFixed(2)} (${trace.prefillTokens.length} calls) | ${(outside / 1000).toFixed(2)} | ` +
+            `${(trace.decodeRunMs / 1000).toFixed(2)}${a ? ` / ${(a.rawDecodeMs / 1000).toFixed(2)}` : ''} | ` +
+            `${(trace.prefillRunMs / 1000).toFixed(2)}${a ? ` / ${(a.rawPrefillMs / 1000).toFixed(2)}` : ''} (${trace.prefillTokens.length} calls) | ${(outside / 1000).toFixed(2)} | ` +
             `${fmt(percentile(gaps, 50), 2)} / ${fmt(percentile(gaps, 90), 2)} / ${fmt(percentile(gaps, 99), 1)} / ${fmt(Math.max(...gaps), 0)} | ` +
             `${(sum(gaps) / 1000).toFixed(2)} | ${fmt(percentile(trace.gapsBeforePrefill, 50), 2)} / ${(sum(trace.gapsBeforePrefill) / 1000).toFixed(2)} | ` +
             `${trace.gapsAtCapacityChange.length}: ${fmt(percentile(trace.gapsAtCapacityChange, 50))} / ${(sum(trace.gapsAtCapacityChange) / 1000).toFixed(2)} | ` +
@@ -464,7 +465,7 @@ async function main(): Promise<void> {
   if (diagRows.length > 0) {
     console.log('### Where the engine time goes (session probe in the device workers)\n');
     console.log(
-      '| variant | workers | decode calls | mean graph B / active rows | Σ decode run s | Σ prefill run s | outside run s (Σ over workers) | gap before a decode call p50 / p90 / p99 / max ms | Σ gaps before decode calls s | gap before a prefill call p50 ms / Σ s | decode calls after a KV re-layout: count: gap p50 ms / Σ s | decode calls: mean KV capacity / longest row | engine decode run p50 / raw step at same B, past p50 ms |',
+      '| variant | workers | decode calls | mean graph B / active rows | Σ decode run s (engine / raw) | Σ prefill run s (engine / raw) | outside run s (Σ over workers) | gap before a decode call p50 / p90 / p99 / max ms | Σ gaps before decode calls s | gap before a prefill call p50 ms / Σ s | decode calls after a KV re-layout: count: gap p50 ms / Σ s | decode calls: mean KV capacity / longest row | engine decode run p50 / raw step at same B, past p50 ms |',
     );
     console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const r of diagRows) console.log(r);
