@@ -134,6 +134,8 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       base.grammar = grammar;
       // A complete grammar allows only end tokens: generation must stop there.
       base.ignoreEos = false;
+      // Nor may a stop token end it early (stop strings: see run()).
+      base.stopTokenIds = [];
     }
     // Each choice is its own engine request, so one choice can stop on a stop
     // string without ending the others; seeded choices get seed + index.
@@ -194,9 +196,11 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     // Tool-call markers may be special tokens; they must reach the parser as text.
     const markers = toolFormat ? FORMAT_MARKERS[toolFormat].map((marker) => this.model.tokenizer.tokenToId(marker)) : [];
     const streams = jobs.map(
-      () =>
+      (job) =>
         new ChoiceStream(this.model.tokenizer, {
-          stop: sampling.stop,
+          // Grammar-constrained output ends where the grammar says: a stop string
+          // cutting it short would break the format the grammar guarantees.
+          stop: job.params.grammar ? [] : sampling.stop,
           includeStopStrInOutput: sampling.includeStopStrInOutput,
           skipSpecialTokens: sampling.skipSpecialTokens,
           logprobs: sampling.logprobs !== null,

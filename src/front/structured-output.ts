@@ -25,8 +25,11 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     throw ApiError.invalidRequest('response_format cannot be combined with a tool_choice that forces a tool call.', 'response_format');
   }
   if (forced) {
-    const chosen = typeof req.toolChoice === 'object' ? tools.filter((tool) => tool.name === (req.toolChoice as { name: string }).name) : tools;
-    const grammar = await refuseUnsupported(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel: req.parallelToolCalls }), 'tools');
+    const named = typeof req.toolChoice === 'object';
+    const chosen = named ? tools.filter((tool) => tool.name === (req.toolChoice as { name: string }).name) : tools;
+    // A named function is one call of it (as OpenAI and vLLM do); "required" allows several unless parallel_tool_calls is false.
+    const parallel = named ? false : req.parallelToolCalls;
+    const grammar = await refuseUnsupported(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel }), 'tools');
     return { grammar, toolFormat };
   }
   if (format?.type === 'json_object') {

@@ -1,8 +1,8 @@
 // Tool calls on the front: the model's text is parsed as it streams, text
 // outside calls passes through as deltas, and each call goes out as
 // tool_call_delta events as soon as the parser produces them (header with id
-// and name, then argument fragments). A choice that made calls and ended
-// normally finishes with finish_reason "tool_calls".
+// and name, then argument fragments). A choice that made calls, completed
+// every one and ended normally finishes with finish_reason "tool_calls".
 
 import type { ChatMessage as TemplateMessage } from '../tokenizer/chat-template.js';
 import {
@@ -38,7 +38,9 @@ export async function* extractToolCalls(events: AsyncIterable<GenerationEvent>, 
       yield* translate(event.choiceIndex, parser.push(event.text), event.logprobs);
     } else if (event.type === 'finish') {
       yield* translate(event.choiceIndex, parser.finish(), undefined);
-      yield called && event.finishReason === 'stop' ? { ...event, finishReason: 'tool_calls' } : event;
+      // "tool_calls" promises complete calls: one cut short (by a stop string,
+      // say) keeps the engine's reason, so clients do not run broken arguments.
+      yield called && parser.callsComplete && event.finishReason === 'stop' ? { ...event, finishReason: 'tool_calls' } : event;
     } else {
       yield event;
     }

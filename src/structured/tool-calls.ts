@@ -129,6 +129,8 @@ export class ToolCallStreamParser {
   /** Text consumed since the last emission that led into the current call (trigger, '['). */
   private opener = '';
   private calls = 0;
+  /** A call whose header went out was never completed (output cut short, or not a valid call after all). */
+  private incompleteCall = false;
   private readonly newId: () => string;
   private events: StreamEvent[] = [];
 
@@ -138,6 +140,11 @@ export class ToolCallStreamParser {
   ) {
     this.newId = options.newId ?? randomCallId;
     this.mode = format === 'llama3' ? 'lead' : 'text';
+  }
+
+  /** True when every call the parser announced was completed. */
+  get callsComplete(): boolean {
+    return !this.incompleteCall;
   }
 
   push(text: string): StreamEvent[] {
@@ -325,6 +332,7 @@ export class ToolCallStreamParser {
     const scanner = this.call;
     this.call = null;
     if (scanner !== null && scanner.headerSent) {
+      this.incompleteCall = true;
       this.mode = 'rest';
       return;
     }

@@ -139,7 +139,9 @@ t.test('tool_choice required and named always give valid calls; none never does'
       max_tokens: 200,
     });
     const calls = named.choices[0].message.tool_calls ?? [];
-    t.ok(calls.length >= 1 && calls.every((call) => call.type === 'function' && call.function.name === 'get_time'), 'only the named function');
+    t.equal(calls.length, 1, 'a named function: exactly one call');
+    t.ok(calls.every((call) => call.type === 'function' && call.function.name === 'get_time'), 'of the named function');
+    t.equal(named.choices[0].finish_reason, 'tool_calls');
     const none = await client.chat.completions.create({ model: MODEL_ID, messages, tools: [WEATHER], tool_choice: 'none', temperature: 1, seed, max_tokens: 30 });
     t.notOk(none.choices[0].message.tool_calls?.length, 'none: no call');
     t.not(none.choices[0].finish_reason, 'tool_calls');
@@ -193,6 +195,42 @@ t.test('streamed tool calls reassemble into the non-streamed call', async (t) =>
   t.equal(finishChunk.choices[0].finish_reason, 'tool_calls');
   t.same(chunks[chunks.length - 1].choices, [], 'include_usage: the usage chunk comes last');
   t.equal(chunks[chunks.length - 1].usage?.completion_tokens, plain.usage?.completion_tokens, 'same tokens as the non-streamed call');
+});
+
+t.test('stop strings and stop ids do not cut grammar-constrained output', async (t) => {
+  // Every one of these stops would end the JSON early if it were applied.
+  const stop = ['{', '"', ':', 'city'];
+  const schema = { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false };
+  for (const seed of [31, 32]) {
+    const json = await client.chat.completions.create({
+      model: MODEL_ID,
+      messages: [{ role: 'user', content: 'Reply with JSON.' }],
+      temperature: 1,
+      seed,
+      max_tokens: 60,
+      stop,
+      response_format: { type: 'json_schema', json_schema: { name: 'out', schema, strict: true } },
+    });
+    const text = json.choices[0].message.content ?? '';
+    t.equal(json.choices[0].finish_reason, 'stop', `seed ${seed}: finished by the grammar`);
+    t.ok(ajv.validate(schema, JSON.parse(text)), `seed ${seed}: ${text} validates`);
+
+    const call = await client.chat.completions.create({
+      model: MODEL_ID,
+      messages: [{ role: 'user', content: 'weather' }],
+      tools: [WEATHER],
+      tool_choice: 'required',
+      temperature: 1,
+      seed,
+      max_tokens: 200,
+      stop,
+      stop_token_ids: [123, 456],
+    } as Parameters<typeof client.chat.completions.create>[0] & { stream?: false });
+    t.equal(call.choices[0].finish_reason, 'tool_calls', `seed ${seed}: the call was completed`);
+    for (const made of call.choices[0].message.tool_calls ?? []) {
+      if (made.type === 'function') t.ok(ajv.validate(WEATHER.function.parameters, JSON.parse(made.function.arguments)), `arguments ${made.function.arguments}`);
+    }
+  }
 });
 
 t.test('an unsupported schema keyword is refused with 400 naming it', async (t) => {

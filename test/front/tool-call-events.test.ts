@@ -57,6 +57,13 @@ t.test('a call cut short keeps finish_reason length; no call leaves the text alo
     ['tool_call_delta', 'tool_call_delta', 'finish'],
   );
   t.match(cut[2], { finishReason: 'length' });
+  const stopped = await run([delta('<tool_call>{"name": "f", "arguments": {"a'), { type: 'finish', choiceIndex: 1, finishReason: 'stop' }]);
+  t.match(stopped[stopped.length - 1], { type: 'finish', finishReason: 'stop' }, 'cut by a stop string: not tool_calls, the call is incomplete');
+  const completeThenCut = await run([
+    delta('<tool_call>{"name": "f", "arguments": {}}</tool_call><tool_call>{"name": "g", "arg'),
+    { type: 'finish', choiceIndex: 1, finishReason: 'stop' },
+  ]);
+  t.match(completeThenCut[completeThenCut.length - 1], { finishReason: 'stop' }, 'a second call cut short also withholds tool_calls');
   const plain = await run([delta('Hello'), delta(' world'), { type: 'finish', choiceIndex: 1, finishReason: 'stop' }]);
   t.strictSame(plain, [delta('Hello'), delta(' world'), { type: 'finish', choiceIndex: 1, finishReason: 'stop' }]);
 });
