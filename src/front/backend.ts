@@ -71,6 +71,12 @@ export interface TokenLogprob {
   /** null only for the first prompt token under completions echo (it has no logprob). */
   logprob: number | null;
   bytes: number[] | null;
+  /**
+   * Where the token's text starts in the choice's text (completions
+   * `text_offset`, UTF-16 units). A token holding part of a character starts
+   * where that character does.
+   */
+  textOffset: number;
   /** The top-k alternatives (k = sampling.logprobs); may be empty. */
   top: TopLogprob[];
 }

@@ -33,6 +33,8 @@ export class ChoiceStream {
   private readonly wantLogprobs: boolean;
   private readonly textSpecial: ReadonlySet<number>;
   private stopped = false;
+  /** Length of the choice's text so far, held-back text included: the next token's text offset. */
+  private textLength = 0;
 
   constructor(tokenizer: TextTokenizer, options: ChoiceStreamOptions) {
     this.tokenizer = tokenizer;
@@ -52,10 +54,12 @@ export class ChoiceStream {
     for (let i = 0; i < tokenIds.length && !this.stopped; i++) {
       this.completionTokens += 1;
       const id = tokenIds[i];
+      const offset = this.textLength;
       const piece = this.detokenizer.push(id) + (this.textSpecial.has(id) ? (this.tokenizer.idToToken(id) ?? '') : '');
+      this.textLength += piece.length;
       const check = this.stops.push(piece);
       text += check.text;
-      if (records && logprobs?.[i]) records.push(this.record(id, logprobs[i]));
+      if (records && logprobs?.[i]) records.push(this.record(id, logprobs[i], offset));
       if (check.stopped) this.stopped = true;
     }
     return { text, logprobs: records, stopped: this.stopped };
@@ -68,9 +72,27 @@ export class ChoiceStream {
     return tail.text + this.stops.flush();
   }
 
-  record(tokenId: number, entry: EngineTokenLogprob | null): TokenLogprob {
+  /**
+   * Records for echoed prompt tokens (with their prompt logprobs), offsets
+   * counted from the start of the text; the generated text then starts after
+   * `echoedText`.
+   */
+  recordPrompt(tokenIds: readonly number[], entries: readonly (EngineTokenLogprob | null)[], echoedText: string): TokenLogprob[] {
+    const detokenizer = createDetokenizer(this.tokenizer, { skipSpecialTokens: false });
+    let length = 0;
+    const records = tokenIds.map((id, i) => {
+      const record = this.record(id, entries[i] ?? null, length);
+      length += detokenizer.push(id).length;
+      return record;
+    });
+    this.textLength = echoedText.length;
+    return records;
+  }
+
+  private record(tokenId: number, entry: EngineTokenLogprob | null, textOffset: number): TokenLogprob {
     return {
       ...this.describe(tokenId),
+      textOffset,
       logprob: entry ? entry.logprob : null,
       top: entry ? entry.top.map(([id, logprob]): TopLogprob => ({ ...this.describe(id), logprob })) : [],
     };

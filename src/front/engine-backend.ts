@@ -36,8 +36,12 @@ interface ChoiceJob {
   choiceIndex: number;
   promptIds: number[];
   params: EngineSamplingParams;
-  /** Text emitted before generated text (completions echo). */
-  echo: { text: string; withLogprobs: boolean } | null;
+  /**
+   * Completions echo: the prompt as the client wrote it, emitted before the
+   * generated text; with logprobs, the prompt tokens after `skipTokens`
+   * leading ones the tokenizer added (BOS), which the echoed text leaves out.
+   */
+  echo: { text: string; withLogprobs: boolean; skipTokens: number } | null;
 }
 
 export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete'> {
@@ -74,9 +78,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     for (let p = 0; p < req.prompts.length; p++) {
       const promptIds = await this.promptIds(req.prompts[p], req.prompts.length > 1 ? `prompt[${p}]` : 'prompt');
       promptLengths.push(promptIds.length);
-      const echo = req.echo
-        ? { text: await this.model.tokenizer.decode(promptIds, { skipSpecialTokens: false }), withLogprobs: req.sampling.logprobs !== null }
-        : null;
+      const echo = req.echo ? { ...(await this.echoOf(req.prompts[p], promptIds)), withLogprobs: req.sampling.logprobs !== null } : null;
       jobs.push(...this.choiceJobs(promptIds, p * req.sampling.n, req.sampling, echo, 'prompt'));
     }
     yield* this.run(jobs, promptLengths, req.sampling, signal);
@@ -103,6 +105,16 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       if (error instanceof ChatTemplateError) throw ApiError.invalidRequest(error.message, 'messages');
       throw error;
     }
+  }
+
+  /** A text prompt echoes as written, without the special tokens encoding added; token ids echo as their text. */
+  private async echoOf(prompt: Prompt, promptIds: number[]): Promise<{ text: string; skipTokens: number }> {
+    if (prompt.type === 'text') {
+      const plain = await this.model.tokenizer.encode(prompt.text, { addSpecialTokens: false });
+      const added = promptIds.length - plain.length;
+      if (added >= 0 && plain.every((id, i) => promptIds[added + i] === id)) return { text: prompt.text, skipTokens: added };
+    }
+    return { text: await this.model.tokenizer.decode(promptIds, { skipSpecialTokens: false }), skipTokens: 0 };
   }
 
   private async promptIds(prompt: Prompt, param: string): Promise<number[]> {
@@ -242,7 +254,9 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
         if (event.type === 'tokens') {
           timer.tokens(event.tokenIds.length, event.queueTimeMs);
           if (!echoed && job.echo) {
-            yield { type: 'delta', choiceIndex: index, text: job.echo.text, logprobs: job.promptIds.map((id, i) => stream.record(id, event.promptLogprobs?.[i] ?? null)) };
+            const skip = job.echo.skipTokens;
+            const logprobs = stream.recordPrompt(job.promptIds.slice(skip), event.promptLogprobs?.slice(skip) ?? [], job.echo.text);
+            yield { type: 'delta', choiceIndex: index, text: job.echo.text, logprobs };
             echoed = true;
           }
           const chunk = stream.push(event.tokenIds, event.logprobs);

@@ -98,8 +98,6 @@ export class CompletionChunkEncoder implements ChunkEncoder {
   private readonly head: string;
   private readonly tail: string;
   private readonly usageHead: string;
-  /** Characters emitted so far per choice, for logprobs.text_offset. */
-  private readonly offsets = new Map<number, number>();
 
   constructor(model: string, created: number, includeUsage: boolean, private readonly topLogprobs: boolean, id = newId('cmpl')) {
     this.id = id;
@@ -115,12 +113,10 @@ export class CompletionChunkEncoder implements ChunkEncoder {
   }
 
   delta(index: number, text: string, logprobs: readonly TokenLogprob[] | undefined): string {
-    const at = this.offsets.get(index) ?? 0;
-    this.offsets.set(index, at + text.length);
     return this.frame({
       index,
       text,
-      logprobs: logprobs === undefined ? null : completionLogprobs(logprobs, at, this.topLogprobs),
+      logprobs: logprobs === undefined ? null : completionLogprobs(logprobs, this.topLogprobs),
       finish_reason: null,
     });
   }

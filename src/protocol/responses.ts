@@ -50,24 +50,16 @@ export function chatLogprobs(tokens: readonly TokenLogprob[]): WireChatLogprobs 
 }
 
 /**
- * Legacy completions logprobs. `textOffset` is the character offset of the
- * first token within the choice's full text; later offsets advance by each
- * token's string length.
+ * Legacy completions logprobs. Each position's top_logprobs holds the N
+ * alternatives and always the sampled token itself (so up to N + 1 entries,
+ * as OpenAI documents); the first echoed prompt token has none (null).
  */
-export function completionLogprobs(tokens: readonly TokenLogprob[], textOffset: number, withTop: boolean): WireCompletionLogprobs {
-  const offsets: number[] = [];
-  let at = textOffset;
-  for (const t of tokens) {
-    offsets.push(at);
-    at += t.token.length;
-  }
+export function completionLogprobs(tokens: readonly TokenLogprob[], withTop: boolean): WireCompletionLogprobs {
   return {
     tokens: tokens.map((t) => t.token),
     token_logprobs: tokens.map((t) => t.logprob),
-    top_logprobs: withTop
-      ? tokens.map((t) => (t.logprob === null && t.top.length === 0 ? null : Object.fromEntries(t.top.map((a) => [a.token, a.logprob]))))
-      : null,
-    text_offset: offsets,
+    top_logprobs: withTop ? tokens.map((t) => (t.logprob === null ? null : { ...Object.fromEntries(t.top.map((a) => [a.token, a.logprob])), [t.token]: t.logprob })) : null,
+    text_offset: tokens.map((t) => t.textOffset),
   };
 }
 
@@ -117,7 +109,7 @@ export function textCompletion(
       (c, index): WireCompletionChoice => ({
         index,
         text: c.text,
-        logprobs: c.logprobs === null ? null : completionLogprobs(c.logprobs, 0, topLogprobs),
+        logprobs: c.logprobs === null ? null : completionLogprobs(c.logprobs, topLogprobs),
         finish_reason: c.finishReason,
       }),
     ),

@@ -98,6 +98,61 @@ t.test('completions: string, array and token-id prompts, plain and streamed', as
   );
 });
 
+t.test('echo returns a text prompt as written (no BOS), streamed or not, with logprobs tokens that spell it', async (t) => {
+  const prompt = 'The serval hunts at dusk';
+  const plain = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 3, temperature: 0, echo: true });
+  t.ok(plain.choices[0].text.startsWith(prompt), `text starts with the prompt: ${JSON.stringify(plain.choices[0].text)}`);
+  const generated = plain.choices[0].text.slice(prompt.length);
+  const alone = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 3, temperature: 0 });
+  t.equal(generated, alone.choices[0].text, 'then exactly the completion');
+
+  const stream = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 3, temperature: 0, echo: true, stream: true });
+  let streamed = '';
+  for await (const chunk of stream) streamed += chunk.choices[0]?.text ?? '';
+  t.equal(streamed, plain.choices[0].text, 'streamed echo is the same text');
+
+  const withLogprobs = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 3, temperature: 0, echo: true, logprobs: 1 });
+  const lp = withLogprobs.choices[0].logprobs;
+  if (!lp?.tokens || !lp.text_offset) throw new Error('no logprobs');
+  t.equal(withLogprobs.choices[0].text, plain.choices[0].text);
+  t.equal(lp.tokens.join(''), withLogprobs.choices[0].text, 'the tokens spell the echoed prompt and the completion');
+  t.equal(lp.text_offset[0], 0, 'the first token starts the text');
+});
+
+t.test('completions logprobs: top_logprobs always hold the sampled token; text_offset points into the text', async (t) => {
+  const sampled = await client.completions.create({ model: MODEL_ID, prompt: 'x', max_tokens: 8, temperature: 1.5, seed: 9, logprobs: 1, ignore_eos: true } as never);
+  const lp = sampled.choices[0].logprobs;
+  if (!lp?.tokens || !lp.top_logprobs || !lp.token_logprobs) throw new Error('no logprobs');
+  lp.tokens.forEach((token, i) => {
+    const top = lp.top_logprobs?.[i] ?? {};
+    t.equal(top[token], lp.token_logprobs?.[i], `position ${i}: the sampled token ${JSON.stringify(token)} is among the top_logprobs`);
+    t.ok(Object.keys(top).length <= 2, 'at most logprobs + 1 entries');
+  });
+  const none = await client.completions.create({ model: MODEL_ID, prompt: 'x', max_tokens: 3, temperature: 0, logprobs: 0, ignore_eos: true } as never);
+  t.same(
+    none.choices[0].logprobs?.top_logprobs?.map((top) => Object.keys(top ?? {}).length),
+    [1, 1, 1],
+    'logprobs 0: the sampled token alone',
+  );
+
+  // 228 189 160 are the three bytes of 你: the tokens holding them start where the character does.
+  const split = await client.completions.create({ model: MODEL_ID, prompt: [97, 228, 189, 160, 98], max_tokens: 2, temperature: 0, echo: true, logprobs: 0 } as never);
+  const text = split.choices[0].text;
+  const offsets = split.choices[0].logprobs?.text_offset ?? [];
+  const tokens = split.choices[0].logprobs?.tokens ?? [];
+  t.ok(text.startsWith('a你b'), `echoed ${JSON.stringify(text)}`);
+  t.same(offsets.slice(0, 5), [0, 1, 1, 1, 2], 'a, then the three byte tokens at the character, then b after it');
+  tokens.forEach((token, i) => {
+    if (!token.includes('\ufffd')) t.ok(text.startsWith(token, offsets[i]), `token ${i} ${JSON.stringify(token)} is at text_offset ${offsets[i]}`);
+  });
+  const stream = await client.completions.create({ model: MODEL_ID, prompt: [97, 228, 189, 160, 98], max_tokens: 2, temperature: 0, echo: true, logprobs: 0, stream: true } as never);
+  const streamedOffsets: number[] = [];
+  for await (const chunk of stream as unknown as AsyncIterable<{ choices: { logprobs: { text_offset: number[] } | null }[] }>) {
+    streamedOffsets.push(...(chunk.choices[0]?.logprobs?.text_offset ?? []));
+  }
+  t.same(streamedOffsets, offsets, 'streamed offsets are the same');
+});
+
 t.test('logprobs equal log-softmax of the reference forward pass', async (t) => {
   const prompt = [17, 99, 3, 250, 41];
   const result = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 4, temperature: 0, logprobs: 3, echo: true, ignore_eos: true } as never);

@@ -119,11 +119,12 @@ export function defaultModels(): ModelEntry[] {
   ];
 }
 
-function logprobFor(piece: string, k: number): TokenLogprob {
+function logprobFor(piece: string, k: number, textOffset: number): TokenLogprob {
   return {
     token: piece,
     logprob: -0.5,
     bytes: [...Buffer.from(piece, 'utf8')],
+    textOffset,
     top: Array.from({ length: k }, (_, j) => ({ token: `${piece}#${j}`, logprob: -1 - j, bytes: null })),
   };
 }
@@ -132,10 +133,12 @@ function logprobFor(piece: string, k: number): TokenLogprob {
 export function scriptFor(n: number, maxTokens: number | null, logprobs: number | null): GenerationEvent[] {
   const events: GenerationEvent[] = [];
   const pieces = maxTokens === null ? REPLY_PIECES : REPLY_PIECES.slice(0, maxTokens);
+  let offset = 0;
   for (const piece of pieces) {
     for (let c = 0; c < n; c++) {
-      events.push({ type: 'delta', choiceIndex: c, text: piece, ...(logprobs === null ? {} : { logprobs: [logprobFor(piece, logprobs)] }) });
+      events.push({ type: 'delta', choiceIndex: c, text: piece, ...(logprobs === null ? {} : { logprobs: [logprobFor(piece, logprobs, offset)] }) });
     }
+    offset += piece.length;
   }
   for (let c = 0; c < n; c++) {
     events.push({ type: 'finish', choiceIndex: c, finishReason: pieces.length < REPLY_PIECES.length ? 'length' : 'stop' });

@@ -14,7 +14,7 @@ async function run(events: GenerationEvent[]): Promise<GenerationEvent[]> {
 }
 
 const delta = (text: string, logprobs?: TokenLogprob[]): GenerationEvent => ({ type: 'delta', choiceIndex: 1, text, ...(logprobs ? { logprobs } : {}) });
-const lp = (token: string): TokenLogprob => ({ token, logprob: -1, bytes: null, top: [] });
+const lp = (token: string): TokenLogprob => ({ token, logprob: -1, bytes: null, textOffset: 0, top: [] });
 
 t.test('calls stream as a header, then argument fragments, and finish with tool_calls', async (t) => {
   const out = await run([
