@@ -146,8 +146,10 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       base.grammar = grammar;
       // A complete grammar allows only end tokens: generation must stop there.
       base.ignoreEos = false;
-      // Nor may a stop token end it early (stop strings: see run()).
+      // Nor may a stop token end it early (stop strings: see run()), and
+      // min_tokens may not keep it from ending where the grammar is complete.
       base.stopTokenIds = [];
+      base.minTokens = 0;
     }
     // Each choice is its own engine request, so one choice can stop on a stop
     // string without ending the others; seeded choices get seed + index.
@@ -191,6 +193,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       logitBias: sampling.logitBias ?? {},
       stopTokenIds: sampling.stopTokenIds,
       ignoreEos: sampling.ignoreEos,
+      minTokens: sampling.minTokens,
       logprobs: p.logprobs,
       promptLogprobs: promptLogprobs ? (p.logprobs ?? 0) : null,
       n: 1,

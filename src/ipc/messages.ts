@@ -34,6 +34,8 @@ export interface SamplingParams {
   stopTokenIds: number[];
   /** Keep sampling past EOS until maxTokens. */
   ignoreEos: boolean;
+  /** EOS and stopTokenIds cannot be sampled before this many tokens are generated (vLLM min_tokens). Absent = 0. */
+  minTokens?: number;
   /** null: no logprobs; N: the sampled token's logprob plus the top-N alternatives. */
   logprobs: number | null;
   /** null: none; N: logprobs (top-N) for every prompt token, for `echo`. */

@@ -182,11 +182,15 @@ function samplingFrom(body: WireSamplingFields, maxTokens: number | null, logpro
       strict: rf.json_schema.strict ?? false,
     };
   }
+  const minTokens = body.min_tokens ?? 0;
+  if (maxTokens !== null && minTokens > maxTokens) {
+    throw ApiError.invalidRequest(`'min_tokens' (${minTokens}) must not exceed the maximum number of tokens (${maxTokens}).`, 'min_tokens', 'invalid_value');
+  }
   const logitBias: Record<number, number> | null = given(body.logit_bias) && Object.keys(body.logit_bias).length > 0 ? {} : null;
   if (logitBias !== null) for (const [k, v] of Object.entries(body.logit_bias ?? {})) logitBias[Number(k)] = v;
   return {
     maxTokens,
-    minTokens: body.min_tokens ?? 0,
+    minTokens,
     n,
     temperature: opt(body.temperature),
     topP: opt(body.top_p),

@@ -49,6 +49,8 @@ export interface SamplerRow {
   params: SamplingParams;
   /** xgrammar-style allowed-token bitmask (bit t of word t>>5 set = allowed); null/absent = all allowed. */
   allowedMask?: Int32Array | null;
+  /** Ids that cannot be sampled this step (end ids before min_tokens); null/absent = none. */
+  suppressedIds?: Int32Array | null;
 }
 
 /**
@@ -146,6 +148,7 @@ export class Sampler {
     const V = this.vocab;
     const p = row.params;
     applyBiasAndPenalties(logits, offset, p, row.state);
+    if (row.suppressedIds) for (const id of row.suppressedIds) logits[offset + id] = -Infinity;
     if (row.allowedMask) applyAllowedMask(logits, offset, V, row.allowedMask);
 
     // Top-k finds the maximum itself (its first sorted candidate), so it skips the max pass.

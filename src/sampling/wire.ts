@@ -15,6 +15,7 @@ export type WireSamplingParams = Pick<
   | 'repetitionPenalty'
   | 'logitBias'
   | 'logprobs'
+  | 'minTokens'
 >;
 
 export function toWireSamplingParams(params: SamplingParams): WireSamplingParams {
@@ -29,5 +30,6 @@ export function toWireSamplingParams(params: SamplingParams): WireSamplingParams
     repetitionPenalty: params.repetitionPenalty,
     logitBias: params.logitBias,
     logprobs: params.logprobs,
+    minTokens: params.minTokens ?? 0,
   };
 }

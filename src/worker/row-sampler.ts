@@ -15,6 +15,9 @@ const MAX_TOP = 20;
 interface SequenceRow extends SamplerRow {
   /** Present for structured output: the grammar's matcher, whose mask is the row's allowedMask. */
   constraint: ConstrainedSequence | null;
+  /** The ids that end this sequence (EOS unless ignored, stop ids): suppressed while fewer than minTokens were generated. */
+  endIds: Int32Array;
+  minTokens: number;
 }
 
 export class RowSampler {
@@ -35,7 +38,14 @@ export class RowSampler {
     const params: SamplingParams = fromWireSamplingParams(admission.params);
     const state = SequenceSamplingState.forParams(params, admission.promptTokenIds, admission.generatedTokenIds);
     const constraint = admission.grammar ? await this.grammars.start(admission.grammar, admission.generatedTokenIds) : null;
-    this.rows.set(admission.seqId, { state, params, constraint, allowedMask: constraint?.mask ?? null });
+    this.rows.set(admission.seqId, {
+      state,
+      params,
+      constraint,
+      allowedMask: constraint?.mask ?? null,
+      endIds: Int32Array.from(admission.stopTokenIds),
+      minTokens: admission.params.minTokens ?? 0,
+    });
   }
 
   forget(seqId: string): void {
@@ -61,7 +71,7 @@ export class RowSampler {
   allPlainGreedy(seqIds: readonly string[]): boolean {
     for (const seqId of seqIds) {
       const row = this.rows.get(seqId);
-      if (!row || row.constraint !== null || !isPlainGreedy(row.params)) return false;
+      if (!row || row.constraint !== null || !isPlainGreedy(row.params) || suppressesEnd(row)) return false;
     }
     return true;
   }
@@ -85,6 +95,7 @@ export class RowSampler {
       const row = this.rows.get(seqId);
       if (!row) throw new Error(`no sampling state for sequence ${seqId}`);
       row.constraint?.prepareMask();
+      row.suppressedIds = suppressesEnd(row) ? row.endIds : null;
       return row;
     });
     const out = this.output;
@@ -113,6 +124,11 @@ export class RowSampler {
       return { token, logprob: scored.logprobs[j], top };
     });
   }
+}
+
+/** min_tokens: the sequence may not end yet. */
+function suppressesEnd(row: SequenceRow): boolean {
+  return row.endIds.length > 0 && row.state.step < row.minTokens;
 }
 
 function isPlainGreedy(p: SamplingParams): boolean {

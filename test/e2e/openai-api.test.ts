@@ -153,6 +153,36 @@ t.test('completions logprobs: top_logprobs always hold the sampled token; text_o
   t.same(streamedOffsets, offsets, 'streamed offsets are the same');
 });
 
+t.test('min_tokens keeps EOS and stop ids from ending a sequence early, greedy or sampled', async (t) => {
+  const eos = folder.config.eosTokenIds[0];
+  for (const temperature of [0, 1]) {
+    const forced = { model: MODEL_ID, prompt: 'x', max_tokens: 20, temperature, seed: 3, logit_bias: { [eos]: 100 } };
+    const early = await client.completions.create(forced);
+    t.equal(early.usage?.completion_tokens, 1, `temperature ${temperature}: EOS forced, the sequence ends at once`);
+    const held = await client.completions.create({ ...forced, min_tokens: 5 } as never);
+    t.equal(held.choices[0].finish_reason, 'stop');
+    t.equal(held.usage?.completion_tokens, 6, `temperature ${temperature}: five tokens, then the forced EOS`);
+  }
+  const stopId = 300;
+  const byStopId = await client.completions.create({
+    model: MODEL_ID,
+    prompt: 'x',
+    max_tokens: 20,
+    temperature: 0,
+    logit_bias: { [stopId]: 100 },
+    stop_token_ids: [stopId],
+    min_tokens: 3,
+  } as never);
+  t.equal(byStopId.usage?.completion_tokens, 4, 'a stop id is held back the same way');
+  const bad = await fetch(`${base}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL_ID, prompt: 'x', max_tokens: 3, min_tokens: 5 }),
+  });
+  t.equal(bad.status, 400);
+  t.match(await bad.json(), { error: { param: 'min_tokens' } });
+});
+
 t.test('logprobs equal log-softmax of the reference forward pass', async (t) => {
   const prompt = [17, 99, 3, 250, 41];
   const result = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 4, temperature: 0, logprobs: 3, echo: true, ignore_eos: true } as never);
