@@ -23,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
+import { neverValidUtf8 } from './utf8-validity.js';
 
 // ---- the parts of the emscripten binding we use ---------------------------
 
@@ -193,13 +194,17 @@ export class GrammarVocab {
   }
 
   /**
-   * The token strings fromStrings() wants, with hidden special tokens blanked.
+   * The token strings fromStrings() wants, with hidden special tokens and
+   * tokens that can never be valid UTF-8 (see utf8-validity.ts) blanked.
    * Compute on the thread that has the tokenizer; send to the device worker
    * (with tokenizer.vocabType) when that thread has none.
    */
   static vocabStrings(tokenizer: TextTokenizer, textSpecialTokens: readonly string[]): string[] {
     const keep = new Set(textSpecialTokens);
-    return tokenizer.rawVocab().map((token, id) => (tokenizer.isSpecial(id) && !keep.has(token) ? '' : token));
+    return tokenizer.rawVocab().map((token, id) => {
+      if (tokenizer.isSpecial(id)) return keep.has(token) ? token : '';
+      return neverValidUtf8(tokenizer.tokenBytes(id)) ? '' : token;
+    });
   }
 
   /**
