@@ -24,7 +24,7 @@ import { runGeneration, type GenerationContext } from './generation.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
 import { ChatChunkEncoder, CompletionChunkEncoder } from './sse.js';
-import { closeListenSocket, createApp, listenSocketPort, type HttpRequest, type HttpResponse, type ListenSocket } from './uws.js';
+import { closeListenSocket, createApp, listenExclusive, listenSocketPort, type HttpRequest, type HttpResponse, type ListenSocket } from './uws.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -357,7 +357,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(opts.host, opts.port, (socket: ListenSocket | false) => {
+    listenExclusive(app, opts.host, opts.port, (socket: ListenSocket | false) => {
       if (socket === false) {
         reject(new Error(`could not listen on ${opts.host}:${opts.port}`));
         return;

@@ -18,4 +18,16 @@ export function createApp(): UwsApp {
 }
 
 export const closeListenSocket: typeof Uws.us_listen_socket_close = uws.us_listen_socket_close;
+
+/** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT: no SO_REUSEPORT. */
+const EXCLUSIVE_PORT = 1;
+
+/**
+ * Listens without SO_REUSEPORT (uWS's default sets it), so a second server on
+ * a port already in use fails instead of silently sharing its connections.
+ * The binary takes (host, port, options, cb); the bundled .d.ts lacks that overload.
+ */
+export function listenExclusive(app: UwsApp, host: string, port: number, cb: (socket: Uws.us_listen_socket | false) => void): void {
+  (app.listen as unknown as (host: string, port: number, options: number, cb: (socket: Uws.us_listen_socket | false) => void) => void)(host, port, EXCLUSIVE_PORT, cb);
+}
 export const listenSocketPort: typeof Uws.us_socket_local_port = uws.us_socket_local_port;

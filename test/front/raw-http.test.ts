@@ -29,6 +29,13 @@ t.test('health: 200 when ready, 503 while loading', async (t) => {
   t.equal(chat.status, 503, 'generation refused while loading');
 });
 
+t.test('a second server on a port in use fails to start instead of sharing it', async (t) => {
+  const port = Number(new URL(h.base).port);
+  await t.rejects(startHarness({ port }), /could not listen on 127\.0\.0\.1:\d+/);
+  const still = await fetch(`${h.base}/health`);
+  t.equal(still.status, 200, 'the first server still serves');
+});
+
 t.test('metrics: names present and the http counter increases', async (t) => {
   const scrape = async (): Promise<string> => {
     const r = await fetch(`${h.base}/metrics`);
