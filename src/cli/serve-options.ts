@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import os from 'node:os';
+import { parseDevices } from '../engine/config.js';
 
 export interface ServeOptions {
   model: string | null;
@@ -44,6 +45,9 @@ interface FlagSpec {
   key: keyof ServeOptions;
   type: 'string' | 'int' | 'seconds' | 'choice';
   choices?: string[];
+  /** int flags: the accepted range (default 0 to unbounded). */
+  min?: number;
+  max?: number;
   placeholder: string;
   help: string;
 }
@@ -52,25 +56,25 @@ const FLAGS: FlagSpec[] = [
   { name: 'model', key: 'model', type: 'string', placeholder: 'DIR', help: "Hugging Face model folder to serve for chat/completions (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
   { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR', help: "sentence-transformers folder (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
   { name: 'embedding-model-name', key: 'embeddingModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the embedding model in /v1/models and requests (default: the folder name).' },
-  { name: 'embedding-workers', key: 'embeddingWorkers', type: 'int', placeholder: 'N', help: 'Encoder worker threads, each with its own ORT session (default 1).' },
-  { name: 'embedding-threads', key: 'embeddingThreads', type: 'int', placeholder: 'N', help: 'Intra-op threads per encoder worker (default: cores / embedding workers, at least 1).' },
+  { name: 'embedding-workers', key: 'embeddingWorkers', type: 'int', min: 1, placeholder: 'N', help: 'Encoder worker threads, each with its own ORT session (default 1).' },
+  { name: 'embedding-threads', key: 'embeddingThreads', type: 'int', min: 1, placeholder: 'N', help: 'Intra-op threads per encoder worker (default: cores / embedding workers, at least 1).' },
   { name: 'embedding-batch-window-ms', key: 'embeddingBatchWindowMs', type: 'int', placeholder: 'MS', help: 'How long an embedding input may wait for inputs of other requests to share its forward pass (default 2; 0 = no wait).' },
-  { name: 'embedding-max-batch', key: 'embeddingMaxBatch', type: 'int', placeholder: 'N', help: 'Most inputs in one encoder forward pass (default 64).' },
-  { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
+  { name: 'embedding-max-batch', key: 'embeddingMaxBatch', type: 'int', min: 1, placeholder: 'N', help: 'Most inputs in one encoder forward pass (default 64).' },
+  { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
-  { name: 'port', key: 'port', type: 'int', placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
+  { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
   { name: 'served-model-name', key: 'servedModelName', type: 'string', placeholder: 'NAME', help: 'Model id reported by /v1/models and required in requests (default: the folder name).' },
-  { name: 'workers', key: 'workers', type: 'int', placeholder: 'N', help: 'Device workers, each with its own ORT session and KV slots (CPU: default 1; use 2 for throughput on 2 cores). With --device cuda:0,cuda:1 one per GPU.' },
+  { name: 'workers', key: 'workers', type: 'int', min: 1, placeholder: 'N', help: 'Device workers, each with its own ORT session and KV slots (CPU: default 1; use 2 for throughput on 2 cores). With --device cuda:0,cuda:1 one per GPU.' },
   { name: 'device', key: 'device', type: 'string', placeholder: 'LIST', help: "Execution provider: 'cpu' (default) or a comma list like 'cuda:0,cuda:1' (one worker per GPU; needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12)." },
-  { name: 'threads', key: 'threads', type: 'int', placeholder: 'N', help: 'Intra-op threads per worker (default: cores / workers, at least 1).' },
-  { name: 'max-batch-size', key: 'maxBatchSize', type: 'int', placeholder: 'N', help: 'KV slots per worker = most sequences decoded together (default 32).' },
-  { name: 'max-batch-tokens', key: 'maxBatchTokens', type: 'int', placeholder: 'N', help: 'Token budget of one step: decode rows plus prefill chunks (default 512).' },
-  { name: 'max-model-len', key: 'maxModelLen', type: 'int', placeholder: 'N', help: "Longest sequence (prompt + output) (default: the model's max_position_embeddings, at most 2048)." },
-  { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
+  { name: 'threads', key: 'threads', type: 'int', min: 1, placeholder: 'N', help: 'Intra-op threads per worker (default: cores / workers, at least 1).' },
+  { name: 'max-batch-size', key: 'maxBatchSize', type: 'int', min: 1, placeholder: 'N', help: 'KV slots per worker = most sequences decoded together (default 32).' },
+  { name: 'max-batch-tokens', key: 'maxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Token budget of one step: decode rows plus prefill chunks (default 512; raised to --max-batch-size if lower, since every decode row must fit).' },
+  { name: 'max-model-len', key: 'maxModelLen', type: 'int', min: 1, placeholder: 'N', help: "Longest sequence (prompt + output) (default: the model's max_position_embeddings, at most 2048)." },
+  { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', min: 1, placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
   { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
-  { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
-  { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
+  { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', min: 1, placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
+  { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', min: 1, placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
   { name: 'request-timeout', key: 'requestTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A chat/completions request not finished this long after arrival (queue time included) ends with a 408 timeout_error (streams: an error event, then [DONE]) and frees its slot (default 0 = no limit).' },
   { name: 'body-timeout', key: 'bodyTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A request body not fully received this long after its headers gets 408 and the connection is closed (default 30; 0 = no limit). Headers themselves must arrive within 10 s (uWebSockets idle timeout).' },
@@ -79,7 +83,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'api-key-file', key: 'apiKeyFile', type: 'string', placeholder: 'PATH', help: "File of accepted API keys, one per line ('#' comments and blank lines ignored); combined with --api-key / SERVAL_API_KEY." },
   { name: 'auth-scope', key: 'authScope', type: 'choice', choices: ['v1', 'all'], placeholder: 'SCOPE', help: "With an API key: 'v1' (default) leaves /health and /metrics open; 'all' requires the key on every route." },
   { name: 'allowed-origins', key: 'allowedOrigins', type: 'string', placeholder: 'LIST', help: "CORS: comma list of browser origins allowed to call the API (e.g. 'https://app.example.com'), or '*' for any (default: none; no CORS headers)." },
-  { name: 'max-n', key: 'maxN', type: 'int', placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
+  { name: 'max-n', key: 'maxN', type: 'int', min: 1, max: 128, placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
   { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
 ];
 
@@ -141,10 +145,14 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
   if (result.pipelineDepth !== null && result.pipelineDepth !== 1 && result.pipelineDepth !== 2) {
     throw new UsageError(`--pipeline-depth must be 1 or 2, got ${result.pipelineDepth}`);
   }
-  for (const [flag, value] of [['embedding-workers', result.embeddingWorkers], ['embedding-max-batch', result.embeddingMaxBatch], ['embedding-max-batch-tokens', result.embeddingMaxBatchTokens]] as const) {
-    if (value < 1) throw new UsageError(`--${flag} must be at least 1, got ${value}`);
+  if (result.kvCacheTokens !== null && result.maxModelLen !== null && result.kvCacheTokens < result.maxModelLen) {
+    throw new UsageError(`--kv-cache-tokens (${result.kvCacheTokens}) must hold at least one sequence of --max-model-len (${result.maxModelLen})`);
   }
-  if (result.maxConcurrency !== null && result.maxConcurrency < 1) throw new UsageError(`--max-concurrency must be at least 1, got ${result.maxConcurrency}`);
+  try {
+    parseDevices(result.device, result.workers);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
   if (result.model === 'none' && result.embeddingModel === 'none') throw new UsageError("--model none and --embedding-model none leave nothing to serve");
   return result;
 }
@@ -152,7 +160,12 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
 function convert(flag: FlagSpec, raw: string): unknown {
   if (flag.type === 'int') {
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${flag.name} expects a non-negative integer, got '${raw}'`);
+    const min = flag.min ?? 0;
+    const max = flag.max ?? Number.MAX_SAFE_INTEGER;
+    if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+      const range = flag.max !== undefined ? `an integer from ${min} to ${max}` : min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`;
+      throw new UsageError(`--${flag.name} expects ${range}, got '${raw}'`);
+    }
     return value;
   }
   if (flag.type === 'seconds') {

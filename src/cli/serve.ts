@@ -3,7 +3,7 @@
 
 import path from 'node:path';
 import { pino } from 'pino';
-import { parseDevices, resolveEngineConfig } from '../engine/config.js';
+import { DEFAULT_MAX_MODEL_LEN_CAP, parseDevices, resolveEngineConfig } from '../engine/config.js';
 import { loadChatModel } from '../front/chat-model.js';
 import { EngineBackend, type ChatModel } from '../front/engine-backend.js';
 import { CombinedBackend } from '../front/embeddings/combined-backend.js';
@@ -44,7 +44,11 @@ export async function runServe(argv: string[]): Promise<number> {
   const modelId = modelDir === null ? null : (options.servedModelName ?? path.basename(path.resolve(modelDir)));
   const embeddingDir = embeddingModelDir(options, defaults);
   const backend = new LoadingBackend();
-  const metrics = createMetrics({ modelName: modelId ?? options.embeddingModelName ?? path.basename(path.resolve(embeddingDir ?? 'serval')) });
+  const metrics = createMetrics({
+    modelName: modelId ?? options.embeddingModelName ?? path.basename(path.resolve(embeddingDir ?? 'serval')),
+    // The token histograms are made before the model is read: bucket up to the longest context it can get.
+    maxModelLen: options.maxModelLen ?? DEFAULT_MAX_MODEL_LEN_CAP,
+  });
   const server = await startHttpServer({
     metrics,
     host: options.host,
@@ -94,6 +98,7 @@ export async function runServe(argv: string[]): Promise<number> {
     logger.info({ models: backend.models().map((m) => m.id) }, 'ready');
   } catch (error) {
     logger.error({ err: error }, 'failed to load the model');
+    process.stderr.write(`serval serve: failed to load the model: ${error instanceof Error ? error.message : String(error)}\n`);
     await server.close();
     await model?.engine.close();
     await embeddingLoad?.then((e) => e.close(), () => undefined);

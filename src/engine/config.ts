@@ -38,6 +38,9 @@ export interface EngineConfig {
   testHooks: boolean;
 }
 
+/** Without --max-model-len, the context is the model's max_position_embeddings up to this. */
+export const DEFAULT_MAX_MODEL_LEN_CAP = 2048;
+
 export type EngineOptions = Partial<EngineConfig> & { modelDir: string; workers?: number };
 
 export function resolveEngineConfig(options: EngineOptions): EngineConfig {

@@ -3,7 +3,7 @@
 
 import { readDecoderConfigs } from '../model/folder.js';
 import type { ActorChannel } from '../ipc/channel.js';
-import type { EngineConfig } from './config.js';
+import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from './config.js';
 import { EngineCore } from './core.js';
 import { DeviceHandle } from './device-handle.js';
 import { kvBudget } from './core.js';
@@ -11,7 +11,7 @@ import { kvBudget } from './core.js';
 export async function startEngineCore(channel: ActorChannel, config: EngineConfig): Promise<void> {
   channel.send({ type: 'loading', detail: `loading ${config.modelDir}` });
   const decoder = readDecoderConfigs(config.modelDir).config;
-  const maxModelLen = Math.min(config.maxModelLen ?? Math.min(decoder.maxPositionEmbeddings, 2048), decoder.maxPositionEmbeddings);
+  const maxModelLen = Math.min(config.maxModelLen ?? Math.min(decoder.maxPositionEmbeddings, DEFAULT_MAX_MODEL_LEN_CAP), decoder.maxPositionEmbeddings);
   const devices = config.devices.map(
     (executionProvider, deviceIndex) =>
       new DeviceHandle({

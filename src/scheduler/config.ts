@@ -38,13 +38,13 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
   // Decode rows cost one token each and are never deferred, so they must all fit one step.
   if (cfg.maxBatchTokens < cfg.maxSlotsPerWorker) {
     throw new SchedulerConfigError(
-      `maxBatchTokens (${cfg.maxBatchTokens}) must be ≥ maxSlotsPerWorker (${cfg.maxSlotsPerWorker})`,
+      `the step token budget (maxBatchTokens, --max-batch-tokens: ${cfg.maxBatchTokens}) must be ≥ the KV slots per worker (maxSlotsPerWorker, --max-batch-size: ${cfg.maxSlotsPerWorker})`,
     );
   }
   // A sequence alone on its worker must always fit, or the oldest one could be stuck forever.
   if (cfg.kvBudgetTokensPerWorker < cfg.maxModelLen) {
     throw new SchedulerConfigError(
-      `kvBudgetTokensPerWorker (${cfg.kvBudgetTokensPerWorker}) must be ≥ maxModelLen (${cfg.maxModelLen})`,
+      `the KV budget per worker (kvBudgetTokensPerWorker, --kv-cache-tokens: ${cfg.kvBudgetTokensPerWorker}) must hold one sequence of the max model length (maxModelLen: ${cfg.maxModelLen})`,
     );
   }
   return cfg;

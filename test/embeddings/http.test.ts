@@ -170,6 +170,11 @@ t.test('inputs longer than max_seq_length: 400, unless truncate_prompt_tokens as
   const ten = await post({ model: MODEL, input: [long, 'short one'], truncate_prompt_tokens: 10 });
   const shortIds = await reference.ids('short one');
   t.equal(ten.json.usage.prompt_tokens, 10 + Math.min(10, shortIds.length));
+  const two = await post({ model: MODEL, input: 'hello world', truncate_prompt_tokens: 2 });
+  const helloIds = await reference.ids('hello world');
+  const specialsOnly = [helloIds[0], helloIds[helloIds.length - 1]]; // [CLS] [SEP]: no room for text
+  t.equal(two.json.usage.prompt_tokens, 2);
+  t.ok(maxAbsDiff(two.json.data[0].embedding as number[], reference.embedIds(specialsOnly)) < TOLERANCE, 'k = number of special tokens keeps exactly [CLS] [SEP]');
   const zero = await post({ model: MODEL, input: 'x', truncate_prompt_tokens: 0 });
   t.equal(zero.status, 400);
   t.equal(zero.json.error?.param, 'truncate_prompt_tokens');

@@ -40,8 +40,8 @@ t.test('embedding flags', async (t) => {
   t.match(o, { embeddingModelName: 'acme/e5', embeddingWorkers: 2, embeddingThreads: 1, embeddingBatchWindowMs: 0, embeddingMaxBatch: 16, embeddingMaxBatchTokens: 4096 });
   const d = parse([]);
   t.match(d, { embeddingModelName: null, embeddingWorkers: 1, embeddingThreads: null, embeddingBatchWindowMs: 2, embeddingMaxBatch: 64, embeddingMaxBatchTokens: 8192 });
-  t.throws(() => parse(['--embedding-max-batch', '0']), /--embedding-max-batch must be at least 1/);
-  t.throws(() => parse(['--embedding-workers', '0']), /--embedding-workers must be at least 1/);
+  t.throws(() => parse(['--embedding-max-batch', '0']), /--embedding-max-batch expects an integer of at least 1/);
+  t.throws(() => parse(['--embedding-workers', '0']), /--embedding-workers expects an integer of at least 1/);
   t.throws(() => parse(['--model', 'none', '--embedding-model', 'none']), /nothing to serve/);
   for (const flag of ['--embedding-model-name', '--embedding-batch-window-ms', '--embedding-max-batch-tokens']) t.match(serveHelp(), flag);
 });

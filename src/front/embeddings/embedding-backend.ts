@@ -98,7 +98,7 @@ export class EmbeddingBackend {
     for (let p = 0; p <= extra && prefix < 0; p++) {
       if (plain.every((id, i) => withSpecials[p + i] === id)) prefix = p;
     }
-    if (prefix < 0 || extra >= max) return withSpecials.slice(0, max);
+    if (prefix < 0 || extra > max) return withSpecials.slice(0, max);
     return [...withSpecials.slice(0, prefix), ...plain.slice(0, max - extra), ...withSpecials.slice(prefix + plain.length)];
   }
 
