@@ -33,13 +33,14 @@ const OWN_SCHEMAS: Record<string, object> = {
   uuid: { type: 'string', format: 'uuid' },
 };
 
-async function chatJson(schema: object, seed: number): Promise<{ text: string; finish: string }> {
+async function chatJson(schema: object, seed: number, stop: string[] = []): Promise<{ text: string; finish: string }> {
   const result = await client.chat.completions.create({
     model: MODEL_ID,
     messages: [{ role: 'user', content: 'Reply with JSON.' }],
     temperature: 1,
     seed,
     max_tokens: 160,
+    ...(stop.length > 0 ? { stop } : {}),
     response_format: { type: 'json_schema', json_schema: { name: 'out', schema: schema as Record<string, unknown>, strict: true } },
   });
   return { text: result.choices[0].message.content ?? '', finish: result.choices[0].finish_reason };
@@ -202,17 +203,8 @@ t.test('stop strings and stop ids do not cut grammar-constrained output', async 
   const stop = ['{', '"', ':', 'city'];
   const schema = { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false };
   for (const seed of [31, 32]) {
-    const json = await client.chat.completions.create({
-      model: MODEL_ID,
-      messages: [{ role: 'user', content: 'Reply with JSON.' }],
-      temperature: 1,
-      seed,
-      max_tokens: 60,
-      stop,
-      response_format: { type: 'json_schema', json_schema: { name: 'out', schema, strict: true } },
-    });
-    const text = json.choices[0].message.content ?? '';
-    t.equal(json.choices[0].finish_reason, 'stop', `seed ${seed}: finished by the grammar`);
+    const { text, finish } = await chatJson(schema, seed, stop);
+    t.equal(finish, 'stop', `seed ${seed}: finished by the grammar`);
     t.ok(ajv.validate(schema, JSON.parse(text)), `seed ${seed}: ${text} validates`);
 
     const call = await client.chat.completions.create({
