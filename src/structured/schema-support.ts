@@ -131,6 +131,13 @@ export const MAX_STRING_LENGTH = 128;
 /** Largest minItems/maxItems: xgrammar expands the count into rules (4000 compile in ~0.1 s). */
 export const MAX_ITEMS = 4096;
 
+/**
+ * Deepest JSON nesting (objects and arrays) of a schema. xgrammar's schema
+ * conversion recurses per level and traps inside its WebAssembly memory at
+ * about 68 nested `items`; real schemas stay far below this.
+ */
+export const MAX_SCHEMA_DEPTH = 48;
+
 type Schema = Record<string, unknown>;
 
 /**
@@ -139,6 +146,9 @@ type Schema = Record<string, unknown>;
  * Walk order: the schema's own keywords in the order written, depth first.
  */
 export function findUnsupportedKeyword(schema: unknown): UnsupportedKeyword | null {
+  // Iteratively, before the recursive checks: a very deep schema must not overflow the stack.
+  const tooDeep = firstTooDeep(schema);
+  if (tooDeep) return tooDeep;
   const checker = new Checker(schema);
   return checker.check(schema, '#');
 }
@@ -475,6 +485,19 @@ export function jsonTypeOf(value: unknown): string {
   if (Array.isArray(value)) return 'array';
   if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
   return typeof value;
+}
+
+function firstTooDeep(schema: unknown): UnsupportedKeyword | null {
+  const stack: Array<{ value: unknown; path: string; keyword: string; depth: number }> = [{ value: schema, path: '#', keyword: '', depth: 1 }];
+  while (stack.length > 0) {
+    const { value, path, keyword, depth } = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_SCHEMA_DEPTH) {
+      return fail(keyword, path, `the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels of objects and arrays`);
+    }
+    for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: `${path}/${escapePointer(key)}`, keyword: Array.isArray(value) ? keyword : key, depth: depth + 1 });
+  }
+  return null;
 }
 
 function isObject(value: unknown): value is Schema {

@@ -100,7 +100,11 @@ interface BundleExports {
 
 /** Raised when xgrammar cannot be loaded or rejects a grammar. */
 export class XgrammarError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** The WebAssembly module trapped: objects made from it must not be used again. */
+    readonly trapped = false,
+  ) {
     super(message);
     this.name = 'XgrammarError';
   }
@@ -152,7 +156,11 @@ function call<T>(what: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    throw new XgrammarError(`xgrammar ${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+    // A trap may leave the module's memory inconsistent: the next loadXgrammar()
+    // instantiates a fresh module (objects made from this one must be dropped too).
+    const trapped = err instanceof Error && err.name === 'RuntimeError'; // WebAssembly.RuntimeError
+    if (trapped) loading = null;
+    throw new XgrammarError(`xgrammar ${what} failed: ${err instanceof Error ? err.message : String(err)}`, trapped);
   }
 }
 

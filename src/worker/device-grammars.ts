@@ -6,7 +6,7 @@ import type { GrammarWire } from '../ipc/messages.js';
 import type { LoadedDecoderFolder } from '../model/folder.js';
 import { ConstrainedSequence } from '../structured/constrained-sequence.js';
 import { detectToolCallFormat, FORMAT_MARKERS } from '../structured/tool-calls.js';
-import { GrammarCompiler, GrammarVocab } from '../structured/xgrammar.js';
+import { GrammarCompiler, GrammarVocab, XgrammarError } from '../structured/xgrammar.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 
 export class DeviceGrammars {
@@ -20,7 +20,13 @@ export class DeviceGrammars {
   /** A matcher for `grammar` that has already accepted `generated` (a preempted sequence resumes). */
   async start(grammar: GrammarWire, generated: readonly number[]): Promise<ConstrainedSequence> {
     this.compiler ??= this.createCompiler();
-    return ConstrainedSequence.start(await this.compiler, { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root }, generated);
+    try {
+      return await ConstrainedSequence.start(await this.compiler, { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root }, generated);
+    } catch (error) {
+      // After a trap the module is reloaded; the compiler (and vocabulary) built on the old one go with it.
+      if (error instanceof XgrammarError && error.trapped) this.compiler = null;
+      throw error;
+    }
   }
 
   private async createCompiler(): Promise<GrammarCompiler> {

@@ -239,4 +239,16 @@ t.test('an unsupported schema keyword is refused with 400 naming it', async (t) 
   const body = (await response.json()) as { error: { message: string; param: string } };
   t.match(body.error.message, /pattern/);
   t.equal(body.error.param, 'response_format.json_schema.schema');
+
+  let deep: object = { type: 'integer' };
+  for (let i = 0; i < 68; i++) deep = { type: 'array', items: deep };
+  const tooDeep = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL_ID, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: deep } } }),
+  });
+  t.equal(tooDeep.status, 400, 'a schema nested 68 deep: 400');
+  t.match(((await tooDeep.json()) as { error: { code: string } }).error.code, 'unsupported_schema');
+  const { text } = await chatJson({ type: 'object', properties: { a: { type: 'boolean' } }, required: ['a'] }, 1);
+  t.ok(typeof (JSON.parse(text) as { a: unknown }).a === 'boolean', 'structured output still works afterwards');
 });

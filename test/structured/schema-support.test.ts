@@ -7,9 +7,9 @@
 //     If xgrammar starts enforcing one, its check here fails: revisit the table.
 
 import t from 'tap';
-import { findUnsupportedKeyword } from '../../src/structured/schema-support.js';
+import { findUnsupportedKeyword, MAX_SCHEMA_DEPTH } from '../../src/structured/schema-support.js';
 import { ebnfSpec, jsonSchemaGrammar, UnsupportedSchemaError } from '../../src/structured/schema-grammar.js';
-import { GrammarCompiler, jsonSchemaToEbnf } from '../../src/structured/xgrammar.js';
+import { GrammarCompiler, jsonSchemaToEbnf, XgrammarError } from '../../src/structured/xgrammar.js';
 import { acceptsText, smallVocab } from './helpers.js';
 
 t.test('first unsupported keyword and its path', async (t) => {
@@ -56,6 +56,32 @@ t.test('first unsupported keyword and its path', async (t) => {
     if (keyword === null) t.equal(found, null, `supported: ${JSON.stringify(schema)}`);
     else t.match(found, { keyword, path }, `${JSON.stringify(schema)} → ${keyword} at ${path}`);
   }
+});
+
+t.test('schemas nested too deep are refused before xgrammar sees them, without recursion', async (t) => {
+  const nested = (levels: number): unknown => {
+    let schema: unknown = { type: 'integer' };
+    for (let i = 0; i < levels; i++) schema = { type: 'array', items: schema };
+    return schema;
+  };
+  t.equal(findUnsupportedKeyword(nested(MAX_SCHEMA_DEPTH - 1)), null, `${MAX_SCHEMA_DEPTH - 1} levels: fine`);
+  const deep = findUnsupportedKeyword(nested(MAX_SCHEMA_DEPTH));
+  t.equal(deep?.keyword, 'items');
+  t.match(deep?.reason, /deeper than 48 levels/);
+  t.match(findUnsupportedKeyword(nested(20_000)), { keyword: 'items' }, '20,000 levels: refused, no stack overflow');
+});
+
+t.test('after xgrammar traps, the module is reloaded and conversion works again', async (t) => {
+  // 68 nested arrays trap inside xgrammar's WebAssembly memory (that is why the depth is capped).
+  let schema: unknown = { type: 'integer' };
+  for (let i = 0; i < 68; i++) schema = { type: 'array', items: schema };
+  const trap = await jsonSchemaToEbnf(schema, [', ', ': ']).then(
+    () => null,
+    (error: unknown) => error,
+  );
+  t.ok(trap instanceof XgrammarError && trap.trapped, `the conversion trapped: ${String(trap)}`);
+  const ebnf = await jsonSchemaToEbnf({ type: 'object', properties: { a: { type: 'integer' } } }, [', ', ': ']);
+  t.match(ebnf, /root/, 'a fresh module converts the next schema');
 });
 
 t.test('jsonSchemaGrammar throws UnsupportedSchemaError naming the keyword', async (t) => {
