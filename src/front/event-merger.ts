@@ -2,6 +2,8 @@
 // response with several choices reads them all through one iterator. If a
 // source throws, the merged iterator throws; returning early closes every source.
 
+type Arrival<T> = { source: AsyncIterator<T>; result: IteratorResult<T> } | { error: unknown };
+
 export class EventMerger<T> implements AsyncIterable<T> {
   private readonly sources: AsyncIterator<T>[] = [];
 
@@ -9,21 +11,47 @@ export class EventMerger<T> implements AsyncIterable<T> {
     this.sources.push(source[Symbol.asyncIterator]());
   }
 
+  /**
+   * Each source has at most one next() in flight, whose result joins one
+   * arrival queue; the reader waits on a single wake-up. (Racing all pending
+   * promises per event instead costs O(sources) per event and keeps a
+   * reaction per event on every idle source: quadratic in the choices.)
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    const pending = new Map<number, Promise<{ index: number; result: IteratorResult<T> }>>();
-    const pull = (index: number): void => {
-      pending.set(index, this.sources[index].next().then((result) => ({ index, result })));
+    const arrivals: Arrival<T>[] = [];
+    let head = 0;
+    let wake: (() => void) | null = null;
+    const arrive = (arrival: Arrival<T>): void => {
+      arrivals.push(arrival);
+      wake?.();
+      wake = null;
     };
-    this.sources.forEach((_, index) => pull(index));
+    const pull = (source: AsyncIterator<T>): void => {
+      source.next().then(
+        (result) => arrive({ source, result }),
+        (error: unknown) => arrive({ error }),
+      );
+    };
+    let open = this.sources.length;
+    this.sources.forEach(pull);
     try {
-      while (pending.size > 0) {
-        const { index, result } = await Promise.race(pending.values());
-        if (result.done) {
-          pending.delete(index);
+      while (open > 0) {
+        if (head === arrivals.length) {
+          await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        pull(index);
-        yield result.value;
+        const arrival = arrivals[head++];
+        if (head === arrivals.length) {
+          arrivals.length = 0;
+          head = 0;
+        }
+        if ('error' in arrival) throw arrival.error;
+        if (arrival.result.done) {
+          open--;
+          continue;
+        }
+        pull(arrival.source);
+        yield arrival.result.value;
       }
     } finally {
       await Promise.allSettled(this.sources.map((source) => source.return?.()));

@@ -58,14 +58,17 @@ export class RequestLifetime {
  */
 export function guardEvents(events: AsyncIterable<GenerationEvent>, lifetime: RequestLifetime): AsyncIterableIterator<GenerationEvent> {
   const inner = events[Symbol.asyncIterator]();
-  let cancelled: Promise<IteratorResult<GenerationEvent>> | null = null;
   let closed = false;
-  const cancellation = (): Promise<IteratorResult<GenerationEvent>> =>
-    (cancelled ??= new Promise((resolve) => {
-      const settle = (reason: ApiError): void => resolve({ value: { type: 'error', error: reason }, done: false });
-      if (lifetime.reason !== null) settle(lifetime.reason);
-      else lifetime.onCancel(settle);
-    }));
+  // One listener for the whole request, waking whichever next() is waiting:
+  // racing each event against one long-lived promise would pile a reaction
+  // on it per event.
+  let wakeOnCancel: (() => void) | null = null;
+  lifetime.onCancel(() => wakeOnCancel?.());
+  const untilCancelled = (pending: Promise<IteratorResult<GenerationEvent>>): Promise<IteratorResult<GenerationEvent> | null> =>
+    new Promise((resolve, reject) => {
+      wakeOnCancel = () => resolve(null);
+      pending.then(resolve, reject);
+    });
   const closeInner = (): void => {
     if (closed) return;
     closed = true;
@@ -85,9 +88,14 @@ export function guardEvents(events: AsyncIterable<GenerationEvent>, lifetime: Re
       // If the cancellation wins, the backend's late answer must not become an unhandled rejection.
       pending.catch(() => undefined);
       try {
-        const result = await Promise.race([pending, cancellation()]);
-        return lifetime.reason !== null ? stopped(lifetime.reason) : result;
+        const result = await untilCancelled(pending);
+        wakeOnCancel = null;
+        // null: woken by cancel(), which sets the reason first.
+        if (lifetime.reason !== null) return stopped(lifetime.reason);
+        if (result === null) throw new Error('guardEvents: woken without a cancellation reason');
+        return result;
       } catch (error) {
+        wakeOnCancel = null;
         // The backend threw because its signal fired: report why, not how it failed.
         if (lifetime.reason !== null) return stopped(lifetime.reason);
         throw error;

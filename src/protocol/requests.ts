@@ -137,6 +137,9 @@ export interface RequestLimits {
 
 export const DEFAULT_LIMITS: RequestLimits = { maxN: 16 };
 
+/** Completions per request (prompts × n): each is its own sequence, so one small body cannot queue thousands. */
+export const MAX_CHOICES_PER_REQUEST = 256;
+
 /** The legacy Completions API default for `max_tokens` (OpenAI and vLLM agree). */
 export const COMPLETIONS_DEFAULT_MAX_TOKENS = 16;
 
@@ -333,6 +336,14 @@ export function normalizeCompletionRequest(body: WireCompletionRequest, limits: 
       : "'best_of' greater than 'n' is not supported (no server-side ranking of candidates).";
     throw ApiError.invalidRequest(msg, 'best_of', body.best_of < n ? 'invalid_value' : 'unsupported_parameter');
   }
+  const prompts = promptsFrom(body.prompt, 'prompt', 'prompt');
+  if (prompts.length * n > MAX_CHOICES_PER_REQUEST) {
+    throw ApiError.invalidRequest(
+      `${prompts.length} prompts × n ${n} = ${prompts.length * n} completions in one request; at most ${MAX_CHOICES_PER_REQUEST}.`,
+      'prompt',
+      'invalid_value',
+    );
+  }
   return {
     kind: 'completion',
     model: body.model,
@@ -340,7 +351,7 @@ export function normalizeCompletionRequest(body: WireCompletionRequest, limits: 
     // OpenAI (and vLLM) default completions max_tokens to 16; chat has no default.
     sampling: samplingFrom(body, body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS, body.logprobs ?? null, limits),
     user: body.user ?? null,
-    prompts: promptsFrom(body.prompt, 'prompt', 'prompt'),
+    prompts,
     echo: body.echo ?? false,
   };
 }

@@ -106,6 +106,7 @@ const cases: Case[] = [
   { name: 'completions: suffix', path: P, body: cmpl({ suffix: 'end' }), status: 400, type: 'invalid_request_error', param: 'suffix', code: 'unsupported_parameter' },
   { name: 'completions: best_of < n', path: P, body: cmpl({ n: 3, best_of: 2 }), status: 400, type: 'invalid_request_error', param: 'best_of' },
   { name: 'completions: echo not boolean', path: P, body: cmpl({ echo: 1 }), status: 400, type: 'invalid_request_error', param: 'echo' },
+  { name: 'completions: 17 prompts × n 16 = 272 completions', path: P, body: cmpl({ prompt: Array.from({ length: 17 }, () => 'a'), n: 16 }), status: 400, type: 'invalid_request_error', param: 'prompt' },
   // embeddings
   { name: 'embeddings: missing input', path: E, body: { model: EMBED_MODEL }, status: 400, type: 'invalid_request_error', param: 'input' },
   { name: 'embeddings: encoding_format bogus', path: E, body: emb({ encoding_format: 'hex' }), status: 400, type: 'invalid_request_error', param: 'encoding_format' },
