@@ -18,6 +18,7 @@ import { planOutput, toToolDefinition } from './structured-output.js';
 import { FORMAT_MARKERS, type ToolCallFormat, type ToolFormatInfo } from '../structured/tool-calls.js';
 import { ChoiceTimer } from './engine-metrics.js';
 import type { ServerMetrics } from '../metrics/registry.js';
+import { PromptBounds } from './prompt-bounds.js';
 
 export interface ChatModel {
   id: string;
@@ -47,10 +48,12 @@ interface ChoiceJob {
 export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete'> {
   private readonly model: ChatModel;
   private readonly metrics: ServerMetrics | null;
+  private readonly bounds: PromptBounds;
 
   constructor(model: ChatModel, metrics: ServerMetrics | null = null) {
     this.model = model;
     this.metrics = metrics;
+    this.bounds = new PromptBounds(model.tokenizer, model.engine.maxModelLen);
   }
 
   models(): ModelEntry[] {
@@ -63,8 +66,11 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   }
 
   async *chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+    this.bounds.checkMessages(req.messages);
     const plan = await planOutput(req, this.model.toolFormat.format);
-    const promptIds = await this.model.tokenizer.encode(this.renderChat(req), { addSpecialTokens: false });
+    const rendered = this.renderChat(req);
+    this.bounds.checkText(rendered, 'messages');
+    const promptIds = await this.model.tokenizer.encode(rendered, { addSpecialTokens: false });
     const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, 'messages', plan.grammar);
     yield* this.run(jobs, [promptIds.length], req.sampling, signal, plan.toolFormat);
   }
@@ -118,7 +124,10 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   }
 
   private async promptIds(prompt: Prompt, param: string): Promise<number[]> {
-    if (prompt.type === 'text') return this.model.tokenizer.encode(prompt.text, { addSpecialTokens: true });
+    if (prompt.type === 'text') {
+      this.bounds.checkText(prompt.text, param);
+      return this.model.tokenizer.encode(prompt.text, { addSpecialTokens: true });
+    }
     const bad = prompt.ids.find((id) => id >= this.model.vocabSize);
     if (bad !== undefined) throw ApiError.invalidRequest(`token id ${bad} is outside the vocabulary (size ${this.model.vocabSize})`, param);
     return prompt.ids;

@@ -183,6 +183,21 @@ t.test('min_tokens keeps EOS and stop ids from ending a sequence early, greedy o
   t.match(await bad.json(), { error: { param: 'min_tokens' } });
 });
 
+t.test('a prompt that cannot fit the context is refused before it is tokenized', async (t) => {
+  const huge = 'serval '.repeat(100_000); // 700 kB, under the test server's 1 MB body limit
+  for (const [path, body] of [
+    ['/v1/completions', { model: MODEL_ID, prompt: huge, max_tokens: 1 }],
+    ['/v1/chat/completions', { model: MODEL_ID, messages: [{ role: 'user', content: huge }], max_tokens: 1 }],
+    ['/v1/chat/completions', { model: MODEL_ID, messages: Array.from({ length: 5000 }, () => ({ role: 'user', content: 'a' })), max_tokens: 1 }],
+  ] as const) {
+    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.equal(response.status, 400, path);
+    const { error } = (await response.json()) as { error: { code: string; message: string } };
+    t.equal(error.code, 'context_length_exceeded');
+    t.match(error.message, /cannot fit/, 'refused by the bound, not after tokenizing');
+  }
+});
+
 t.test('logprobs equal log-softmax of the reference forward pass', async (t) => {
   const prompt = [17, 99, 3, 250, 41];
   const result = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 4, temperature: 0, logprobs: 3, echo: true, ignore_eos: true } as never);
