@@ -26,6 +26,8 @@ import { Router } from './router.js';
 import { ChatChunkEncoder, CompletionChunkEncoder } from './sse.js';
 import { closeListenSocket, createApp, listenExclusive, listenSocketPort, type HttpRequest, type HttpResponse, type ListenSocket } from './uws.js';
 
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 export interface HttpServerOptions {
   host: string;
   /** 0 picks a free port; the chosen one is in the result. */
@@ -171,7 +173,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
         if (rc.ex.finished) return;
         let body: unknown;
         try {
-          body = JSON.parse(buf.toString('utf8'));
+          // fatal: invalid UTF-8 is a bad body, not text with U+FFFD in it.
+          body = JSON.parse(STRICT_UTF8.decode(buf));
         } catch {
           throw ApiError.invalidJson();
         }

@@ -21,7 +21,7 @@ interface Case {
   path?: string;
   method?: string;
   contentType?: string;
-  /** Objects are JSON-encoded; strings sent verbatim. */
+  /** Objects are JSON-encoded; strings and bytes sent verbatim. */
   body?: unknown;
   status: number;
   type: string;
@@ -37,6 +37,13 @@ const E = '/v1/embeddings';
 const cases: Case[] = [
   { name: 'malformed JSON', body: '{"model": "x", ', status: 400, type: 'invalid_request_error', code: 'invalid_json' },
   { name: 'empty body', body: '', status: 400, type: 'invalid_request_error', code: 'invalid_json' },
+  {
+    name: 'invalid UTF-8 in a string',
+    body: Buffer.concat([Buffer.from('{"model": "x", "messages": [{"role": "user", "content": "a'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('b"}]}')]),
+    status: 400,
+    type: 'invalid_request_error',
+    code: 'invalid_json',
+  },
   { name: 'body is an array', body: [], status: 400, type: 'invalid_request_error', param: null },
   { name: 'missing model', body: { messages: user }, status: 400, type: 'invalid_request_error', param: 'model', code: 'missing_required_parameter' },
   { name: 'model not a string', body: chat({ model: 42 }), status: 400, type: 'invalid_request_error', param: 'model', code: 'invalid_type' },
@@ -132,7 +139,7 @@ for (const c of cases) {
     const method = c.method ?? 'POST';
     const headers: Record<string, string> = {};
     if (method === 'POST') headers['content-type'] = c.contentType ?? 'application/json';
-    const body = c.body === undefined ? undefined : typeof c.body === 'string' ? c.body : JSON.stringify(c.body);
+    const body = c.body === undefined ? undefined : typeof c.body === 'string' || c.body instanceof Buffer ? c.body : JSON.stringify(c.body);
     const res = await fetch(h.base + (c.path ?? C), { method, headers, body });
     t.equal(res.status, c.status, 'status');
     const json = (await res.json()) as { error: { message: string; type: string; param: string | null; code: string | null } };
