@@ -67,7 +67,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
 
   async *chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
     this.bounds.checkMessages(req.messages);
-    const plan = await planOutput(req, this.model.toolFormat.format);
+    const plan = await planOutput(req, this.model.toolFormat.format, this.model.vocabSize);
     const rendered = this.renderChat(req);
     this.bounds.checkText(rendered, 'messages');
     const promptIds = await this.model.tokenizer.encode(rendered, { addSpecialTokens: false });

@@ -7,6 +7,7 @@ import { ApiError } from '../protocol/errors.js';
 import type { ToolDefinition as RequestTool, ValidatedChatRequest } from '../protocol/requests.js';
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../structured/schema-grammar.js';
 import { toolCallGrammar, type ToolCallFormat, type ToolDefinition } from '../structured/tool-calls.js';
+import { estimateCompileMs, MAX_COMPILE_MS } from '../structured/grammar-cost.js';
 
 export interface OutputPlan {
   /** Grammar the output must follow, or null for free text. */
@@ -17,7 +18,7 @@ export interface OutputPlan {
 
 let jsonObject: Promise<GrammarWire> | null = null;
 
-export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCallFormat): Promise<OutputPlan> {
+export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCallFormat, vocabSize: number): Promise<OutputPlan> {
   const tools = req.tools && req.toolChoice !== 'none' ? req.tools : null;
   const format = req.sampling.responseFormat;
   const forced = tools !== null && (req.toolChoice === 'required' || typeof req.toolChoice === 'object');
@@ -29,7 +30,7 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     const chosen = named ? tools.filter((tool) => tool.name === (req.toolChoice as { name: string }).name) : tools;
     // A named function is one call of it (as OpenAI and vLLM do); "required" allows several unless parallel_tool_calls is false.
     const parallel = named ? false : req.parallelToolCalls;
-    const grammar = await refuseUnsupported(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel }), 'tools');
+    const grammar = await refuseUnsupported(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel }), 'tools', vocabSize);
     return { grammar, toolFormat };
   }
   if (format?.type === 'json_object') {
@@ -37,7 +38,7 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     return { grammar: await jsonObject, toolFormat: null };
   }
   if (format?.type === 'json_schema') {
-    const grammar = await refuseUnsupported(() => jsonSchemaGrammar(format.schema), 'response_format.json_schema.schema');
+    const grammar = await refuseUnsupported(() => jsonSchemaGrammar(format.schema), 'response_format.json_schema.schema', vocabSize);
     return { grammar, toolFormat: null };
   }
   return { grammar: null, toolFormat: tools ? toolFormat : null };
@@ -54,12 +55,23 @@ export function toToolDefinition(tool: RequestTool): ToolDefinition {
   };
 }
 
-async function refuseUnsupported(build: () => Promise<GrammarWire>, param: string): Promise<GrammarWire> {
+async function refuseUnsupported(build: () => Promise<GrammarWire>, param: string, vocabSize: number): Promise<GrammarWire> {
+  let grammar: GrammarWire;
   try {
-    return await build();
+    grammar = await build();
   } catch (error) {
     if (!(error instanceof UnsupportedSchemaError)) throw error;
     const { keyword, path, reason } = error.unsupported;
     throw ApiError.invalidRequest(`Unsupported JSON Schema keyword '${keyword}' at ${path}: ${reason}`, param, 'unsupported_schema');
   }
+  const estimate = estimateCompileMs(grammar.ebnf, vocabSize);
+  if (estimate > MAX_COMPILE_MS) {
+    throw ApiError.invalidRequest(
+      `The schema is too complex for constrained decoding: compiling its grammar would take about ${(estimate / 1000).toFixed(1)} s ` +
+        `(limit ${MAX_COMPILE_MS / 1000} s), stalling every request on the device meanwhile. Use fewer properties or shorter string length bounds.`,
+      param,
+      'unsupported_schema',
+    );
+  }
+  return grammar;
 }

@@ -251,4 +251,17 @@ t.test('an unsupported schema keyword is refused with 400 naming it', async (t) 
   t.match(((await tooDeep.json()) as { error: { code: string } }).error.code, 'unsupported_schema');
   const { text } = await chatJson({ type: 'object', properties: { a: { type: 'boolean' } }, required: ['a'] }, 1);
   t.ok(typeof (JSON.parse(text) as { a: unknown }).a === 'boolean', 'structured output still works afterwards');
+
+  // 600 optional properties would compile for tens of seconds on the device: refused up front.
+  const heavy = { type: 'object', properties: Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`p${i}`, { type: 'integer' }])) };
+  const refused = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL_ID, messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema', json_schema: { name: 'x', schema: heavy } } }),
+  });
+  t.equal(refused.status, 400, 'a schema too costly to compile: 400');
+  const error = ((await refused.json()) as { error: { code: string; message: string; param: string } }).error;
+  t.equal(error.code, 'unsupported_schema');
+  t.match(error.message, /too complex.*compiling its grammar would take about/);
+  t.equal(error.param, 'response_format.json_schema.schema');
 });
