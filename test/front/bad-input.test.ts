@@ -112,6 +112,16 @@ const cases: Case[] = [
   { name: 'completions: logprobs 21', path: P, body: cmpl({ logprobs: 21 }), status: 400, type: 'invalid_request_error', param: 'logprobs' },
   { name: 'completions: suffix', path: P, body: cmpl({ suffix: 'end' }), status: 400, type: 'invalid_request_error', param: 'suffix', code: 'unsupported_parameter' },
   { name: 'completions: best_of < n', path: P, body: cmpl({ n: 3, best_of: 2 }), status: 400, type: 'invalid_request_error', param: 'best_of' },
+  { name: 'a message without role', body: { model: 'x', messages: [{ content: 'hello' }] }, status: 400, type: 'invalid_request_error', param: 'messages[0].role', code: 'missing_required_parameter' },
+  {
+    name: 'a content part without type',
+    body: { model: 'x', messages: [{ role: 'user', content: [{ text: 'x' }] }] },
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'messages[0].content[0].type',
+    code: 'missing_required_parameter',
+  },
+  { name: 'response_format without type', body: { model: 'x', messages: user, response_format: {} }, status: 400, type: 'invalid_request_error', param: 'response_format.type', code: 'missing_required_parameter' },
   { name: 'completions: echo not boolean', path: P, body: cmpl({ echo: 1 }), status: 400, type: 'invalid_request_error', param: 'echo' },
   { name: 'completions: 17 prompts × n 16 = 272 completions', path: P, body: cmpl({ prompt: Array.from({ length: 17 }, () => 'a'), n: 16 }), status: 400, type: 'invalid_request_error', param: 'prompt' },
   // embeddings
