@@ -105,6 +105,38 @@ t.test('a release after a capacity change moves only what was written, and later
   check(t, pool, 2, 30);
 });
 
+t.test('positions an earlier occupant wrote count as stale until a fresh re-layout', async (t) => {
+  const pool = new KvSlotPool(shape);
+  pool.reserve(16, 4);
+  for (let s = 0; s < 4; s++) {
+    pool.acquire(`s${s}`);
+    fill(pool, s, 16);
+  }
+  t.equal(pool.stalePositions(), 0, 'first occupants leave nothing stale');
+  pool.release('s3');
+  pool.release('s1');
+  pool.acquire('s4');
+  fill(pool, 4, 2);
+  t.equal(pool.stalePositions(), 14, "s4 reads 14 positions its slot's earlier occupant wrote");
+  pool.reserve(16, 3);
+  t.equal(pool.stalePositions(), 14, '14 stale against 34 live positions (under half): kept');
+
+  pool.release('s0');
+  pool.release('s2');
+  pool.acquire('s5');
+  pool.acquire('s6');
+  fill(pool, 5, 3);
+  fill(pool, 6, 1);
+  const staleBefore = pool.stalePositions();
+  t.ok(staleBefore > 2 + 3 + 1, `${staleBefore} stale positions outnumber the 6 live ones`);
+  pool.reserve(16, 3);
+  t.equal(pool.capacity, 16, 'same capacity');
+  t.equal(pool.stalePositions(), 0, 'a fresh buffer: nothing stale');
+  check(t, pool, 4, 2);
+  check(t, pool, 5, 3);
+  check(t, pool, 6, 1);
+});
+
 t.test('the budget bounds slots x capacity', async (t) => {
   const pool = new KvSlotPool(shape);
   t.throws(() => pool.reserve(128, 5), /budget/);
