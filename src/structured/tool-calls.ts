@@ -209,9 +209,12 @@ export class ToolCallStreamParser {
     const trigger = TRIGGER[this.format];
     const at = this.format === 'llama3' ? -1 : this.buf.indexOf(trigger);
     if (at >= 0) {
-      // Whitespace just before a call is layout, not content.
-      this.content(this.buf.slice(0, at).trimEnd());
-      this.opener = trigger;
+      // Whitespace just before a call is layout, not content (unless the call
+      // turns out not to be one: abandonCall() emits the opener as text).
+      const before = this.buf.slice(0, at);
+      const kept = before.trimEnd();
+      this.content(kept);
+      this.opener = before.slice(kept.length) + trigger;
       this.buf = this.buf.slice(at + trigger.length);
       this.mode = this.format === 'mistral' ? 'open' : 'call';
       return;

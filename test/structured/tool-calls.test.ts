@@ -65,9 +65,11 @@ const OUTPUTS: { format: ToolCallFormat; text: string; expected: ParsedOutput }[
     },
   },
   { format: 'hermes', text: 'Just text, with a < sign and <tool', expected: { content: 'Just text, with a < sign and <tool', toolCalls: [] } },
+  // A trigger that is not followed by a call is text, with the space before it.
+  { format: 'hermes', text: 'I will use <tool_call> tags later', expected: { content: 'I will use <tool_call> tags later', toolCalls: [] } },
   { format: 'hermes', text: '<tool_call>{"arguments": {"x": 1}, "name": "late_name"}</tool_call>', expected: { content: null, toolCalls: [{ id: 'call_0', name: 'late_name', arguments: '{"x": 1}' }] } },
   { format: 'hermes', text: '<tool_call>{"name": "no_args"}</tool_call>', expected: { content: null, toolCalls: [{ id: 'call_0', name: 'no_args', arguments: '{}' }] } },
-  { format: 'hermes', text: 'x <tool_call>{"nom": 1}</tool_call> y', expected: { content: 'x<tool_call>{"nom": 1}</tool_call> y', toolCalls: [] } },
+  { format: 'hermes', text: 'x <tool_call>{"nom": 1}</tool_call> y', expected: { content: 'x <tool_call>{"nom": 1}</tool_call> y', toolCalls: [] } },
   { format: 'hermes', text: '<tool_call>{"name": "cut", "arguments": {"q": "abc', expected: { content: null, toolCalls: [{ id: 'call_0', name: 'cut', arguments: '{"q": "abc' }] } },
   { format: 'hermes', text: '<tool_call>{"name": "esc\\"aped", "arguments": {"s": "a\\"}b"}}</tool_call>', expected: { content: null, toolCalls: [{ id: 'call_0', name: 'esc"aped', arguments: '{"s": "a\\"}b"}' }] } },
   {
@@ -84,7 +86,7 @@ const OUTPUTS: { format: ToolCallFormat; text: string; expected: ParsedOutput }[
     expected: { content: 'Calling now', toolCalls: [{ id: 'call_0', name: 'a', arguments: '{"k": "]"}' }, { id: 'call_1', name: 'b', arguments: '{}' }] },
   },
   { format: 'mistral', text: 'No calls [TOOL_CALL', expected: { content: 'No calls [TOOL_CALL', toolCalls: [] } },
-  { format: 'mistral', text: 'Dangling [TOOL_CALLS] ', expected: { content: 'Dangling[TOOL_CALLS] ', toolCalls: [] } },
+  { format: 'mistral', text: 'Dangling [TOOL_CALLS] ', expected: { content: 'Dangling [TOOL_CALLS] ', toolCalls: [] } },
   { format: 'mistral', text: '[TOOL_CALLS] [ {"title": "x"}]', expected: { content: '[TOOL_CALLS] [ {"title": "x"}]', toolCalls: [] } },
   { format: 'hermes', text: '<tool_call>\n{"foo": 1}</tool_call>', expected: { content: '<tool_call>\n{"foo": 1}</tool_call>', toolCalls: [] } },
   { format: 'hermes', text: '<tool_call>{"name": "a"}</tool_call><tool_call>  {"x"', expected: { content: '<tool_call>  {"x"', toolCalls: [{ id: 'call_0', name: 'a', arguments: '{}' }] } },
