@@ -50,6 +50,8 @@ export class EngineCore {
   /** Workers whose next step must drop every slot (after a failed step). */
   private readonly needsReset = new Set<number>();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Set once the actor is ending itself (exitAfterInFlight). */
+  private exitCode: number | null = null;
   /** Per worker, the application of its latest dispatched step's result (the next one waits for it). */
   private readonly lastApplied = new Map<number, Promise<void>>();
   /** Per worker, the latest plan.step dispatched to it. */
@@ -161,9 +163,21 @@ export class EngineCore {
 
   private injectFault(msg: FaultMessage): void {
     if (!this.testHooks) return;
-    // A worker thread's process.exit ends the thread: the actor dies as if it had crashed.
-    if (msg.target === 'actor') process.exit(70);
-    this.pendingFaults.set(msg.worker, msg.kind);
+    // The actor dies as if it had crashed (exit code 70).
+    if (msg.target === 'actor') this.exitAfterInFlight(70);
+    else this.pendingFaults.set(msg.worker, msg.kind);
+  }
+
+  /**
+   * Ends the actor thread once no device step is in flight. Ending it sooner
+   * would terminate the device threads (its children) inside session.run(),
+   * and onnxruntime-node then throws a C++ exception into the dead
+   * environment, which aborts the whole process. No step is dispatched meanwhile.
+   */
+  exitAfterInFlight(code: number): void {
+    if (this.exitCode !== null) return;
+    this.exitCode = code;
+    void Promise.allSettled([...this.inFlight]).then(() => process.exit(code));
   }
 
   private cancel(reqId: number): void {
@@ -194,6 +208,7 @@ export class EngineCore {
    * behind it may settle in either order).
    */
   private dispatchIdleWorkers(): void {
+    if (this.exitCode !== null) return;
     for (let plans = this.scheduler.schedule(); plans.length > 0; plans = this.scheduler.schedule()) {
       for (const plan of plans) this.dispatch(plan);
     }

@@ -30,6 +30,12 @@ export async function startEngineCore(channel: ActorChannel, config: EngineConfi
   try {
     await Promise.all(devices.map((device) => device.ready()));
     const core = new EngineCore(channel, devices, config, { maxModelLen, eosTokenIds: decoder.eosTokenIds });
+    // A bug that escapes the actor ends it (the front fails every request and
+    // reports the death), but only after the device threads leave session.run().
+    process.on('uncaughtException', (error) => {
+      console.error('scheduler actor: uncaught exception', error);
+      core.exitAfterInFlight(1);
+    });
     channel.send({ type: 'ready', maxModelLen, workers: devices.length });
     await core.run();
   } finally {

@@ -7,8 +7,12 @@
 //   least-loaded worker (fewest active slots) among those being planned that
 //   have a free slot, token budget left this step, and KV room for the head's
 //   whole known length + 1 (look-ahead, so a long prompt is not admitted only to
-//   be evicted a few chunks later). If no worker can take the head, admission
-//   stops: nothing overtakes it, so a big prompt is never starved by small ones.
+//   be evicted a few chunks later) — except that a worker already running a
+//   sequence with the same prompt (the n choices of one request) takes it if it
+//   can: the worker then copies that prompt's KV instead of recomputing it, and
+//   a failing worker fails one request's choices together, not several requests.
+//   If no worker can take the head, admission stops: nothing overtakes it, so a
+//   big prompt is never starved by small ones.
 // - A step mixes rows. Every decode-ready sequence (exactly one uncomputed
 //   token) gets its row first, so decode never starves; the remaining
 //   maxBatchTokens go to prefill chunks, oldest sequence first, then to new
@@ -367,9 +371,14 @@ export class Scheduler {
       const head = this.waiting[0];
       const lookahead = Math.min(head.length + 1, maxModelLen);
       let best: Draft | null = null;
+      let sibling = false;
       for (const d of drafts) {
         if (d.tokensLeft === 0 || !d.worker.kv.canAdmit(lookahead)) continue;
-        if (best === null || d.worker.kv.activeSlots < best.worker.kv.activeSlots) best = d;
+        const hasSibling = d.worker.running.some((s) => s.promptKey === head.promptKey);
+        if (best === null || (hasSibling && !sibling) || (hasSibling === sibling && d.worker.kv.activeSlots < best.worker.kv.activeSlots)) {
+          best = d;
+          sibling = hasSibling;
+        }
       }
       if (best === null) return;
       this.waiting.shift();

@@ -33,6 +33,8 @@ export class Sequence implements SequenceView {
   readonly endTokenIds: ReadonlySet<number>;
   /** Admission order; smaller = older. Kept across preemption so FCFS survives it. */
   readonly arrival: number;
+  /** The prompt as one comparable value: sequences with the same prompt are placed together. */
+  readonly promptKey: string;
 
   status: SeqStatus = 'waiting';
   worker: number | null = null;
@@ -55,6 +57,7 @@ export class Sequence implements SequenceView {
     this.maxTokens = maxTokens;
     this.endTokenIds = new Set([...(request.ignoreEos ? [] : (request.eosTokenIds ?? [])), ...(request.stopTokenIds ?? [])]);
     this.arrival = arrival;
+    this.promptKey = this.promptTokenIds.join(',');
   }
 
   /** Prompt + generated tokens. */

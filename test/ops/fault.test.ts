@@ -1,6 +1,7 @@
 // Fault recovery against a real server with two device workers: a device
 // worker killed mid-batch fails only its own requests (streams get an error
-// event, then [DONE]), the other worker's requests complete untouched, and
+// event, then [DONE]), the other worker's requests (n > 1 ones too: their
+// choices share a worker) complete untouched, and
 // the restarted worker reloads the model and serves correct output again.
 // A dead scheduler actor fails every request cleanly and is reported once.
 // The workers are pipelined, so a failed step always has the next one queued behind it.
@@ -51,10 +52,17 @@ t.test('a device worker crash fails only its requests; the worker comes back', a
   let started = 0;
   let allStarted!: () => void;
   const startedAll = new Promise<void>((resolve) => (allStarted = resolve));
+  // Odd streams ask for n = 2: both choices run on one worker (same prompt), so a
+  // crash elsewhere leaves the whole request intact.
+  const choicesOf = (i: number): number => (i % 2 === 1 ? 2 : 1);
   const results = Array.from({ length: streams }, (_, i) =>
-    streamCompletion(served.base, { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: LONG, ignore_eos: true, stream_options: { include_usage: true } }, () => {
-      if (++started === streams) allStarted();
-    }),
+    streamCompletion(
+      served.base,
+      { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: LONG, n: choicesOf(i), ignore_eos: true, stream_options: { include_usage: true } },
+      () => {
+        if (++started === streams) allStarted();
+      },
+    ),
   );
   await startedAll;
   served.model.engine.injectFault('device', 0, 'crash');
@@ -74,9 +82,16 @@ t.test('a device worker crash fails only its requests; the worker comes back', a
   for (const r of completed) {
     t.equal(r.finishReason, 'length');
     t.equal(r.done, true);
-    const usage = r.frames.at(-1)?.usage as { completion_tokens: number } | undefined;
-    t.equal(usage?.completion_tokens, LONG, 'the other worker generated every token');
   }
+  settled.forEach((r, i) => {
+    if (r.error !== null) return;
+    const usage = r.frames.at(-1)?.usage as { completion_tokens: number } | undefined;
+    t.equal(usage?.completion_tokens, LONG * choicesOf(i), `request ${i}: the other worker generated every token of its ${choicesOf(i)} choice(s)`);
+  });
+  t.ok(
+    settled.some((r, i) => r.error === null && choicesOf(i) === 2),
+    'an n = 2 request on the surviving worker completed (its choices were not split across workers)',
+  );
   // The restarted thread must have reloaded the model: same greedy text as before the crash.
   await recovered(t, 1);
   t.pass('the engine reports the crashed worker reloaded');

@@ -195,6 +195,19 @@ t.test('least-loaded placement across 2 workers', async (t) => {
   );
 });
 
+t.test('sequences with the same prompt go to the worker already running it, if it has room', async (t) => {
+  const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 3, maxBatchTokens: 32 });
+  // The n choices of one request: same prompt, separate sequences.
+  sched.add({ id: 'n0', promptTokenIds: [7, 8, 9], maxTokens: 20 });
+  sched.add({ id: 'other', promptTokenIds: [1, 2], maxTokens: 20 });
+  sched.add({ id: 'n1', promptTokenIds: [7, 8, 9], maxTokens: 20 });
+  sched.add({ id: 'n2', promptTokenIds: [7, 8, 9], maxTokens: 20 });
+  sched.add({ id: 'n3', promptTokenIds: [7, 8, 9], maxTokens: 20 });
+  const placed = new Map<string, number>();
+  for (const p of step(sched, fake).plans) for (const r of p.rows) placed.set(r.seqId, p.worker);
+  t.same(Object.fromEntries(placed), { n0: 0, other: 1, n1: 0, n2: 0, n3: 1 }, 'siblings join n0 on worker 0 (though busier) until it is full');
+});
+
 t.test('preemption by recompute under a tiny KV budget keeps every stream identical', async (t) => {
   const model = hashModel(VOCAB);
   const reqs = range(6).map((i) => ({
