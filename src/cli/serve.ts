@@ -88,6 +88,9 @@ export async function runServe(argv: string[]): Promise<number> {
       stop.watchEngine(model.engine);
       bindDeviceFailureMetric(metrics.registry, model.engine);
       logger.info({ model: model.id, dir: modelDir, workers: devices.length, maxModelLen: model.engine.maxModelLen }, 'chat model loaded');
+      if (options.maxModelLen !== null && model.engine.maxModelLen < options.maxModelLen) {
+        logger.warn({ requested: options.maxModelLen, maxModelLen: model.engine.maxModelLen }, "--max-model-len exceeds the model's max_position_embeddings: using the model's");
+      }
     }
     embedding = embeddingLoad === null ? null : await embeddingLoad;
     if (embedding !== null) {

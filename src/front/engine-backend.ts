@@ -189,8 +189,16 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     if (!resolved.ok) throw ApiError.invalidRequest(resolved.error.message, resolved.error.param);
     const p = resolved.params;
     const room = Math.max(1, this.model.engine.maxModelLen - promptLength);
+    const maxTokens = Math.min(sampling.maxTokens ?? room, room);
+    if (sampling.minTokens > maxTokens) {
+      throw ApiError.invalidRequest(
+        `'min_tokens' (${sampling.minTokens}) exceeds the ${maxTokens} tokens this prompt leaves in the model's context (${this.model.engine.maxModelLen}).`,
+        'min_tokens',
+        'invalid_value',
+      );
+    }
     return {
-      maxTokens: Math.min(sampling.maxTokens ?? room, room),
+      maxTokens,
       temperature: p.temperature,
       topP: p.topP,
       topK: p.topK,

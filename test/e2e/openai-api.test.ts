@@ -181,6 +181,15 @@ t.test('min_tokens keeps EOS and stop ids from ending a sequence early, greedy o
   });
   t.equal(bad.status, 400);
   t.match(await bad.json(), { error: { param: 'min_tokens' } });
+  // Without max_tokens the limit is what the context leaves: the same rule.
+  const room = served.model.engine.maxModelLen - 3;
+  const beyond = await fetch(`${base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: MODEL_ID, messages: [{ role: 'user', content: 'x' }], min_tokens: room }),
+  });
+  t.equal(beyond.status, 400, 'min_tokens beyond the context room: 400');
+  t.match(await beyond.json(), { error: { param: 'min_tokens', message: /leaves in the model's context/ } });
 });
 
 t.test('a prompt that cannot fit the context is refused before it is tokenized', async (t) => {
