@@ -72,7 +72,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-model-len', key: 'maxModelLen', type: 'int', min: 1, placeholder: 'N', help: "Longest sequence (prompt + output) (default: the model's max_position_embeddings, at most 2048)." },
   { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', min: 1, placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
-  { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
+  { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', min: 1, max: 2, placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
   { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', min: 1, placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
   { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', min: 1, placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
@@ -142,9 +142,6 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
     target[flag.key] = convert(flag, raw);
   }
   if (result.quantize === ('none' as string)) result.quantize = null;
-  if (result.pipelineDepth !== null && result.pipelineDepth !== 1 && result.pipelineDepth !== 2) {
-    throw new UsageError(`--pipeline-depth must be 1 or 2, got ${result.pipelineDepth}`);
-  }
   if (result.kvCacheTokens !== null && result.maxModelLen !== null && result.kvCacheTokens < result.maxModelLen) {
     throw new UsageError(`--kv-cache-tokens (${result.kvCacheTokens}) must hold at least one sequence of --max-model-len (${result.maxModelLen})`);
   }
@@ -163,7 +160,8 @@ function convert(flag: FlagSpec, raw: string): unknown {
     const min = flag.min ?? 0;
     const max = flag.max ?? Number.MAX_SAFE_INTEGER;
     if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
-      const range = flag.max !== undefined ? `an integer from ${min} to ${max}` : min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`;
+      const range =
+        flag.max === undefined ? (min === 0 ? 'a non-negative integer' : `an integer of at least ${min}`) : max === min + 1 ? `${min} or ${max}` : `an integer from ${min} to ${max}`;
       throw new UsageError(`--${flag.name} expects ${range}, got '${raw}'`);
     }
     return value;

@@ -31,6 +31,8 @@ t.test('out-of-range and empty values are usage errors naming the flag', async (
     [['--max-body-bytes', '0'], /--max-body-bytes/],
     [['--max-n', '0'], /--max-n expects an integer from 1 to 128/],
     [['--max-n', '500'], /--max-n/],
+    [['--pipeline-depth', '3'], /--pipeline-depth expects 1 or 2, got '3'/],
+    [['--pipeline-depth', '0'], /--pipeline-depth/],
     [['--max-concurrency', '0'], /--max-concurrency/],
     [['--embedding-workers', '0'], /--embedding-workers/],
     [['--embedding-threads', '0'], /--embedding-threads/],
