@@ -30,7 +30,7 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     const chosen = named ? tools.filter((tool) => tool.name === (req.toolChoice as { name: string }).name) : tools;
     // A named function is one call of it (as OpenAI and vLLM do); "required" allows several unless parallel_tool_calls is false.
     const parallel = named ? false : req.parallelToolCalls;
-    const grammar = await refuseUnsupported(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel }), 'tools', vocabSize);
+    const grammar = await checkedGrammar(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel }), 'tools', vocabSize);
     return { grammar, toolFormat };
   }
   if (format?.type === 'json_object') {
@@ -38,7 +38,7 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     return { grammar: await jsonObject, toolFormat: null };
   }
   if (format?.type === 'json_schema') {
-    const grammar = await refuseUnsupported(() => jsonSchemaGrammar(format.schema), 'response_format.json_schema.schema', vocabSize);
+    const grammar = await checkedGrammar(() => jsonSchemaGrammar(format.schema), 'response_format.json_schema.schema', vocabSize);
     return { grammar, toolFormat: null };
   }
   return { grammar: null, toolFormat: tools ? toolFormat : null };
@@ -55,7 +55,8 @@ export function toToolDefinition(tool: RequestTool): ToolDefinition {
   };
 }
 
-async function refuseUnsupported(build: () => Promise<GrammarWire>, param: string, vocabSize: number): Promise<GrammarWire> {
+/** The grammar `build` makes, or a 400 naming `param`: a schema keyword it cannot enforce, or a compile too costly for the device. */
+async function checkedGrammar(build: () => Promise<GrammarWire>, param: string, vocabSize: number): Promise<GrammarWire> {
   let grammar: GrammarWire;
   try {
     grammar = await build();
