@@ -43,13 +43,19 @@ function check(t: Test, pool: KvSlotPool, seq: number, count: number): void {
   t.equal(bad, 0, `sequence ${seq} intact in slot ${slot}`);
 }
 
-t.test('release keeps slots contiguous and moves the last slot intact', async (t) => {
+/** A pool laid out for lengths.length slots of `capacity`; sequence s{i} holds lengths[i] written positions. */
+function poolWith(capacity: number, lengths: number[]): KvSlotPool {
   const pool = new KvSlotPool(shape);
-  pool.reserve(16, 4);
-  for (let s = 0; s < 4; s++) {
+  pool.reserve(capacity, lengths.length);
+  lengths.forEach((length, s) => {
     pool.acquire(`s${s}`);
-    fill(pool, s, 10);
-  }
+    fill(pool, s, length);
+  });
+  return pool;
+}
+
+t.test('release keeps slots contiguous and moves the last slot intact', async (t) => {
+  const pool = poolWith(16, [10, 10, 10, 10]);
   pool.release('s1');
   t.equal(pool.activeSlots, 3);
   t.equal(pool.slotOf('s3'), 1, 'the last sequence took the freed slot');
@@ -57,12 +63,7 @@ t.test('release keeps slots contiguous and moves the last slot intact', async (t
 });
 
 t.test('growing and shrinking the capacity keeps every active sequence', async (t) => {
-  const pool = new KvSlotPool(shape);
-  pool.reserve(16, 2);
-  pool.acquire('s0');
-  pool.acquire('s1');
-  fill(pool, 0, 16);
-  fill(pool, 1, 12);
+  const pool = poolWith(16, [16, 12]);
   pool.reserve(48, 2);
   t.equal(pool.capacity, 48);
   check(t, pool, 0, 16);
@@ -90,12 +91,7 @@ t.test('a layout holds every slot the budget allows at its capacity, and no more
 });
 
 t.test('a release after a capacity change moves only what was written, and later writes land intact', async (t) => {
-  const pool = new KvSlotPool(shape);
-  pool.reserve(16, 3);
-  for (let s = 0; s < 3; s++) {
-    pool.acquire(`s${s}`);
-    fill(pool, s, 4 + 4 * s);
-  }
+  const pool = poolWith(16, [4, 8, 12]);
   pool.reserve(40, 3);
   pool.release('s0');
   t.equal(pool.slotOf('s2'), 0);
@@ -106,12 +102,7 @@ t.test('a release after a capacity change moves only what was written, and later
 });
 
 t.test('positions an earlier occupant wrote count as stale until a fresh re-layout', async (t) => {
-  const pool = new KvSlotPool(shape);
-  pool.reserve(16, 4);
-  for (let s = 0; s < 4; s++) {
-    pool.acquire(`s${s}`);
-    fill(pool, s, 16);
-  }
+  const pool = poolWith(16, [16, 16, 16, 16]);
   t.equal(pool.stalePositions(), 0, 'first occupants leave nothing stale');
   pool.release('s3');
   pool.release('s1');
