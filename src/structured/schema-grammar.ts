@@ -4,7 +4,8 @@
 // as recognisable literals that we replace by our own rules.
 
 import { FORMAT_RULES, integerRule, numberRule, stringRule, type NumericBounds } from './json-leaves.js';
-import { ENFORCED_FORMATS, findUnsupportedKeyword, type UnsupportedKeyword } from './schema-support.js';
+import { ENFORCED_FORMATS } from './schema-keywords.js';
+import { findUnsupportedKeyword, type UnsupportedKeyword } from './schema-support.js';
 import { jsonSchemaToEbnf, type GrammarSpec } from './xgrammar.js';
 
 /** A request's schema uses something we cannot enforce; answer 400 naming `keyword`. */

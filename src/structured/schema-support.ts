@@ -1,15 +1,28 @@
-// Which JSON Schema keywords constrained decoding really enforces, and a check
-// that finds the first one a request uses that it does not.
+// The check that finds the first JSON Schema keyword a request uses that
+// constrained decoding would not enforce (the vocabulary is schema-keywords.ts).
 //
 // The rule is "never silently unenforced": a keyword is supported only when
-// every output the grammar allows validates against it. Each decision below
-// was tested against xgrammar 0.1.27 (see docs/structured-output.md and
+// every output the grammar allows validates against it. Each decision here
+// and in schema-keywords.ts was tested against xgrammar 0.1.27 (see docs/structured-output.md and
 // test/structured/schema-support.test.ts). Where xgrammar's own conversion is
 // unsound (numbers with bounds, strings with length limits or formats),
 // schema-grammar.ts writes those rules itself; those keywords count as
 // supported here.
 
 import { integerRule, numberRule, type NumericBounds } from './json-leaves.js';
+import {
+  ANNOTATIONS,
+  ENFORCED_FORMATS,
+  MAX_BOUND,
+  MAX_ITEMS,
+  MAX_SCHEMA_DEPTH,
+  MAX_STRING_LENGTH,
+  REFUSED_FORMATS,
+  SUPPORTED,
+  TYPES,
+  UNSUPPORTED_REASONS,
+} from './schema-keywords.js';
+import { definitionRef, escapePointer } from './schema-refs.js';
 
 export interface UnsupportedKeyword {
   /** The keyword, e.g. `patternProperties`, or `$ref` for an unresolvable reference. */
@@ -19,124 +32,6 @@ export interface UnsupportedKeyword {
   /** One sentence for the 400 message. */
   reason: string;
 }
-
-/** Keywords that only describe; they never constrain output. */
-const ANNOTATIONS = new Set([
-  'title',
-  'description',
-  'default',
-  'examples',
-  'example',
-  '$comment',
-  '$schema',
-  '$id',
-  '$anchor',
-  'deprecated',
-  'readOnly',
-  'writeOnly',
-  'contentEncoding',
-  'contentMediaType',
-  'strict',
-]);
-
-/** Keywords whose value holds sub-schemas or data; handled explicitly below. */
-const SUPPORTED = new Set([
-  'type',
-  'enum',
-  'const',
-  'properties',
-  'required',
-  'additionalProperties',
-  'items',
-  'prefixItems',
-  'minItems',
-  'maxItems',
-  'anyOf',
-  'oneOf',
-  '$ref',
-  '$defs',
-  'definitions',
-  'minLength',
-  'maxLength',
-  'format',
-  'minimum',
-  'maximum',
-  'exclusiveMinimum',
-  'exclusiveMaximum',
-  'nullable',
-]);
-
-/** Why some well-known keywords are refused (shown in the 400). */
-const UNSUPPORTED_REASONS: Record<string, string> = {
-  pattern: 'regular expressions on strings are not enforced (xgrammar may emit unescaped quotes inside them)',
-  patternProperties: 'property-name patterns are not enforced',
-  propertyNames: 'property-name constraints are not enforced',
-  additionalItems: 'use prefixItems with items instead',
-  unevaluatedProperties: 'not enforced',
-  unevaluatedItems: 'not enforced',
-  uniqueItems: 'not enforced: duplicates could be generated',
-  contains: 'not enforced',
-  minContains: 'not enforced',
-  maxContains: 'not enforced',
-  multipleOf: 'not enforced',
-  minProperties: 'not enforced: generated objects may repeat a free key',
-  maxProperties: 'not enforced',
-  dependentRequired: 'not enforced',
-  dependentSchemas: 'not enforced',
-  dependencies: 'not enforced',
-  allOf: 'not enforced (merge the sub-schemas into one)',
-  not: 'not enforced',
-  if: 'conditional schemas are not enforced',
-  then: 'conditional schemas are not enforced',
-  else: 'conditional schemas are not enforced',
-  $dynamicRef: 'dynamic references are not supported',
-  $recursiveRef: 'dynamic references are not supported',
-};
-
-/** Formats whose values the grammar spells out exactly (schema-grammar.ts). */
-export const ENFORCED_FORMATS = new Set(['date', 'time', 'date-time', 'uuid']);
-
-/**
- * Formats that JSON Schema validators check but we cannot enforce. Other
- * format names (OpenAPI's `binary`, `byte`, `int32`, `password`, ...) are not
- * assertions in JSON Schema and are treated as annotations.
- */
-export const REFUSED_FORMATS = new Set([
-  'email',
-  'idn-email',
-  'hostname',
-  'idn-hostname',
-  'ipv4',
-  'ipv6',
-  'uri',
-  'uri-reference',
-  'iri',
-  'iri-reference',
-  'uri-template',
-  'json-pointer',
-  'relative-json-pointer',
-  'regex',
-  'duration',
-]);
-
-const TYPES = new Set(['object', 'array', 'string', 'number', 'integer', 'boolean', 'null']);
-
-/** Largest magnitude a bound may have: beyond it, integers stop being exact doubles. */
-export const MAX_BOUND = Number.MAX_SAFE_INTEGER;
-/**
- * Largest minLength/maxLength: each unit is one grammar rule, compiled at
- * ~13 ms per rule on a 32k vocabulary (json-leaves.ts stringRule).
- */
-export const MAX_STRING_LENGTH = 128;
-/** Largest minItems/maxItems: xgrammar expands the count into rules (4000 compile in ~0.1 s). */
-export const MAX_ITEMS = 4096;
-
-/**
- * Deepest JSON nesting (objects and arrays) of a schema. xgrammar's schema
- * conversion recurses per level and traps inside its WebAssembly memory at
- * about 68 nested `items`; real schemas stay far below this.
- */
-export const MAX_SCHEMA_DEPTH = 48;
 
 type Schema = Record<string, unknown>;
 
@@ -472,12 +367,11 @@ function checkCount(schema: Schema, minKey: string, maxKey: string, limit: numbe
 /** Resolves the local references we support: `#`, `#/$defs/x`, `#/definitions/x`. */
 export function resolveRef(root: unknown, ref: string): unknown {
   if (ref === '#') return root;
-  const m = /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref);
-  if (m === null || !isObject(root)) return undefined;
-  const defs = root[m[1]];
+  const target = definitionRef(ref);
+  if (target === null || !isObject(root)) return undefined;
+  const defs = root[target.section];
   if (!isObject(defs)) return undefined;
-  const name = m[2].replaceAll('~1', '/').replaceAll('~0', '~');
-  return Object.hasOwn(defs, name) ? defs[name] : undefined;
+  return Object.hasOwn(defs, target.name) ? defs[target.name] : undefined;
 }
 
 export function jsonTypeOf(value: unknown): string {
@@ -502,10 +396,6 @@ function firstTooDeep(schema: unknown): UnsupportedKeyword | null {
 
 function isObject(value: unknown): value is Schema {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-function escapePointer(name: string): string {
-  return name.replaceAll('~', '~0').replaceAll('/', '~1');
 }
 
 function fail(keyword: string, path: string, reason: string): UnsupportedKeyword {

@@ -7,7 +7,8 @@
 //     If xgrammar starts enforcing one, its check here fails: revisit the table.
 
 import t from 'tap';
-import { findUnsupportedKeyword, MAX_SCHEMA_DEPTH } from '../../src/structured/schema-support.js';
+import { MAX_SCHEMA_DEPTH } from '../../src/structured/schema-keywords.js';
+import { findUnsupportedKeyword } from '../../src/structured/schema-support.js';
 import { ebnfSpec, jsonSchemaGrammar, UnsupportedSchemaError } from '../../src/structured/schema-grammar.js';
 import { GrammarCompiler, jsonSchemaToEbnf, XgrammarError } from '../../src/structured/xgrammar.js';
 import { acceptsText, smallVocab } from './helpers.js';
