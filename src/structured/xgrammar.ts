@@ -4,8 +4,8 @@
 //
 // Why we do not `import` the package: its lib/index.js is a UMD bundle inside
 // a "type": "module" package, so Node loads it as ESM and its Node branch then
-// fails on `require`/`__filename`. Defining those as globals (the workaround
-// in the research note) leaks them to every other module. Instead we compile
+// fails on `require`/`__filename`. Defining those as globals (the usual
+// workaround) leaks them to every other module. Instead we compile
 // the bundle ourselves as a CommonJS function with its own require, module,
 // __filename and __dirname, so nothing global changes.
 //
@@ -40,14 +40,6 @@ interface CompiledGrammarHandle extends Deletable {
   readonly __compiledGrammarBrand?: never;
 }
 interface CompilerHandle extends Deletable {
-  CompileJSONSchema(
-    schema: string,
-    anyWhitespace: boolean,
-    indent: number | undefined,
-    separators: { first: string; second: string } | undefined,
-    strictMode: boolean,
-    maxWhitespaceCnt: number | undefined,
-  ): CompiledGrammarHandle;
   CompileBuiltinJSONGrammar(): CompiledGrammarHandle;
   CompileGrammar(grammar: Deletable): CompiledGrammarHandle;
   CompileStructuralTag(json: string): CompiledGrammarHandle;
@@ -59,7 +51,6 @@ interface MatcherHandle extends Deletable {
   Reset(): void;
   Rollback(n: number): void;
   FindJumpForwardString(): string;
-  AcceptString(s: string, verbose: boolean): boolean;
 }
 interface Binding {
   vecStringFromJSArray(a: string[]): Deletable;
@@ -249,7 +240,7 @@ export class GrammarVocab {
 
 // ---- grammars and the compiler cache ------------------------------------------
 
-/** What to constrain output to. Build with the helpers in schema-grammar.ts / tool-calls.ts. */
+/** What to constrain output to. Build with the helpers in schema-grammar.ts / tool-call-grammar.ts. */
 export type GrammarSpec =
   /** Any JSON value accepted by xgrammar's builtin JSON grammar. */
   | { kind: 'builtin_json' }
