@@ -14,7 +14,8 @@ import { DECODER_PRESETS } from '../src/model/testmodels/presets.js';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.js';
 import { GrammarCompiler, GrammarMatcher, GrammarVocab, maskAllows, type CompiledGrammar, type GrammarSpec } from '../src/structured/xgrammar.js';
 import { ebnfSpec, jsonObjectGrammar, jsonSchemaGrammar } from '../src/structured/schema-grammar.js';
-import { toolCallGrammar, type ToolDefinition } from '../src/structured/tool-calls.js';
+import type { ToolDefinition } from '../src/protocol/requests.js';
+import { toolCallGrammar } from '../src/structured/tool-call-grammar.js';
 import { mulberry32 as rng } from '../test/support/random.js';
 
 const BATCH = 32;

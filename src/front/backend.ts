@@ -32,12 +32,12 @@
 //     made calls finishes with finishReason 'tool_calls' ('length' if cut
 //     short). These events are the only source of the calls: the server
 //     streams each as its own chunk and, for non-streamed responses,
-//     reassembles them (assembleEvents) into message.tool_calls.
+//     reassembles them (assembleToolCalls) into message.tool_calls.
 //  9. Throwing something that is not an ApiError yields an opaque 500 (the
 //     error is logged server-side, never sent to the client).
 
 import type { ApiError } from '../protocol/errors.js';
-import type { ToolCallDelta } from '../structured/tool-calls.js';
+import type { ToolCallDelta } from '../structured/tool-call-deltas.js';
 import type {
   ToolCall,
   ValidatedChatRequest,

@@ -6,7 +6,7 @@ import type { EngineConfig } from '../engine/config.js';
 import { loadModelFolder } from '../model/folder.js';
 import { ChatTemplate } from '../tokenizer/chat-template.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { detectToolCallFormat } from '../structured/tool-calls.js';
+import { detectToolCallFormat } from '../structured/tool-call-format.js';
 import type { ChatModel } from './engine-backend.js';
 
 export async function loadChatModel(config: EngineConfig, id: string): Promise<ChatModel> {

@@ -13,9 +13,10 @@ import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
 import { ChoiceStream } from './choice-stream.js';
 import { EventMerger } from './event-merger.js';
-import { extractToolCalls, withDefaultToolPrompt } from './tool-call-events.js';
-import { planOutput, toToolDefinition } from './structured-output.js';
-import { FORMAT_MARKERS, type ToolCallFormat, type ToolFormatInfo } from '../structured/tool-calls.js';
+import { extractToolCalls } from './tool-call-events.js';
+import { planOutput } from './structured-output.js';
+import { FORMAT_MARKERS, type ToolCallFormat, type ToolFormatInfo } from '../structured/tool-call-format.js';
+import { withDefaultToolPrompt } from '../structured/tool-prompt.js';
 import { ChoiceTimer } from './engine-metrics.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 import { PromptBounds } from './prompt-bounds.js';
@@ -93,7 +94,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   private renderChat(req: ValidatedChatRequest): string {
     const { template } = this.model;
     if (!template) throw ApiError.invalidRequest(`model '${this.model.id}' has no chat template; use /v1/completions`, 'messages');
-    const tools = req.toolChoice === 'none' || !req.tools ? null : req.tools.map(toToolDefinition);
+    const tools = req.toolChoice === 'none' ? null : req.tools;
     let messages = req.messages.map(toTemplateMessage);
     if (tools && !this.model.toolFormat.templateSupportsTools) {
       // The template cannot show tools: describe them in the system message

@@ -7,7 +7,7 @@ import { ApiError } from '../protocol/errors.js';
 import type { WireUsage } from '../protocol/openai-types.js';
 import { type ChoiceResult, wireUsage } from '../protocol/responses.js';
 import type { FinishedReasonLabel, ServerMetrics } from '../metrics/registry.js';
-import { assembleEvents, type StreamEvent } from '../structured/tool-calls.js';
+import { assembleToolCalls } from '../structured/tool-call-deltas.js';
 import type { GenerationEvent, ToolCallDelta, UsageEvent } from './backend.js';
 import type { Exchange } from './exchange.js';
 import { type ChunkEncoder, SSE_DONE, sseError } from './sse.js';
@@ -72,7 +72,7 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
   };
   // Tool calls announced per choice, and (non-streamed) the deltas to reassemble.
   const callCounts = new Array<number>(job.choiceCount).fill(0);
-  const callDeltas: StreamEvent[][] = Array.from({ length: job.choiceCount }, () => []);
+  const callDeltas: ToolCallDelta[][] = Array.from({ length: job.choiceCount }, () => []);
   const checkToolCall = (choice: number, d: ToolCallDelta): void => {
     const header = d.index === callCounts[choice] && d.id !== undefined && d.function.name !== undefined;
     const fragment = Number.isInteger(d.index) && d.index >= 0 && d.index < callCounts[choice] && d.id === undefined && d.function.name === undefined;
@@ -106,7 +106,7 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
           checkToolCall(ev.choiceIndex, ev.delta);
           tracker.firstOutput();
           if (job.stream) await emit(job.encoder.toolCall(ev.choiceIndex, ev.delta));
-          else callDeltas[ev.choiceIndex].push({ kind: 'tool_call', delta: ev.delta });
+          else callDeltas[ev.choiceIndex].push(ev.delta);
           break;
         }
         case 'finish': {
@@ -118,11 +118,7 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
           c.finishReason = ev.finishReason;
           if (job.stream) await emit(job.encoder.finish(ev.choiceIndex, ev.finishReason));
           else if (callCounts[ev.choiceIndex] > 0) {
-            c.toolCalls = assembleEvents(callDeltas[ev.choiceIndex]).toolCalls.map((call) => ({
-              id: call.id,
-              type: 'function' as const,
-              function: { name: call.name, arguments: call.arguments },
-            }));
+            c.toolCalls = assembleToolCalls(callDeltas[ev.choiceIndex]);
             callDeltas[ev.choiceIndex] = [];
           }
           break;

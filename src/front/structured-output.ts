@@ -4,9 +4,10 @@
 
 import type { GrammarWire } from '../ipc/messages.js';
 import { ApiError } from '../protocol/errors.js';
-import type { ToolDefinition as RequestTool, ValidatedChatRequest } from '../protocol/requests.js';
+import type { ValidatedChatRequest } from '../protocol/requests.js';
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../structured/schema-grammar.js';
-import { toolCallGrammar, type ToolCallFormat, type ToolDefinition } from '../structured/tool-calls.js';
+import type { ToolCallFormat } from '../structured/tool-call-format.js';
+import { toolCallGrammar } from '../structured/tool-call-grammar.js';
 import { estimateCompileMs, MAX_COMPILE_MS } from '../structured/grammar-cost.js';
 
 export interface OutputPlan {
@@ -27,10 +28,10 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
   }
   if (forced) {
     const named = typeof req.toolChoice === 'object';
-    const chosen = named ? tools.filter((tool) => tool.name === (req.toolChoice as { name: string }).name) : tools;
+    const chosen = named ? tools.filter((tool) => tool.function.name === (req.toolChoice as { name: string }).name) : tools;
     // A named function is one call of it (as OpenAI and vLLM do); "required" allows several unless parallel_tool_calls is false.
     const parallel = named ? false : req.parallelToolCalls;
-    const grammar = await checkedGrammar(() => toolCallGrammar(chosen.map(toToolDefinition), toolFormat, { parallel }), 'tools', vocabSize);
+    const grammar = await checkedGrammar(() => toolCallGrammar(chosen, toolFormat, { parallel }), 'tools', vocabSize);
     return { grammar, toolFormat };
   }
   if (format?.type === 'json_object') {
@@ -42,17 +43,6 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     return { grammar, toolFormat: null };
   }
   return { grammar: null, toolFormat: tools ? toolFormat : null };
-}
-
-export function toToolDefinition(tool: RequestTool): ToolDefinition {
-  return {
-    type: 'function',
-    function: {
-      name: tool.name,
-      ...(tool.description ? { description: tool.description } : {}),
-      ...(tool.parameters ? { parameters: tool.parameters } : {}),
-    },
-  };
 }
 
 /** The grammar `build` makes, or a 400 naming `param`: a schema keyword it cannot enforce, or a compile too costly for the device. */

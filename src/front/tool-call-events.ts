@@ -4,22 +4,15 @@
 // and name, then argument fragments). A choice that made calls, completed
 // every one and ended normally finishes with finish_reason "tool_calls".
 
-import type { ChatMessage as TemplateMessage } from '../tokenizer/chat-template.js';
-import {
-  defaultToolPrompt,
-  toPlainToolMessages,
-  ToolCallStreamParser,
-  type StreamEvent,
-  type ToolCallFormat,
-  type ToolDefinition,
-} from '../structured/tool-calls.js';
+import type { ToolCallFormat } from '../structured/tool-call-format.js';
+import { ToolCallStreamParser, type ParserEvent } from '../structured/tool-call-parser.js';
 import type { GenerationEvent, TokenLogprob } from './backend.js';
 
 export async function* extractToolCalls(events: AsyncIterable<GenerationEvent>, format: ToolCallFormat): AsyncIterable<GenerationEvent> {
   const parser = new ToolCallStreamParser(format);
   let called = false;
   /** The parser's events in order; `logprobs` (of the tokens pushed) ride on the first text delta, or an empty one. */
-  function* translate(choiceIndex: number, parsed: StreamEvent[], logprobs: TokenLogprob[] | undefined): Iterable<GenerationEvent> {
+  function* translate(choiceIndex: number, parsed: ParserEvent[], logprobs: TokenLogprob[] | undefined): Iterable<GenerationEvent> {
     let pending = logprobs?.length ? logprobs : undefined;
     for (const event of parsed) {
       if (event.kind === 'content') {
@@ -45,19 +38,4 @@ export async function* extractToolCalls(events: AsyncIterable<GenerationEvent>, 
       yield event;
     }
   }
-}
-
-/** For templates that cannot render tools: the default tool prompt in the system turn, calls as text. */
-export function withDefaultToolPrompt(messages: TemplateMessage[], tools: ToolDefinition[]): TemplateMessage[] {
-  const plain = toPlainToolMessages(
-    messages.map((message) => ({
-      role: message.role,
-      content: typeof message.content === 'string' || message.content === null ? message.content : JSON.stringify(message.content),
-      ...(message.tool_calls ? { tool_calls: message.tool_calls } : {}),
-      ...(message.tool_call_id ? { tool_call_id: message.tool_call_id } : {}),
-    })),
-  ) as TemplateMessage[];
-  const prompt = defaultToolPrompt(tools);
-  if (plain[0]?.role === 'system') return [{ ...plain[0], content: `${plain[0].content}\n\n${prompt}` }, ...plain.slice(1)];
-  return [{ role: 'system', content: prompt }, ...plain];
 }

@@ -39,12 +39,15 @@ export interface ChatMessage {
   reasoningContent?: string;
 }
 
+/**
+ * An offered function, in the OpenAI `tools[]` shape: chat templates and the
+ * default tool prompt show it to the model as this JSON, so an empty
+ * description and absent parameters are left out, and `strict` (which changes
+ * nothing here: calls are only constrained when tool_choice forces one) is dropped.
+ */
 export interface ToolDefinition {
-  name: string;
-  description: string | null;
-  /** JSON Schema of the arguments; null = none given. */
-  parameters: Record<string, unknown> | null;
-  strict: boolean;
+  type: 'function';
+  function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
 export type ToolChoice = 'none' | 'auto' | 'required' | { name: string };
@@ -280,11 +283,9 @@ export function normalizeChatRequest(body: WireChatRequest, limits: RequestLimit
     throw ApiError.invalidRequest("'top_logprobs' requires 'logprobs' to be true.", 'top_logprobs', 'invalid_value');
   }
   const tools = given(body.tools) && body.tools.length > 0
-    ? body.tools.map((t) => ({
-        name: t.function.name,
-        description: t.function.description ?? null,
-        parameters: t.function.parameters ?? null,
-        strict: t.function.strict ?? false,
+    ? body.tools.map(({ function: { name, description, parameters } }): ToolDefinition => ({
+        type: 'function',
+        function: { name, ...(description ? { description } : {}), ...(parameters ? { parameters } : {}) },
       }))
     : null;
   const toolChoice = body.tool_choice ?? (tools === null ? 'none' : 'auto');
@@ -296,7 +297,7 @@ export function normalizeChatRequest(body: WireChatRequest, limits: RequestLimit
     choice = toolChoice;
   } else {
     const name = toolChoice.function.name;
-    if (tools === null || !tools.some((t) => t.name === name)) {
+    if (tools === null || !tools.some((t) => t.function.name === name)) {
       throw ApiError.invalidRequest(`tool_choice names function '${name}', which is not in 'tools'.`, 'tool_choice', 'invalid_value');
     }
     choice = { name };

@@ -19,6 +19,7 @@
 // while rendering becomes a ChatTemplateError (the HTTP layer answers 400).
 
 import { Template } from '@huggingface/jinja';
+import type { ToolDefinition } from '../protocol/requests.js';
 
 export interface TextContentPart {
   type: 'text';
@@ -46,11 +47,6 @@ export interface ChatMessage {
   tool_calls?: ToolCall[];
   tool_call_id?: string;
   reasoning_content?: string;
-}
-
-export interface ToolDefinition {
-  type: 'function';
-  function: { name: string; description?: string; parameters?: Record<string, unknown> };
 }
 
 export interface ChatTemplateOptions {

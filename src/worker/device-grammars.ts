@@ -5,7 +5,7 @@
 import type { GrammarWire } from '../ipc/messages.js';
 import type { LoadedDecoderFolder } from '../model/folder.js';
 import { ConstrainedSequence } from '../structured/constrained-sequence.js';
-import { detectToolCallFormat, FORMAT_MARKERS } from '../structured/tool-calls.js';
+import { detectToolCallFormat, FORMAT_MARKERS } from '../structured/tool-call-format.js';
 import { GrammarCompiler, GrammarVocab, XgrammarError } from '../structured/xgrammar.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 

@@ -114,7 +114,7 @@ t.test('chat, tool calls stream incrementally', async (t) => {
   t.equal(r.choices[0].finish_reason, 'tool_calls');
   t.equal(r.choices[0].message.content, null, 'content null beside tool calls');
   t.strictSame(r.choices[0].message.tool_calls, [call], 'non-streamed: the reassembled call');
-  t.same(h.backend.lastChat?.tools?.[0].name, 'get_weather');
+  t.same(h.backend.lastChat?.tools?.[0].function.name, 'get_weather');
 
   const stream = await client.chat.completions.create({ model: CHAT_MODEL, messages, tools: WEATHER_TOOL, stream: true, stream_options: { include_usage: true } });
   const chunks = [];

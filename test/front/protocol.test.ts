@@ -65,6 +65,7 @@ t.test('a chat request using every parameter is accepted and normalised', async 
   t.equal(r.sampling.logprobs, 20);
   t.equal(r.sampling.seed, -7);
   t.same(r.sampling.responseFormat, { type: 'json_schema', name: 'answer', schema: { type: 'object' }, strict: true });
+  t.same(r.tools, [{ type: 'function', function: { name: 'f', description: 'd', parameters: { type: 'object' } } }], 'tools in the shape templates show, strict dropped');
   t.same(r.toolChoice, { name: 'f' });
   t.equal(r.parallelToolCalls, false);
   t.equal(r.sampling.topK, -1);
@@ -90,6 +91,11 @@ t.test('defaults and nulls', async (t) => {
   t.equal(r.sampling.logprobs, null);
   t.equal(r.stream, false);
   t.equal(r.toolChoice, 'none', 'no tools → none');
+  const bare = normalizeChatRequest(
+    v.chat({ model: 'm', messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'function', function: { name: 'f', description: '', parameters: null } }] }),
+  );
+  t.same(bare.tools, [{ type: 'function', function: { name: 'f' } }], 'an empty description and null parameters are left out');
+  t.equal(bare.toolChoice, 'auto', 'tools → auto');
   t.equal(r.addGenerationPrompt, true);
   const c = normalizeCompletionRequest(v.completions({ model: 'm', prompt: [1, 2, 3], logprobs: 0, best_of: 1 }));
   t.same(c.prompts, [{ type: 'tokens', ids: [1, 2, 3] }], 'flat id array is one prompt');

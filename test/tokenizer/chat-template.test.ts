@@ -10,8 +10,8 @@ import {
   chatTemplateFromConfig,
   templateSupportsTools,
   type ChatMessage,
-  type ToolDefinition,
 } from '../../src/tokenizer/chat-template.js';
+import type { ToolDefinition } from '../../src/protocol/requests.js';
 import { modelsDir, readJson, skipUnlessShared } from './fixtures.js';
 
 const CT = 'tokenizers/chat-templates';
