@@ -52,24 +52,6 @@ export function ebnfSpec(grammar: JsonGrammar): GrammarSpec {
   return { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root };
 }
 
-/**
- * Cache key for a schema: JSON with keys sorted, except the keys of
- * `properties`, whose order decides the order of the generated fields.
- */
-export function schemaCacheKey(schema: unknown): string {
-  return JSON.stringify(sortSchema(schema, false));
-}
-
-function sortSchema(value: unknown, keepOrder: boolean): unknown {
-  if (Array.isArray(value)) return value.map((v) => sortSchema(v, false));
-  if (value === null || typeof value !== 'object') return value;
-  const record = value as Record<string, unknown>;
-  const keys = keepOrder ? Object.keys(record) : Object.keys(record).sort();
-  const out: Record<string, unknown> = {};
-  for (const key of keys) out[key] = sortSchema(record[key], !keepOrder && key === 'properties');
-  return out;
-}
-
 // ---- leaf substitution ----------------------------------------------------------
 
 class LeafTable {

@@ -40,9 +40,7 @@ interface CompiledGrammarHandle extends Deletable {
   readonly __compiledGrammarBrand?: never;
 }
 interface CompilerHandle extends Deletable {
-  CompileBuiltinJSONGrammar(): CompiledGrammarHandle;
   CompileGrammar(grammar: Deletable): CompiledGrammarHandle;
-  CompileStructuralTag(json: string): CompiledGrammarHandle;
 }
 interface MatcherHandle extends Deletable {
   AcceptToken(id: number, verbose: boolean): boolean;
@@ -240,14 +238,12 @@ export class GrammarVocab {
 
 // ---- grammars and the compiler cache ------------------------------------------
 
-/** What to constrain output to. Build with the helpers in schema-grammar.ts / tool-call-grammar.ts. */
-export type GrammarSpec =
-  /** Any JSON value accepted by xgrammar's builtin JSON grammar. */
-  | { kind: 'builtin_json' }
-  /** An EBNF grammar (xgrammar dialect); `root` names the start rule. */
-  | { kind: 'ebnf'; ebnf: string; root?: string }
-  /** xgrammar structural tag JSON (free text with schema-constrained tagged sections). */
-  | { kind: 'structural_tag'; tag: unknown };
+/**
+ * What to constrain output to: an EBNF grammar (xgrammar dialect); `root`
+ * names the start rule. Build with the helpers in schema-grammar.ts /
+ * tool-call-grammar.ts.
+ */
+export type GrammarSpec = { kind: 'ebnf'; ebnf: string; root?: string };
 
 /**
  * A compiled grammar; share between sequences. Matchers keep the C++ grammar
@@ -341,20 +337,11 @@ export class GrammarCompiler {
   }
 
   private compileNow(spec: GrammarSpec): CompiledGrammarHandle {
-    const binding = this.vocab.binding;
-    switch (spec.kind) {
-      case 'builtin_json':
-        return call('compile builtin JSON', () => this.handle.CompileBuiltinJSONGrammar());
-      case 'ebnf': {
-        const grammar = call('parse EBNF', () => new binding.Grammar.FromEBNF(spec.ebnf, spec.root ?? 'root'));
-        try {
-          return call('compile EBNF', () => this.handle.CompileGrammar(grammar));
-        } finally {
-          grammar.delete();
-        }
-      }
-      case 'structural_tag':
-        return call('compile structural tag', () => this.handle.CompileStructuralTag(JSON.stringify(spec.tag)));
+    const grammar = call('parse EBNF', () => new this.vocab.binding.Grammar.FromEBNF(spec.ebnf, spec.root ?? 'root'));
+    try {
+      return call('compile EBNF', () => this.handle.CompileGrammar(grammar));
+    } finally {
+      grammar.delete();
     }
   }
 }
