@@ -19,7 +19,7 @@
 // while rendering becomes a ChatTemplateError (the HTTP layer answers 400).
 
 import { Template } from '@huggingface/jinja';
-import type { ToolDefinition } from '../protocol/requests.js';
+import type { ToolCall, ToolDefinition } from '../protocol/requests.js';
 
 export interface TextContentPart {
   type: 'text';
@@ -33,12 +33,6 @@ export interface OtherContentPart {
 }
 
 export type ContentPart = TextContentPart | OtherContentPart;
-
-export interface ToolCall {
-  id: string;
-  type: 'function';
-  function: { name: string; arguments: string };
-}
 
 export interface ChatMessage {
   role: 'system' | 'developer' | 'user' | 'assistant' | 'tool';
