@@ -27,8 +27,9 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     throw ApiError.invalidRequest('response_format cannot be combined with a tool_choice that forces a tool call.', 'response_format');
   }
   if (forced) {
-    const named = typeof req.toolChoice === 'object';
-    const chosen = named ? tools.filter((tool) => tool.function.name === (req.toolChoice as { name: string }).name) : tools;
+    const choice = req.toolChoice;
+    const named = typeof choice === 'object';
+    const chosen = named ? tools.filter((tool) => tool.function.name === choice.name) : tools;
     // A named function is one call of it (as OpenAI and vLLM do); "required" allows several unless parallel_tool_calls is false.
     const parallel = named ? false : req.parallelToolCalls;
     const grammar = await checkedGrammar(() => toolCallGrammar(chosen, toolFormat, { parallel }), 'tools', vocabSize);
