@@ -5,7 +5,7 @@
 // ignore_eos, the constrained one under a schema (an array of 400 small
 // integers) too long to complete within max_tokens.
 
-import { Engine } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
 import type { GrammarWire } from '../src/ipc/messages.js';
 import { jsonSchemaGrammar } from '../src/structured/schema-grammar.js';

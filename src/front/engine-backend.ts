@@ -2,7 +2,7 @@
 // token-id API. Chat templates, tokenization, detokenization and stop strings
 // run here on the front thread; the scheduler and devices see token ids only.
 
-import { Engine, EngineRequestError, type EngineEvent } from '../engine/engine.js';
+import { Engine, EngineRequestError, type EngineEvent } from '../engine/client/engine.js';
 import type { GrammarWire, SamplingParams as EngineSamplingParams } from '../ipc/messages.js';
 import type { GenerationDefaults } from '../model/types.js';
 import { ApiError } from '../protocol/errors.js';

@@ -2,7 +2,7 @@
 // against the TypeScript reference forward pass and against itself under load.
 
 import t from 'tap';
-import { Engine, EngineRequestError } from '../../src/engine/engine.js';
+import { Engine, EngineRequestError } from '../../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../../src/engine/config.js';
 import { loadModelFolder } from '../../src/model/folder.js';
 import { ReferenceDecoder } from '../../src/model/reference/llama-reference.js';

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
-import type { Engine, EngineEvent } from '../../src/engine/engine.js';
+import type { Engine, EngineEvent } from '../../src/engine/client/engine.js';
 import type { SamplingParams } from '../../src/ipc/messages.js';
 import { mulberry32 } from '../support/random.js';
 

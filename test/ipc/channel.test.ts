@@ -6,7 +6,7 @@ import { Worker } from 'node:worker_threads';
 import { createChannelPair, FrontChannel } from '../../src/ipc/channel.js';
 import type { ActorToFrontMessage, SamplingParams } from '../../src/ipc/messages.js';
 import { RingClosedError } from '../../src/ipc/errors.js';
-import { DEFAULT_SAMPLING } from '../../src/engine/engine.js';
+import { DEFAULT_SAMPLING } from '../../src/engine/client/engine.js';
 
 const params: SamplingParams = { ...DEFAULT_SAMPLING, maxTokens: 0, temperature: 1 };
 

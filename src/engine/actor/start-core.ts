@@ -1,9 +1,9 @@
 // Boots the engine inside the scheduler actor: reads the model's limits,
 // loads every device worker in parallel, announces readiness, runs the loop.
 
-import { readDecoderConfigs } from '../model/folder.js';
-import type { ActorChannel } from '../ipc/channel.js';
-import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from './config.js';
+import { readDecoderConfigs } from '../../model/folder.js';
+import type { ActorChannel } from '../../ipc/channel.js';
+import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from '../config.js';
 import { EngineCore } from './core.js';
 import { DeviceHandle } from './device-handle.js';
 import { kvBudget } from './core.js';

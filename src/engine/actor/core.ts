@@ -3,15 +3,15 @@
 // its next step, the worker runs it, and the sampled tokens flow back to the
 // front. Three calls per step, as in nano-vllm: schedule, run, postprocess.
 
-import type { ActorChannel } from '../ipc/channel.js';
-import type { FaultMessage, FrontToActorMessage, SamplingParams, TokenLogprob as WireTokenLogprob } from '../ipc/messages.js';
-import { Scheduler } from '../scheduler/scheduler.js';
-import { SchedulerError } from '../scheduler/errors.js';
-import type { StepPlan } from '../scheduler/types.js';
-import { toWireSamplingParams } from '../sampling/wire.js';
-import type { DeviceStep, DeviceStepResult, StepRow, TokenLogprob } from '../worker/types.js';
+import type { ActorChannel } from '../../ipc/channel.js';
+import type { FaultMessage, FrontToActorMessage, SamplingParams, TokenLogprob as WireTokenLogprob } from '../../ipc/messages.js';
+import { Scheduler } from '../../scheduler/scheduler.js';
+import { SchedulerError } from '../../scheduler/errors.js';
+import type { StepPlan } from '../../scheduler/types.js';
+import { toWireSamplingParams } from '../../sampling/wire.js';
+import type { DeviceStep, DeviceStepResult, StepRow, TokenLogprob } from '../../worker/types.js';
 import { DeviceHandle, DeviceLostError } from './device-handle.js';
-import type { EngineConfig } from './config.js';
+import type { EngineConfig } from '../config.js';
 
 export interface ModelLimits {
   maxModelLen: number;

@@ -4,9 +4,9 @@
 // exactly one thread and therefore one KV slot pool.
 
 import { Piscina } from 'piscina';
-import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../worker/types.js';
+import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../../worker/types.js';
 
-const WORKER_FILE = new URL('../../workers/device-worker.js', import.meta.url).href;
+const WORKER_FILE = new URL('../../../workers/device-worker.js', import.meta.url).href;
 
 export class DeviceLostError extends Error {
   readonly deviceIndex: number;

@@ -5,11 +5,11 @@
 // HTTP server is one client of this class.
 
 import { Worker } from 'node:worker_threads';
-import { createChannelPair, FrontChannel } from '../ipc/channel.js';
-import type { ActorToFrontMessage, FinishReason, SamplingParams, StatsMessage, TokenLogprob } from '../ipc/messages.js';
-import { DEFAULT_SAMPLING_PARAMS } from '../sampling/params.js';
+import { createChannelPair, FrontChannel } from '../../ipc/channel.js';
+import type { ActorToFrontMessage, FinishReason, SamplingParams, StatsMessage, TokenLogprob } from '../../ipc/messages.js';
+import { DEFAULT_SAMPLING_PARAMS } from '../../sampling/params.js';
 import { EventQueue } from './event-queue.js';
-import type { EngineConfig } from './config.js';
+import type { EngineConfig } from '../config.js';
 
 export type EngineEvent =
   | {
@@ -59,7 +59,7 @@ interface ActiveRequest {
   open: number;
 }
 
-const ACTOR_FILE = new URL('../../workers/scheduler-actor.js', import.meta.url);
+const ACTOR_FILE = new URL('../../../workers/scheduler-actor.js', import.meta.url);
 
 export class Engine {
   readonly config: EngineConfig;
