@@ -1,4 +1,4 @@
-// Engine configuration: what `createEngine` accepts and the resolved form the
+// Engine configuration, used by both threads: what `Engine.create` accepts and the resolved form the
 // scheduler actor receives (plain data, it crosses into the actor thread).
 
 import os from 'node:os';

@@ -4,7 +4,8 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
 import { createChannelPair, FrontChannel } from '../../src/ipc/channel.js';
-import type { ActorToFrontMessage, SamplingParams } from '../../src/ipc/messages.js';
+import type { ActorToFrontMessage } from '../../src/ipc/messages.js';
+import type { SamplingParams } from '../../src/sampling/params.js';
 import { RingClosedError } from '../../src/ipc/errors.js';
 import { DEFAULT_SAMPLING } from '../../src/engine/client/engine.js';
 

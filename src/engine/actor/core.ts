@@ -1,16 +1,18 @@
-// The engine loop inside the scheduler actor: messages from the front become
-// scheduler sequences; whenever a device worker is idle, the scheduler forms
-// its next step, the worker runs it, and the sampled tokens flow back to the
-// front. Three calls per step, as in nano-vllm: schedule, run, postprocess.
+// Runs in the scheduler actor thread. The engine loop: messages from the
+// front become scheduler sequences (one engine request = one sequence; the
+// front fans a request's n choices out); whenever a device worker has room in
+// its pipeline, the scheduler forms its next step, the worker runs it, and the
+// sampled tokens flow back to the front. Three calls per step, as in
+// nano-vllm: schedule, run, postprocess.
 
 import type { ActorChannel } from '../../ipc/channel.js';
-import type { FaultMessage, FrontToActorMessage, SamplingParams, TokenLogprob as WireTokenLogprob } from '../../ipc/messages.js';
+import type { FaultMessage, FrontToActorMessage } from '../../ipc/messages.js';
+import type { TokenLogprob } from '../../sampling/logprobs.js';
+import type { SamplingParams } from '../../sampling/params.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
-import { SchedulerError } from '../../scheduler/errors.js';
+import { InvalidSequenceError } from '../../scheduler/errors.js';
 import type { StepPlan } from '../../scheduler/types.js';
-import { toWireSamplingParams } from '../../sampling/wire.js';
-import type { DeviceStep, DeviceStepResult, StepRow, TokenLogprob } from '../../worker/types.js';
-import { DeviceHandle, DeviceLostError } from './device-handle.js';
+import type { DeviceRow, DeviceStep, DeviceStepResult } from '../../worker/types.js';
 import type { EngineConfig } from '../config.js';
 
 export interface ModelLimits {
@@ -18,46 +20,59 @@ export interface ModelLimits {
   eosTokenIds: number[];
 }
 
-interface RequestState {
+/** What EngineCore needs of a device worker: DeviceHandle in production, fakes in its unit tests. */
+export interface Device {
+  /** Runs one step; rejects when the worker failed it, and its KV state is then gone. */
+  run(step: DeviceStep): Promise<DeviceStepResult>;
+  /** Resolves once the worker can run steps (after a failure: once its replacement thread has loaded the model). */
+  ready(): Promise<void>;
+}
+
+/** The part of the actor's channel EngineCore uses. */
+export type CoreChannel = Pick<ActorChannel, 'poll' | 'closed' | 'send' | 'trySend' | 'hasMessages' | 'waitForMessagesAsync'>;
+
+/** One engine request: one scheduler sequence, whose id is String(reqId). */
+interface Request {
   reqId: number;
   arrivalTime: number;
   params: SamplingParams;
   promptTokenIds: number[];
-  /** Choices not yet finished. */
-  open: number;
-  /** Prompt logprobs gathered chunk by chunk; sent with the first tokens. */
-  promptLogprobs: (WireTokenLogprob | null)[] | null;
-  promptLogprobsSent: boolean;
-}
-
-interface SeqInfo {
-  request: RequestState;
-  choice: number;
-  /** Date.now() when the scheduler first ran this choice; null until then. */
+  /** Date.now() when the scheduler first ran it; null until then. */
   scheduledAt: number | null;
   firstTokenSent: boolean;
+  /** Prompt logprobs gathered chunk by chunk; sent with the first token. */
+  promptLogprobs: (TokenLogprob | null)[] | null;
+}
+
+/** The actor's view of one device worker. */
+interface WorkerState {
+  device: Device;
+  /** The application of the latest dispatched step's result: the next one waits for it (plan order). */
+  lastApplied: Promise<void>;
+  /** plan.step of the latest step dispatched to it. */
+  lastDispatched: number;
+  /** The last step dispatched when it last failed: failures of steps up to it are that same failure. */
+  failedThrough: number;
+  /** Its next step must drop every slot (after a failed step). */
+  needsReset: boolean;
+  /** Test-only: a fault to inject into its next step with rows (see FaultMessage). */
+  pendingFault: 'crash' | 'throw' | null;
+  /** It failed a step and has not yet answered a probe (its thread may be reloading the model). */
+  recovering: boolean;
 }
 
 const STATS_INTERVAL_MS = 200;
 
 export class EngineCore {
-  private readonly channel: ActorChannel;
-  private readonly devices: DeviceHandle[];
+  private readonly channel: CoreChannel;
+  private readonly workers: WorkerState[];
   private readonly scheduler: Scheduler;
   private readonly limits: ModelLimits;
-  private readonly requests = new Map<number, RequestState>();
-  private readonly seqs = new Map<string, SeqInfo>();
-  /** Workers whose next step must drop every slot (after a failed step). */
-  private readonly needsReset = new Set<number>();
+  /** Live requests by sequence id. */
+  private readonly requests = new Map<string, Request>();
   private readonly inFlight = new Set<Promise<void>>();
   /** Set once the actor is ending itself (exitAfterInFlight). */
   private exitCode: number | null = null;
-  /** Per worker, the application of its latest dispatched step's result (the next one waits for it). */
-  private readonly lastApplied = new Map<number, Promise<void>>();
-  /** Per worker, the latest plan.step dispatched to it. */
-  private readonly lastDispatched = new Map<number, number>();
-  /** Per worker, the last step dispatched when it last failed: failures of steps up to it are that same failure. */
-  private readonly failedThrough = new Map<number, number>();
   /** Tokens per step since the last stats message (bounded: only a sample is needed). */
   private stepTokens: number[] = [];
   private shuttingDown = false;
@@ -66,17 +81,21 @@ export class EngineCore {
   private promptTokensTotal = 0;
   private generationTokensTotal = 0;
   private sharedPrefillTokens = 0;
-  private wake: (() => void) | null = null;
-  /** Test-only: a fault to inject into a worker's next step (see FaultMessage). */
-  private readonly pendingFaults = new Map<number, 'crash' | 'throw'>();
-  private readonly testHooks: boolean;
-  /** Workers that failed a step and have not yet answered a probe (their thread may be reloading the model). */
-  private readonly recovering = new Set<number>();
   private deviceFailures = 0;
+  private wake: (() => void) | null = null;
+  private readonly testHooks: boolean;
 
-  constructor(channel: ActorChannel, devices: DeviceHandle[], config: EngineConfig, limits: ModelLimits) {
+  constructor(channel: CoreChannel, devices: Device[], config: EngineConfig, limits: ModelLimits) {
     this.channel = channel;
-    this.devices = devices;
+    this.workers = devices.map((device) => ({
+      device,
+      lastApplied: Promise.resolve(),
+      lastDispatched: -1,
+      failedThrough: -1,
+      needsReset: false,
+      pendingFault: null,
+      recovering: false,
+    }));
     this.limits = limits;
     this.testHooks = config.testHooks && process.env.SERVAL_TEST_HOOKS === '1';
     this.scheduler = new Scheduler({
@@ -99,7 +118,7 @@ export class EngineCore {
       this.maybeSendStats();
       await this.waitForWork();
     }
-    for (const id of [...this.seqs.keys()]) this.scheduler.abort(id);
+    for (const seqId of [...this.requests.keys()]) this.scheduler.abort(seqId);
     await Promise.allSettled([...this.inFlight]);
   }
 
@@ -121,51 +140,39 @@ export class EngineCore {
   }
 
   private submit(reqId: number, promptTokenIds: number[], params: SamplingParams, arrivalTime: number): void {
-    const request: RequestState = {
+    const seqId = String(reqId);
+    try {
+      this.scheduler.add({
+        id: seqId,
+        promptTokenIds,
+        maxTokens: params.maxTokens,
+        eosTokenIds: this.limits.eosTokenIds,
+        ignoreEos: params.ignoreEos,
+        stopTokenIds: params.stopTokenIds,
+      });
+    } catch (error) {
+      if (!(error instanceof InvalidSequenceError)) throw error;
+      const { status, type, code, param, message } = error;
+      this.channel.send({ type: 'rejected', reqId, status, error: { message, type, param, code } });
+      return;
+    }
+    this.requests.set(seqId, {
       reqId,
       arrivalTime,
       params,
       promptTokenIds,
-      open: params.n,
+      scheduledAt: null,
+      firstTokenSent: false,
       promptLogprobs: params.promptLogprobs !== null ? [null] : null,
-      promptLogprobsSent: false,
-    };
-    const added: string[] = [];
-    try {
-      for (let choice = 0; choice < params.n; choice++) {
-        const seqId = `${reqId}:${choice}`;
-        this.scheduler.add({
-          id: seqId,
-          promptTokenIds,
-          maxTokens: params.maxTokens,
-          eosTokenIds: this.limits.eosTokenIds,
-          ignoreEos: params.ignoreEos,
-          stopTokenIds: params.stopTokenIds,
-        });
-        added.push(seqId);
-        this.seqs.set(seqId, { request, choice, scheduledAt: null, firstTokenSent: false });
-      }
-    } catch (error) {
-      for (const seqId of added) {
-        this.scheduler.abort(seqId);
-        this.seqs.delete(seqId);
-      }
-      if (error instanceof SchedulerError) {
-        const param = 'param' in error && typeof error.param === 'string' ? error.param : undefined;
-        this.channel.send({ type: 'rejected', reqId, status: error.status, message: error.message, ...(param ? { param } : {}) });
-        return;
-      }
-      throw error;
-    }
-    this.requests.set(reqId, request);
-    this.promptTokensTotal += promptTokenIds.length * params.n;
+    });
+    this.promptTokensTotal += promptTokenIds.length;
   }
 
   private injectFault(msg: FaultMessage): void {
     if (!this.testHooks) return;
     // The actor dies as if it had crashed (exit code 70).
     if (msg.target === 'actor') this.exitAfterInFlight(70);
-    else this.pendingFaults.set(msg.worker, msg.kind);
+    else if (this.workers[msg.worker]) this.workers[msg.worker].pendingFault = msg.kind;
   }
 
   /**
@@ -174,31 +181,19 @@ export class EngineCore {
    * and onnxruntime-node then throws a C++ exception into the dead
    * environment, which aborts the whole process. No step is dispatched meanwhile.
    */
-  exitAfterInFlight(code: number): void {
+  exitAfterInFlight(code: number, exit: (code: number) => void = process.exit): void {
     if (this.exitCode !== null) return;
     this.exitCode = code;
-    void Promise.allSettled([...this.inFlight]).then(() => process.exit(code));
+    void Promise.allSettled([...this.inFlight]).then(() => exit(code));
   }
 
   private cancel(reqId: number): void {
-    const request = this.requests.get(reqId);
+    const seqId = String(reqId);
+    const request = this.requests.get(seqId);
     if (!request) return;
-    for (let choice = 0; choice < request.params.n; choice++) {
-      const seqId = `${reqId}:${choice}`;
-      const sequence = this.scheduler.get(seqId);
-      if (this.scheduler.abort(seqId)) {
-        this.seqs.delete(seqId);
-        this.channel.send({
-          type: 'finished',
-          reqId,
-          choice,
-          reason: 'abort',
-          promptTokens: request.promptTokenIds.length,
-          completionTokens: sequence?.outputTokenIds.length ?? 0,
-        });
-      }
-    }
-    this.requests.delete(reqId);
+    const completionTokens = this.scheduler.get(seqId)?.outputTokenIds.length ?? 0;
+    this.scheduler.abort(seqId);
+    this.finish(seqId, request, { reason: 'abort', completionTokens });
   }
 
   /**
@@ -215,60 +210,58 @@ export class EngineCore {
   }
 
   private dispatch(plan: StepPlan): void {
-    const step = this.toDeviceStep(plan);
+    const worker = this.workers[plan.worker];
+    const step = this.toDeviceStep(plan, worker);
     if (plan.numTokens > 0 && this.stepTokens.length < 1024) this.stepTokens.push(plan.numTokens);
-    const settled = this.devices[plan.worker].run(step).then(
+    const settled = worker.device.run(step).then(
       (result) => ({ result, error: null }),
       (error: unknown) => ({ result: null, error }),
     );
-    const applied = (this.lastApplied.get(plan.worker) ?? Promise.resolve())
+    const applied = worker.lastApplied
       .then(() => settled)
       .then(({ result, error }) => (result ? this.complete(plan, result) : this.fail(plan, error)))
       .finally(() => {
         this.inFlight.delete(applied);
         this.wake?.();
       });
-    this.lastApplied.set(plan.worker, applied);
-    this.lastDispatched.set(plan.worker, plan.step);
+    worker.lastApplied = applied;
+    worker.lastDispatched = plan.step;
     this.inFlight.add(applied);
   }
 
-  private toDeviceStep(plan: StepPlan): DeviceStep {
+  private toDeviceStep(plan: StepPlan, worker: WorkerState): DeviceStep {
     const step: DeviceStep = { release: plan.freed, capacity: plan.capacity, admit: [], rows: [] };
-    if (this.needsReset.delete(plan.worker)) step.resetAll = true;
-    const fault = this.pendingFaults.get(plan.worker);
-    if (fault !== undefined && plan.rows.length > 0) {
-      this.pendingFaults.delete(plan.worker);
-      step.fault = fault;
+    if (worker.needsReset) {
+      worker.needsReset = false;
+      step.resetAll = true;
+    }
+    if (worker.pendingFault !== null && plan.rows.length > 0) {
+      step.fault = worker.pendingFault;
+      worker.pendingFault = null;
     }
     for (const row of plan.rows) {
-      const info = this.seqs.get(row.seqId) as SeqInfo;
-      const { request, choice } = info;
-      info.scheduledAt ??= Date.now();
-      const sequence = this.scheduler.get(row.seqId);
+      const request = this.requests.get(row.seqId) as Request;
+      request.scheduledAt ??= Date.now();
       if (row.slotAction === 'new') {
-        const params = toWireSamplingParams(request.params);
-        // Each choice of an n > 1 request draws its own stream from a seed derived from the request's.
-        if (params.seed !== null) params.seed += choice;
+        const sequence = this.scheduler.get(row.seqId);
         step.admit.push({
           seqId: row.seqId,
-          params,
+          params: request.params,
           promptTokenIds: request.promptTokenIds,
           generatedTokenIds: sequence ? [...sequence.outputTokenIds] : [],
-          grammar: request.params.grammar ?? null,
           stopTokenIds: sequence ? [...sequence.endTokenIds] : [],
         });
       }
       const promptLength = request.promptTokenIds.length;
-      const wantsPromptLogprobs = request.promptLogprobs !== null && !request.promptLogprobsSent && choice === 0 && row.startPos < promptLength;
+      const scoresPrompt = request.promptLogprobs !== null && !request.firstTokenSent && row.startPos < promptLength;
       const end = row.startPos + row.tokens.length;
-      const deviceRow: StepRow = {
+      const deviceRow: DeviceRow = {
         seqId: row.seqId,
         tokens: row.tokens,
         startPos: row.startPos,
-        sample: row.wantsSample,
-        promptLogprobs: wantsPromptLogprobs ? (request.params.promptLogprobs as number) : null,
-        followingToken: wantsPromptLogprobs && end < promptLength ? request.promptTokenIds[end] : null,
+        sample: row.sample,
+        promptLogprobs: scoresPrompt ? request.params.promptLogprobs : null,
+        followingToken: scoresPrompt && end < promptLength ? request.promptTokenIds[end] : null,
       };
       step.rows.push(deviceRow);
     }
@@ -277,43 +270,27 @@ export class EngineCore {
 
   private complete(plan: StepPlan, result: DeviceStepResult): void {
     this.sharedPrefillTokens += result.sharedPrefillTokens;
-    for (const scored of result.promptLogprobs) {
-      const info = this.seqs.get(scored.seqId);
-      if (info?.request.promptLogprobs) info.request.promptLogprobs.push(...scored.entries.map(toWire));
-    }
-    const logprobBySeq = new Map(result.samples.map((sample) => [sample.seqId, sample.logprob]));
-    const outcome = this.scheduler.postprocess(
-      plan,
-      result.samples.map((sample) => ({ seqId: sample.seqId, tokenId: sample.token })),
-    );
+    for (const scored of result.promptLogprobs) this.requests.get(scored.seqId)?.promptLogprobs?.push(...scored.entries);
+    const outcome = this.scheduler.postprocess(plan, result.samples);
     this.preemptions += outcome.preempted.length;
     this.generationTokensTotal += outcome.tokens.length;
-    for (const { seqId, tokenId } of outcome.tokens) {
-      const info = this.seqs.get(seqId);
-      if (!info) continue;
-      const { request, choice } = info;
-      const logprob = logprobBySeq.get(seqId) ?? null;
-      const message = {
-        type: 'tokens' as const,
+    for (const { seqId, token, logprob } of outcome.tokens) {
+      const request = this.requests.get(seqId);
+      if (!request) continue;
+      const first = !request.firstTokenSent;
+      request.firstTokenSent = true;
+      this.channel.send({
+        type: 'tokens',
         reqId: request.reqId,
-        choice,
-        tokenIds: [tokenId],
-        ...(logprob ? { logprobs: [toWire(logprob)] } : {}),
-        ...(request.promptLogprobs && !request.promptLogprobsSent && choice === 0 ? { promptLogprobs: request.promptLogprobs } : {}),
-        ...(info.firstTokenSent ? {} : { queueTimeMs: (info.scheduledAt ?? Date.now()) - request.arrivalTime }),
-      };
-      info.firstTokenSent = true;
-      if (message.promptLogprobs) request.promptLogprobsSent = true;
-      this.channel.send(message);
+        tokenIds: [token],
+        ...(logprob ? { logprobs: [logprob] } : {}),
+        ...(first && request.promptLogprobs ? { promptLogprobs: request.promptLogprobs } : {}),
+        ...(first ? { queueTimeMs: (request.scheduledAt ?? Date.now()) - request.arrivalTime } : {}),
+      });
     }
     for (const finished of outcome.finished) {
-      const info = this.seqs.get(finished.seqId);
-      if (!info) continue;
-      this.seqs.delete(finished.seqId);
-      this.finishChoice(info, {
-        reason: finished.reason,
-        completionTokens: finished.outputTokenIds.length,
-      });
+      const request = this.requests.get(finished.seqId);
+      if (request) this.finish(finished.seqId, request, { reason: finished.reason, completionTokens: finished.outputTokenIds.length });
     }
   }
 
@@ -324,40 +301,40 @@ export class EngineCore {
    * admitted since then are not theirs).
    */
   private fail(plan: StepPlan, error: unknown): void {
-    if (plan.step <= (this.failedThrough.get(plan.worker) ?? -1)) {
+    const worker = this.workers[plan.worker];
+    if (plan.step <= worker.failedThrough) {
       this.scheduler.postprocess(plan, []);
       return;
     }
-    this.failedThrough.set(plan.worker, this.lastDispatched.get(plan.worker) ?? plan.step);
-    const message = error instanceof DeviceLostError ? error.message : `device step failed: ${String(error)}`;
-    this.needsReset.add(plan.worker);
-    for (const [seqId, info] of [...this.seqs]) {
+    worker.failedThrough = worker.lastDispatched;
+    worker.needsReset = true;
+    const message = error instanceof Error ? error.message : `device step failed: ${String(error)}`;
+    for (const [seqId, request] of [...this.requests]) {
       const sequence = this.scheduler.get(seqId);
       if (!sequence || sequence.worker !== plan.worker) continue;
       const completionTokens = sequence.outputTokenIds.length;
       this.scheduler.abort(seqId);
-      this.seqs.delete(seqId);
-      this.finishChoice(info, { reason: 'error', completionTokens, error: { message, code: 'device_error' } });
+      this.finish(seqId, request, { reason: 'error', completionTokens, error: { message, code: 'device_error' } });
     }
     // Every row's sequence is gone now, so closing the plan with no tokens is valid.
     this.scheduler.postprocess(plan, []);
     this.deviceFailures += 1;
-    this.probe(plan.worker);
+    this.probe(worker);
   }
 
   /**
-   * Confirms a failed worker is back: an empty step runs once Piscina's
-   * replacement thread has loaded the model (it queues ahead of any real
-   * step, which would wait for the load anyway). Until then the worker is
-   * reported in stats as recovering.
+   * Confirms a failed worker is back: ready() resolves once the replacement
+   * thread has loaded the model (it queues ahead of any real step, which would
+   * wait for the load anyway). Until then the worker is reported in stats as
+   * recovering.
    */
-  private probe(worker: number): void {
-    this.recovering.add(worker);
-    const probing: Promise<void> = this.devices[worker]
+  private probe(worker: WorkerState): void {
+    worker.recovering = true;
+    const probing: Promise<void> = worker.device
       .ready()
       .then(
         () => {
-          this.recovering.delete(worker);
+          worker.recovering = false;
         },
         () => undefined, // still failing: the next real step fails its sequences and probes again
       )
@@ -369,22 +346,20 @@ export class EngineCore {
     this.inFlight.add(probing);
   }
 
-  private finishChoice(
-    info: SeqInfo,
-    end: { reason: 'stop' | 'length' | 'error'; completionTokens: number; error?: { message: string; code: string } },
+  private finish(
+    seqId: string,
+    request: Request,
+    end: { reason: 'stop' | 'length' | 'abort' | 'error'; completionTokens: number; error?: { message: string; code: string } },
   ): void {
-    const { request, choice } = info;
+    this.requests.delete(seqId);
     this.channel.send({
       type: 'finished',
       reqId: request.reqId,
-      choice,
       reason: end.reason,
       promptTokens: request.promptTokenIds.length,
       completionTokens: end.completionTokens,
       ...(end.error ? { error: end.error } : {}),
     });
-    request.open -= 1;
-    if (request.open === 0) this.requests.delete(request.reqId);
   }
 
   private maybeSendStats(): void {
@@ -403,7 +378,7 @@ export class EngineCore {
       sharedPrefillTokens: this.sharedPrefillTokens,
       stepTokens: this.stepTokens,
       deviceFailures: this.deviceFailures,
-      recoveringWorkers: [...this.recovering],
+      recoveringWorkers: this.workers.flatMap((worker, index) => (worker.recovering ? [index] : [])),
       time: now,
     });
     this.stepTokens = [];
@@ -418,10 +393,6 @@ export class EngineCore {
     });
     this.wake = null;
   }
-}
-
-function toWire(entry: TokenLogprob): WireTokenLogprob {
-  return { logprob: entry.logprob, top: entry.top };
 }
 
 export function kvBudget(config: EngineConfig, maxModelLen: number): number {
