@@ -181,7 +181,7 @@ export class EngineCore {
    * and onnxruntime-node then throws a C++ exception into the dead
    * environment, which aborts the whole process. No step is dispatched meanwhile.
    */
-  exitAfterInFlight(code: number, exit: (code: number) => void = process.exit): void {
+  exitAfterInFlight(code: number, exit: (code: number) => void = (status) => process.exit(status)): void {
     if (this.exitCode !== null) return;
     this.exitCode = code;
     void Promise.allSettled([...this.inFlight]).then(() => exit(code));
