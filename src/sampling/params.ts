@@ -111,7 +111,7 @@ export function compileSamplerParams(params: SamplerFields): SamplerParams {
   };
 }
 
-/** What a 400 response needs: the offending wire parameter and a human sentence. */
+/** What a 400 response needs: the offending OpenAI / vLLM parameter and a human sentence. */
 export interface ParamError {
   param: string;
   message: string;
