@@ -31,7 +31,7 @@
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
 import { ensureBenchModel } from './bench-model.js';
 import { ProbeCollector, epochNow, reexecWithProbe, type RunRecord } from './probe-client.js';

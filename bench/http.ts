@@ -30,7 +30,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Engine } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
 import { ensureBenchModel } from './bench-model.js';
 import { fmt, makeWorkload, percentile, sleep, sum, type BenchRequest } from './workload.js';

@@ -9,7 +9,7 @@
 // mean (the sampled head). --flat uses N(0, 1): every token within a few nats of
 // the max, the worst case for the exp pass (no token can be skipped).
 
-import { compileLogitBias, DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../src/sampling/params.js';
+import { compileSamplerParams, DEFAULT_SAMPLING_PARAMS, type SamplerParams } from '../src/sampling/params.js';
 import { createSamplerOutput, Sampler, type SamplerRow } from '../src/sampling/sampler.js';
 import { SequenceSamplingState } from '../src/sampling/sequence-state.js';
 import { mulberry32 as rng } from '../test/support/random.js';
@@ -37,8 +37,8 @@ function makeLogits(vocab: number, rows: number): Float32Array {
   return x;
 }
 
-const base = DEFAULT_SAMPLING_PARAMS;
-const configs: Array<[string, SamplingParams]> = [
+const base = compileSamplerParams(DEFAULT_SAMPLING_PARAMS);
+const configs: Array<[string, SamplerParams]> = [
   ['greedy', { ...base, temperature: 0 }],
   ['T=1 (no truncation)', { ...base, temperature: 1 }],
   ['T=0.8 top_p=0.95', { ...base, temperature: 0.8, topP: 0.95 }],
@@ -53,7 +53,7 @@ const configs: Array<[string, SamplingParams]> = [
       repetitionPenalty: 1.1,
       frequencyPenalty: 0.5,
       presencePenalty: 0.3,
-      logitBias: compileLogitBias({ 11: 5, 220: -3, 1000: 2 }),
+      logitBias: { ids: Int32Array.of(11, 220, 1000), values: Float64Array.of(5, -3, 2) },
     },
   ],
   ['greedy + logprobs=5', { ...base, temperature: 0, logprobs: 5 }],

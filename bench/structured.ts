@@ -5,9 +5,9 @@
 // ignore_eos, the constrained one under a schema (an array of 400 small
 // integers) too long to complete within max_tokens.
 
-import { Engine } from '../src/engine/engine.js';
+import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
-import type { GrammarWire } from '../src/ipc/messages.js';
+import type { Grammar } from '../src/sampling/params.js';
 import { jsonSchemaGrammar } from '../src/structured/schema-grammar.js';
 import { ensureBenchModel } from './bench-model.js';
 
@@ -15,7 +15,7 @@ const BATCH = 32;
 const TOKENS = 96;
 const ROUNDS = 3;
 
-async function round(engine: Engine, grammar: GrammarWire | null): Promise<{ tokens: number; seconds: number }> {
+async function round(engine: Engine, grammar: Grammar | null): Promise<{ tokens: number; seconds: number }> {
   const started = performance.now();
   const runs = Array.from({ length: BATCH }, async (_, i) => {
     let tokens = 0;

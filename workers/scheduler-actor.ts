@@ -5,7 +5,7 @@
 import { workerData } from 'node:worker_threads';
 import { ActorChannel, type ChannelSabs } from '../src/ipc/channel.js';
 import type { EngineConfig } from '../src/engine/config.js';
-import { startEngineCore } from '../src/engine/start-core.js';
+import { startEngineCore } from '../src/engine/actor/start-core.js';
 
 const { sabs, config } = workerData as { sabs: ChannelSabs; config: EngineConfig };
 const channel = new ActorChannel(sabs);

@@ -4,7 +4,7 @@
 // dies, so a supervisor restarts a clean process).
 
 import { readFile } from 'node:fs/promises';
-import type { Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/client/engine.js';
 import { parseAllowedOrigins } from '../front/cors.js';
 import type { Logger } from '../front/logger.js';
 import type { HttpServer, HttpServerOptions } from '../front/server.js';

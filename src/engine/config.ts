@@ -1,5 +1,6 @@
-// Engine configuration: what `createEngine` accepts and the resolved form the
-// scheduler actor receives (plain data, it crosses into the actor thread).
+// Engine configuration, used on both threads: what `Engine.create` takes
+// (resolved by resolveEngineConfig from EngineOptions), plain data that
+// crosses into the scheduler actor thread.
 
 import os from 'node:os';
 import type { ExecutionProviderConfig } from '../worker/types.js';
@@ -52,7 +53,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     modelDir: options.modelDir,
     devices,
     intraOpThreads: threads,
-    // Spinning threads steal cores from the other sessions (research §2b).
+    // With several CPU sessions, spinning threads steal cores from the other sessions.
     spinning: options.spinning ?? cpuWorkers <= 1,
     maxBatchSize: options.maxBatchSize ?? 32,
     maxBatchTokens: options.maxBatchTokens ?? 512,

@@ -1,7 +1,9 @@
 // The seam between the HTTP layer and whatever generates text. The server
-// only ever sees these plain-data shapes; the lead implements
+// only ever sees these plain-data shapes; EngineBackend implements
 // GenerationBackend over the engine (chat template, tokenisation,
-// detokenisation, stop strings, tool-call parsing live behind it).
+// detokenisation, stop strings, tool-call parsing live behind it). The records
+// the response builders render (models, logprobs, usage) live in
+// protocol/generation.ts.
 //
 // Contract (the HTTP layer relies on every point):
 //  1. chat()/complete() may throw an ApiError synchronously, or the iterable
@@ -37,6 +39,8 @@
 //     error is logged server-side, never sent to the client).
 
 import type { ApiError } from '../protocol/errors.js';
+import type { ModelEntry, TextTokenLogprob, UsageEvent } from '../protocol/generation.js';
+import type { WireFinishReason } from '../protocol/openai-types.js';
 import type { ToolCallDelta } from '../structured/tool-call-deltas.js';
 import type {
   ToolCall,
@@ -46,42 +50,7 @@ import type {
 } from '../protocol/requests.js';
 
 export type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest, ToolCall, ToolCallDelta };
-
-export interface ModelEntry {
-  /** The id clients send in `model`; may contain '/' (e.g. `org/name`). */
-  id: string;
-  kind: 'chat' | 'embedding';
-  /** Unix seconds. */
-  created: number;
-  ownedBy: string;
-  /** Context window (prompt + output tokens). */
-  maxModelLen: number;
-}
-
-/** One alternative token at a position. `bytes` is the UTF-8 of the token (null if unknown). */
-export interface TopLogprob {
-  token: string;
-  logprob: number;
-  bytes: number[] | null;
-}
-
-/** The logprob record of one emitted (or, with echo, prompt) token. */
-export interface TokenLogprob {
-  token: string;
-  /** null only for the first prompt token under completions echo (it has no logprob). */
-  logprob: number | null;
-  bytes: number[] | null;
-  /**
-   * Where the token's text starts in the choice's text (completions
-   * `text_offset`, UTF-16 units). A token holding part of a character starts
-   * where that character does.
-   */
-  textOffset: number;
-  /** The top-k alternatives (k = sampling.logprobs); may be empty. */
-  top: TopLogprob[];
-}
-
-export type FinishReason = 'stop' | 'length' | 'tool_calls';
+export type { ModelEntry, TextTokenLogprob, TopLogprob, UsageEvent } from '../protocol/generation.js';
 
 export interface DeltaEvent {
   type: 'delta';
@@ -89,14 +58,14 @@ export interface DeltaEvent {
   /** New text for this choice (may be '' when only logprobs are carried). */
   text: string;
   /** One record per token this text came from; present only when sampling.logprobs !== null. */
-  logprobs?: TokenLogprob[];
+  logprobs?: TextTokenLogprob[];
 }
 
 export interface FinishEvent {
   type: 'finish';
   choiceIndex: number;
-  /** 'tool_calls' when the choice emitted tool_call_delta events and ended normally. */
-  finishReason: FinishReason;
+  /** OpenAI's finish_reason: 'tool_calls' when the choice emitted tool_call_delta events and ended normally. */
+  finishReason: Exclude<WireFinishReason, 'content_filter'>;
 }
 
 /** A piece of a chat tool call, in order (contract point 8). */
@@ -105,14 +74,6 @@ export interface ToolCallDeltaEvent {
   choiceIndex: number;
   /** Header `{index, id, type: 'function', function: {name, arguments: ''}}` or fragment `{index, function: {arguments}}`. */
   delta: ToolCallDelta;
-}
-
-export interface UsageEvent {
-  type: 'usage';
-  promptTokens: number;
-  completionTokens: number;
-  /** Prompt tokens served from the prefix cache, if known. */
-  cachedTokens?: number;
 }
 
 export interface ErrorEvent {

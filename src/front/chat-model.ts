@@ -1,7 +1,7 @@
 // Loads what the front needs to serve a chat model (tokenizer, chat template,
 // generation defaults) and starts its engine.
 
-import { Engine } from '../engine/engine.js';
+import { Engine } from '../engine/client/engine.js';
 import type { EngineConfig } from '../engine/config.js';
 import { loadModelFolder } from '../model/folder.js';
 import { ChatTemplate } from '../tokenizer/chat-template.js';

@@ -1,11 +1,12 @@
-// Turns one choice's token ids into text events: incremental detokenization,
-// stop strings, and logprob records. Lives on the front thread, so the
-// scheduler never sees text.
+// Turns one choice's token ids into its delta events: incremental
+// detokenization, stop strings, and logprob records. Lives on the front
+// thread, so the scheduler never sees text.
 
-import type { TokenLogprob as EngineTokenLogprob } from '../ipc/messages.js';
+import type { TextTokenLogprob, TopLogprob } from '../protocol/generation.js';
+import type { TokenLogprob } from '../sampling/logprobs.js';
 import { createDetokenizer, type Detokenizer } from '../tokenizer/detokenizer.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
-import type { TokenLogprob, TopLogprob } from './backend.js';
+import type { DeltaEvent } from './backend.js';
 import { StopStringMatcher } from './stop-strings.js';
 
 export interface ChoiceStreamOptions {
@@ -17,26 +18,22 @@ export interface ChoiceStreamOptions {
   textSpecialTokenIds?: ReadonlySet<number>;
 }
 
-export interface ChoiceChunk {
-  text: string;
-  logprobs: TokenLogprob[] | undefined;
-  /** A stop string matched: generation of this choice must end now. */
-  stopped: boolean;
-}
-
 export class ChoiceStream {
   /** Generated tokens counted for usage (up to and including the one that hit a stop string). */
   completionTokens = 0;
+  /** A stop string matched: generation of this choice must end now. */
+  stopped = false;
+  private readonly choiceIndex: number;
   private readonly tokenizer: TextTokenizer;
   private readonly detokenizer: Detokenizer;
   private readonly stops: StopStringMatcher;
   private readonly wantLogprobs: boolean;
   private readonly textSpecial: ReadonlySet<number>;
-  private stopped = false;
   /** Length of the choice's text so far, held-back text included: the next token's text offset. */
   private textLength = 0;
 
-  constructor(tokenizer: TextTokenizer, options: ChoiceStreamOptions) {
+  constructor(tokenizer: TextTokenizer, choiceIndex: number, options: ChoiceStreamOptions) {
+    this.choiceIndex = choiceIndex;
     this.tokenizer = tokenizer;
     this.detokenizer = createDetokenizer(tokenizer, { skipSpecialTokens: options.skipSpecialTokens });
     this.stops = new StopStringMatcher(options.stop, options.includeStopStrInOutput);
@@ -44,13 +41,10 @@ export class ChoiceStream {
     this.textSpecial = options.skipSpecialTokens ? (options.textSpecialTokenIds ?? new Set()) : new Set();
   }
 
-  get hitStopString(): boolean {
-    return this.stopped;
-  }
-
-  push(tokenIds: number[], logprobs: EngineTokenLogprob[] | undefined): ChoiceChunk {
+  /** The delta for newly generated tokens; null when they add neither text nor logprobs yet. */
+  push(tokenIds: number[], logprobs: TokenLogprob[] | undefined): DeltaEvent | null {
     let text = '';
-    const records: TokenLogprob[] | undefined = this.wantLogprobs ? [] : undefined;
+    const records: TextTokenLogprob[] | undefined = this.wantLogprobs ? [] : undefined;
     for (let i = 0; i < tokenIds.length && !this.stopped; i++) {
       this.completionTokens += 1;
       const id = tokenIds[i];
@@ -62,22 +56,29 @@ export class ChoiceStream {
       if (records && logprobs?.[i]) records.push(this.record(id, logprobs[i], offset));
       if (check.stopped) this.stopped = true;
     }
-    return { text, logprobs: records, stopped: this.stopped };
+    if (text === '' && !records?.length) return null;
+    return this.delta(text, records);
   }
 
-  /** The text still held back at the natural end of generation. */
-  finish(): string {
-    if (this.stopped) return '';
-    const tail = this.stops.push(this.detokenizer.flush());
-    return tail.text + this.stops.flush();
+  /** The text still held back at the natural end of generation, if any. */
+  finish(): DeltaEvent | null {
+    if (this.stopped) return null;
+    const tail = this.stops.push(this.detokenizer.flush()).text + this.stops.flush();
+    return tail === '' ? null : this.delta(tail);
+  }
+
+  /** Completions echo: the prompt's text, before anything generated. */
+  echo(text: string): DeltaEvent {
+    this.textLength = text.length;
+    return this.delta(text);
   }
 
   /**
-   * Records for echoed prompt tokens (with their prompt logprobs), offsets
-   * counted from the start of the text; the generated text then starts after
-   * `echoedText`.
+   * Completions echo with logprobs: the prompt's text with a record per
+   * prompt token (offsets from the start of the text); the generated text
+   * then starts after it.
    */
-  recordPrompt(tokenIds: readonly number[], entries: readonly (EngineTokenLogprob | null)[], echoedText: string): TokenLogprob[] {
+  echoWithLogprobs(text: string, tokenIds: readonly number[], entries: readonly (TokenLogprob | null)[]): DeltaEvent {
     const detokenizer = createDetokenizer(this.tokenizer, { skipSpecialTokens: false });
     let length = 0;
     const records = tokenIds.map((id, i) => {
@@ -85,11 +86,15 @@ export class ChoiceStream {
       length += detokenizer.push(id).length;
       return record;
     });
-    this.textLength = echoedText.length;
-    return records;
+    this.textLength = text.length;
+    return this.delta(text, records);
   }
 
-  private record(tokenId: number, entry: EngineTokenLogprob | null, textOffset: number): TokenLogprob {
+  private delta(text: string, logprobs?: TextTokenLogprob[]): DeltaEvent {
+    return { type: 'delta', choiceIndex: this.choiceIndex, text, ...(logprobs ? { logprobs } : {}) };
+  }
+
+  private record(tokenId: number, entry: TokenLogprob | null, textOffset: number): TextTokenLogprob {
     return {
       ...this.describe(tokenId),
       textOffset,

@@ -2,12 +2,12 @@
 // token-id API. Chat templates, tokenization, detokenization and stop strings
 // run here on the front thread; the scheduler and devices see token ids only.
 
-import { Engine, EngineRequestError, type EngineEvent } from '../engine/engine.js';
-import type { GrammarWire, SamplingParams as EngineSamplingParams } from '../ipc/messages.js';
+import type { Engine } from '../engine/client/engine.js';
 import type { GenerationDefaults } from '../model/types.js';
 import { ApiError } from '../protocol/errors.js';
 import type { ChatMessage, Prompt, SamplingOptions, ValidatedChatRequest, ValidatedCompletionRequest } from '../protocol/requests.js';
-import { resolveSamplingParams } from '../sampling/params.js';
+import type { TokenLogprob } from '../sampling/logprobs.js';
+import { resolveSamplingParams, type Grammar, type SamplingParams } from '../sampling/params.js';
 import { ChatTemplate, ChatTemplateError, type ChatMessage as TemplateMessage } from '../tokenizer/chat-template.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
@@ -33,17 +33,36 @@ export interface ChatModel {
   created: number;
 }
 
-/** One engine request of a response: a prompt and the choice index it produces. */
+/**
+ * One engine request of a response: a prompt and the choice index it
+ * produces. A request's n choices are n engine requests (vLLM v1's parent
+ * request, on the client side), so one choice can stop on a stop string
+ * without ending the others; the scheduler places sequences with the same
+ * prompt on one worker, which computes the prompt's KV once.
+ */
 interface ChoiceJob {
   choiceIndex: number;
   promptIds: number[];
-  params: EngineSamplingParams;
+  params: SamplingParams;
   /**
    * Completions echo: the prompt as the client wrote it, emitted before the
    * generated text; with logprobs, the prompt tokens after `skipTokens`
    * leading ones the tokenizer added (BOS), which the echoed text leaves out.
    */
-  echo: { text: string; withLogprobs: boolean; skipTokens: number } | null;
+  echo: { text: string; skipTokens: number; logprobs: EchoLogprobs | null } | null;
+}
+
+/**
+ * Prompt logprobs for echo: computed once per prompt, by its first choice
+ * (the one whose params ask for them), and shared with the prompt's other
+ * choices. null: the first choice ended without any (failed or cancelled).
+ */
+class EchoLogprobs {
+  readonly entries: Promise<readonly (TokenLogprob | null)[] | null>;
+  deliver!: (entries: readonly (TokenLogprob | null)[] | null) => void;
+  constructor() {
+    this.entries = new Promise((resolve) => (this.deliver = resolve));
+  }
 }
 
 export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete'> {
@@ -72,7 +91,8 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     const rendered = this.renderChat(req);
     this.bounds.checkText(rendered, 'messages');
     const promptIds = await this.model.tokenizer.encode(rendered, { addSpecialTokens: false });
-    const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, 'messages', plan.grammar);
+    this.model.engine.checkPrompt(promptIds, 'messages');
+    const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, plan.grammar);
     yield* this.run(jobs, [promptIds.length], req.sampling, signal, plan.toolFormat);
   }
 
@@ -83,10 +103,12 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     const jobs: ChoiceJob[] = [];
     const promptLengths: number[] = [];
     for (let p = 0; p < req.prompts.length; p++) {
-      const promptIds = await this.promptIds(req.prompts[p], req.prompts.length > 1 ? `prompt[${p}]` : 'prompt');
+      const param = req.prompts.length > 1 ? `prompt[${p}]` : 'prompt';
+      const promptIds = await this.promptIds(req.prompts[p], param);
+      this.model.engine.checkPrompt(promptIds, param);
       promptLengths.push(promptIds.length);
-      const echo = req.echo ? { ...(await this.echoOf(req.prompts[p], promptIds)), withLogprobs: req.sampling.logprobs !== null } : null;
-      jobs.push(...this.choiceJobs(promptIds, p * req.sampling.n, req.sampling, echo, 'prompt'));
+      const echo = req.echo ? { ...(await this.echoOf(req.prompts[p], promptIds)), logprobs: req.sampling.logprobs !== null ? new EchoLogprobs() : null } : null;
+      jobs.push(...this.choiceJobs(promptIds, p * req.sampling.n, req.sampling, echo));
     }
     yield* this.run(jobs, promptLengths, req.sampling, signal);
   }
@@ -139,56 +161,27 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     firstIndex: number,
     sampling: SamplingOptions,
     echo: ChoiceJob['echo'],
-    param: string,
-    grammar: GrammarWire | null = null,
+    grammar: Grammar | null = null,
   ): ChoiceJob[] {
-    const maxModelLen = this.model.engine.maxModelLen;
-    if (promptIds.length === 0) throw ApiError.invalidRequest('The prompt is empty.', param);
-    if (promptIds.length >= maxModelLen) {
-      throw ApiError.invalidRequest(
-        `This model's maximum context length is ${maxModelLen} tokens, but the prompt has ${promptIds.length} tokens, leaving no room for a completion.`,
-        param,
-        'context_length_exceeded',
-      );
-    }
-    const base = this.engineParams(sampling, promptIds.length, echo?.withLogprobs ?? false);
-    if (grammar) {
-      base.grammar = grammar;
-      // A complete grammar allows only end tokens: generation must stop there.
-      base.ignoreEos = false;
-      // Nor may a stop token end it early (stop strings: see run()), and
-      // min_tokens may not keep it from ending where the grammar is complete.
-      base.stopTokenIds = [];
-      base.minTokens = 0;
-    }
-    // Each choice is its own engine request, so one choice can stop on a stop
-    // string without ending the others; seeded choices get seed + index.
+    const params = this.samplingParams(sampling, promptIds.length, grammar);
     return Array.from({ length: sampling.n }, (_, i) => ({
       choiceIndex: firstIndex + i,
       promptIds,
-      params: { ...base, seed: base.seed === null ? null : base.seed + i },
+      params: {
+        ...params,
+        // Seeded choices draw their own streams: seed + index.
+        seed: params.seed === null ? null : params.seed + i,
+        // The first choice scores the prompt for echo; the others reuse its logprobs.
+        promptLogprobs: i === 0 && echo?.logprobs ? (params.logprobs ?? 0) : null,
+      },
       echo,
     }));
   }
 
-  private engineParams(sampling: SamplingOptions, promptLength: number, promptLogprobs: boolean): EngineSamplingParams {
-    const resolved = resolveSamplingParams(
-      {
-        temperature: sampling.temperature,
-        top_p: sampling.topP,
-        top_k: sampling.topK,
-        min_p: sampling.minP,
-        seed: sampling.seed,
-        presence_penalty: sampling.presencePenalty,
-        frequency_penalty: sampling.frequencyPenalty,
-        repetition_penalty: sampling.repetitionPenalty,
-        logit_bias: sampling.logitBias,
-        logprobs: sampling.logprobs,
-      },
-      { vocabSize: this.model.vocabSize, defaults: this.model.generation },
-    );
+  /** The request's engine parameters: validated, with the model's defaults, clamped to the context this prompt leaves. */
+  private samplingParams(sampling: SamplingOptions, promptLength: number, grammar: Grammar | null): SamplingParams {
+    const resolved = resolveSamplingParams(sampling, { vocabSize: this.model.vocabSize, defaults: this.model.generation });
     if (!resolved.ok) throw ApiError.invalidRequest(resolved.error.message, resolved.error.param);
-    const p = resolved.params;
     const room = Math.max(1, this.model.engine.maxModelLen - promptLength);
     const maxTokens = Math.min(sampling.maxTokens ?? room, room);
     if (sampling.minTokens > maxTokens) {
@@ -198,24 +191,20 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
         'invalid_value',
       );
     }
-    return {
+    const params: SamplingParams = {
+      ...resolved.params,
       maxTokens,
-      temperature: p.temperature,
-      topP: p.topP,
-      topK: p.topK,
-      minP: p.minP,
-      seed: p.seed,
-      presencePenalty: p.presencePenalty,
-      frequencyPenalty: p.frequencyPenalty,
-      repetitionPenalty: p.repetitionPenalty,
-      logitBias: sampling.logitBias ?? {},
       stopTokenIds: sampling.stopTokenIds,
       ignoreEos: sampling.ignoreEos,
       minTokens: sampling.minTokens,
-      logprobs: p.logprobs,
-      promptLogprobs: promptLogprobs ? (p.logprobs ?? 0) : null,
-      n: 1,
+      promptLogprobs: null,
+      grammar,
     };
+    // A complete grammar allows only end tokens: generation must stop there.
+    // Nor may a stop token end it early (stop strings: see run()), and
+    // min_tokens may not keep it from ending where the grammar is complete.
+    if (grammar) return { ...params, ignoreEos: false, stopTokenIds: [], minTokens: 0 };
+    return params;
   }
 
   private async *run(
@@ -225,12 +214,11 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     signal: AbortSignal,
     toolFormat: ToolCallFormat | null = null,
   ): AsyncIterable<GenerationEvent> {
-    const merger = new EventMerger<GenerationEvent>();
     // Tool-call markers may be special tokens; they must reach the parser as text.
     const markers = toolFormat ? FORMAT_MARKERS[toolFormat].map((marker) => this.model.tokenizer.tokenToId(marker)) : [];
     const streams = jobs.map(
       (job) =>
-        new ChoiceStream(this.model.tokenizer, {
+        new ChoiceStream(this.model.tokenizer, job.choiceIndex, {
           // Grammar-constrained output ends where the grammar says: a stop string
           // cutting it short would break the format the grammar guarantees.
           stop: job.params.grammar ? [] : sampling.stop,
@@ -243,12 +231,14 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     const controllers = jobs.map(() => new AbortController());
     const abortAll = (): void => controllers.forEach((controller) => controller.abort());
     signal.addEventListener('abort', abortAll, { once: true });
-    jobs.forEach((job, i) => {
+    const choices = jobs.map((job, i) => {
       const events = this.runChoice(job, streams[i], controllers[i].signal);
-      merger.add(toolFormat ? extractToolCalls(events, toolFormat) : events);
+      return toolFormat ? extractToolCalls(events, toolFormat) : events;
     });
+    // One choice is read directly; several are interleaved in arrival order.
+    const merged = choices.length === 1 ? choices[0] : mergeAll(choices);
     try {
-      for await (const event of merger) {
+      for await (const event of merged) {
         yield event;
         if (event.type === 'error') return;
       }
@@ -262,27 +252,28 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
 
   private async *runChoice(job: ChoiceJob, stream: ChoiceStream, signal: AbortSignal): AsyncIterable<GenerationEvent> {
     const index = job.choiceIndex;
-    let echoed = job.echo === null;
-    if (job.echo && !job.echo.withLogprobs) {
-      yield { type: 'delta', choiceIndex: index, text: job.echo.text };
+    const echo = job.echo;
+    let echoed = echo === null;
+    if (echo && !echo.logprobs) {
+      yield stream.echo(echo.text);
       echoed = true;
     }
     const timer = new ChoiceTimer(this.metrics);
-    let events: AsyncIterable<EngineEvent>;
+    const scoresPrompt = job.params.promptLogprobs !== null;
     try {
-      events = this.model.engine.generate(job.promptIds, job.params, signal);
-      for await (const event of events) {
+      for await (const event of this.model.engine.generate(job.promptIds, job.params, signal)) {
         if (event.type === 'tokens') {
           timer.tokens(event.tokenIds.length, event.queueTimeMs);
-          if (!echoed && job.echo) {
-            const skip = job.echo.skipTokens;
-            const logprobs = stream.recordPrompt(job.promptIds.slice(skip), event.promptLogprobs?.slice(skip) ?? [], job.echo.text);
-            yield { type: 'delta', choiceIndex: index, text: job.echo.text, logprobs };
+          if (!echoed && echo?.logprobs) {
+            if (scoresPrompt) echo.logprobs.deliver(event.promptLogprobs ?? []);
+            const entries = await echo.logprobs.entries;
+            if (entries === null) return; // the scoring choice failed or was cancelled: it reports why
+            yield stream.echoWithLogprobs(echo.text, job.promptIds.slice(echo.skipTokens), entries.slice(echo.skipTokens));
             echoed = true;
           }
-          const chunk = stream.push(event.tokenIds, event.logprobs);
-          if (chunk.text !== '' || chunk.logprobs?.length) yield { type: 'delta', choiceIndex: index, text: chunk.text, ...(chunk.logprobs ? { logprobs: chunk.logprobs } : {}) };
-          if (chunk.stopped) {
+          const delta = stream.push(event.tokenIds, event.logprobs);
+          if (delta) yield delta;
+          if (stream.stopped) {
             yield { type: 'finish', choiceIndex: index, finishReason: 'stop' };
             return; // leaving the loop cancels the engine request
           }
@@ -294,25 +285,27 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
           if (event.reason === 'abort') return;
           timer.finished();
           const tail = stream.finish();
-          if (tail !== '') yield { type: 'delta', choiceIndex: index, text: tail };
+          if (tail) yield tail;
           yield { type: 'finish', choiceIndex: index, finishReason: event.reason };
         }
       }
     } catch (error) {
-      if (error instanceof EngineRequestError) {
-        yield { type: 'error', error: refusal(error) };
+      // A refusal from the engine is the ApiError the client gets.
+      if (error instanceof ApiError) {
+        yield { type: 'error', error };
         return;
       }
       throw error;
+    } finally {
+      if (scoresPrompt) echo?.logprobs?.deliver(null);
     }
   }
 }
 
-/** The scheduler's refusal as the HTTP error it stands for. */
-function refusal(error: EngineRequestError): ApiError {
-  if (error.status === 429 || error.status === 503) return ApiError.tooManyRequests(error.message, 1);
-  if (error.status === 400) return ApiError.invalidRequest(error.message, error.param ?? null);
-  return ApiError.internal();
+function mergeAll<T>(sources: AsyncIterable<T>[]): AsyncIterable<T> {
+  const merger = new EventMerger<T>();
+  for (const source of sources) merger.add(source);
+  return merger;
 }
 
 function toTemplateMessage(message: ChatMessage): TemplateMessage {

@@ -2,7 +2,7 @@
 // snapshots, and per-choice phase timings (queue, prefill, decode, inter-token)
 // observed on the front as token events arrive.
 
-import type { Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/client/engine.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 
 export function bindEngineMetrics(engine: Engine, metrics: ServerMetrics): void {

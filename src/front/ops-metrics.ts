@@ -4,7 +4,7 @@
 // vllm:num_requests_waiting then stays near zero) and device-worker failures.
 
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/client/engine.js';
 import type { Admission } from './admission.js';
 
 /** Gauges read at scrape time; safe to call once per registry (later calls are no-ops). */

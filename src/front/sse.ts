@@ -20,7 +20,7 @@
 import type { ApiError } from '../protocol/errors.js';
 import type { WireChatChunkChoice, WireCompletionChoice, WireFinishReason, WireToolCallDelta, WireUsage } from '../protocol/openai-types.js';
 import { chatLogprobs, completionLogprobs, newId } from '../protocol/responses.js';
-import type { TokenLogprob, ToolCallDelta } from './backend.js';
+import type { TextTokenLogprob, ToolCallDelta } from './backend.js';
 
 export const SSE_DONE = 'data: [DONE]\n\n';
 
@@ -36,7 +36,7 @@ export function sseError(err: ApiError): string {
 export interface ChunkEncoder {
   /** Frames sent once, right after the headers (chat: the role chunks). */
   opening(choiceCount: number): string;
-  delta(index: number, text: string, logprobs: readonly TokenLogprob[] | undefined): string;
+  delta(index: number, text: string, logprobs: readonly TextTokenLogprob[] | undefined): string;
   /** Absent on endpoints without tool calls (completions). */
   toolCall?(index: number, delta: ToolCallDelta): string;
   finish(index: number, reason: WireFinishReason): string;
@@ -72,7 +72,7 @@ export class ChatChunkEncoder implements ChunkEncoder {
     return out;
   }
 
-  delta(index: number, text: string, logprobs: readonly TokenLogprob[] | undefined): string {
+  delta(index: number, text: string, logprobs: readonly TextTokenLogprob[] | undefined): string {
     return this.frame({ index, delta: { content: text }, logprobs: logprobs === undefined ? null : chatLogprobs(logprobs), finish_reason: null });
   }
 
@@ -112,7 +112,7 @@ export class CompletionChunkEncoder implements ChunkEncoder {
     return '';
   }
 
-  delta(index: number, text: string, logprobs: readonly TokenLogprob[] | undefined): string {
+  delta(index: number, text: string, logprobs: readonly TextTokenLogprob[] | undefined): string {
     return this.frame({
       index,
       text,

@@ -2,7 +2,7 @@
 // enforces (a grammar) and what the front parses (tool calls). Schemas with
 // keywords the grammar cannot enforce are refused here with a 400 naming them.
 
-import type { GrammarWire } from '../ipc/messages.js';
+import type { Grammar } from '../sampling/params.js';
 import { ApiError } from '../protocol/errors.js';
 import type { ValidatedChatRequest } from '../protocol/requests.js';
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../structured/schema-grammar.js';
@@ -12,12 +12,12 @@ import { estimateCompileMs, MAX_COMPILE_MS } from '../structured/grammar-cost.js
 
 export interface OutputPlan {
   /** Grammar the output must follow, or null for free text. */
-  grammar: GrammarWire | null;
+  grammar: Grammar | null;
   /** Parse tool calls out of the output in this format; null when no tools may be called. */
   toolFormat: ToolCallFormat | null;
 }
 
-let jsonObject: Promise<GrammarWire> | null = null;
+let jsonObject: Promise<Grammar> | null = null;
 
 export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCallFormat, vocabSize: number): Promise<OutputPlan> {
   const tools = req.tools && req.toolChoice !== 'none' ? req.tools : null;
@@ -47,8 +47,8 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
 }
 
 /** The grammar `build` makes, or a 400 naming `param`: a schema keyword it cannot enforce, or a compile too costly for the device. */
-async function checkedGrammar(build: () => Promise<GrammarWire>, param: string, vocabSize: number): Promise<GrammarWire> {
-  let grammar: GrammarWire;
+async function checkedGrammar(build: () => Promise<Grammar>, param: string, vocabSize: number): Promise<Grammar> {
+  let grammar: Grammar;
   try {
     grammar = await build();
   } catch (error) {

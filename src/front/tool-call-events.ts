@@ -6,13 +6,13 @@
 
 import type { ToolCallFormat } from '../structured/tool-call-format.js';
 import { ToolCallStreamParser, type ParserEvent } from '../structured/tool-call-parser.js';
-import type { GenerationEvent, TokenLogprob } from './backend.js';
+import type { GenerationEvent, TextTokenLogprob } from './backend.js';
 
 export async function* extractToolCalls(events: AsyncIterable<GenerationEvent>, format: ToolCallFormat): AsyncIterable<GenerationEvent> {
   const parser = new ToolCallStreamParser(format);
   let called = false;
   /** The parser's events in order; `logprobs` (of the tokens pushed) ride on the first text delta, or an empty one. */
-  function* translate(choiceIndex: number, parsed: ParserEvent[], logprobs: TokenLogprob[] | undefined): Iterable<GenerationEvent> {
+  function* translate(choiceIndex: number, parsed: ParserEvent[], logprobs: TextTokenLogprob[] | undefined): Iterable<GenerationEvent> {
     let pending = logprobs?.length ? logprobs : undefined;
     for (const event of parsed) {
       if (event.kind === 'content') {

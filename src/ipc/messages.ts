@@ -11,51 +11,19 @@
 // - The scheduler speaks token ids only; text (tokenize, detokenize, stop
 //   strings) stays on the front.
 
+import type { SamplingParams } from '../sampling/params.js';
+import type { TokenLogprob } from '../sampling/logprobs.js';
+import type { ApiErrorBody } from '../protocol/errors.js';
+import type { FinishReason } from '../scheduler/types.js';
+
 // ------------------------------------------------------------ front → actor
 
-/** Sampling and stopping parameters for one request, already validated and defaulted by the front. */
-export interface SamplingParams {
-  /** Upper bound on generated tokens (already clamped to the context window). */
-  maxTokens: number;
-  temperature: number;
-  topP: number;
-  /** 0 or -1 disables top-k. */
-  topK: number;
-  /** 0 disables min-p. */
-  minP: number;
-  /** null: non-deterministic sampling. */
-  seed: number | null;
-  presencePenalty: number;
-  frequencyPenalty: number;
-  repetitionPenalty: number;
-  /** Token id → additive bias. msgpack carries the keys as strings, as JS objects do. */
-  logitBias: Record<number, number>;
-  /** Generation stops (reason 'stop') after emitting one of these ids. Stop *strings* are handled by the front. */
-  stopTokenIds: number[];
-  /** Keep sampling past EOS until maxTokens. */
-  ignoreEos: boolean;
-  /** EOS and stopTokenIds cannot be sampled before this many tokens are generated (vLLM min_tokens). Absent = 0. */
-  minTokens?: number;
-  /** null: no logprobs; N: the sampled token's logprob plus the top-N alternatives. */
-  logprobs: number | null;
-  /** null: none; N: logprobs (top-N) for every prompt token, for `echo`. */
-  promptLogprobs: number | null;
-  /** Number of independent completions (choices) for this request. */
-  n: number;
-  /** Constrained decoding: an EBNF grammar (xgrammar dialect) the output must follow; absent = free text. */
-  grammar?: GrammarWire | null;
-}
-
-/** A compiled-on-the-device grammar: EBNF text and its root rule. */
-export interface GrammarWire {
-  ebnf: string;
-  root: string;
-}
-
+/** One engine request is one sequence: the front fans a request's `n` choices out into separate submits. */
 export interface SubmitMessage {
   type: 'submit';
   reqId: number;
   promptTokenIds: number[];
+  /** Validated and defaulted by the front; carried unchanged to the device worker. */
   params: SamplingParams;
   /** Arrival time at the front, ms since epoch (Date.now()), for queue-time metrics and FCFS. */
   arrivalTime: number;
@@ -88,35 +56,22 @@ export type FrontToActorMessage = SubmitMessage | CancelMessage | ShutdownMessag
 
 // ------------------------------------------------------------ actor → front
 
-/** Log-probabilities for one emitted (or prompt) token. */
-export interface TokenLogprob {
-  logprob: number;
-  /** Top alternatives as [tokenId, logprob], most likely first. */
-  top: [number, number][];
-}
-
-/** Newly generated tokens for one request (usually one per step; several after a batched step). */
+/** The token a request generated in a step (tokenIds holds one id). */
 export interface TokensMessage {
   type: 'tokens';
   reqId: number;
-  /** Which of the request's `n` completions these tokens belong to; omitted means 0. */
-  choice?: number;
   tokenIds: number[];
   /** Present when the request asked for logprobs; one entry per token in tokenIds. */
   logprobs?: TokenLogprob[];
   /** Present once, on the first tokens message, when promptLogprobs was requested (first entry is null: no logprob for the first prompt token). */
   promptLogprobs?: (TokenLogprob | null)[];
-  /** On a choice's first tokens message: ms from arrival until the scheduler first ran it. */
+  /** On the first tokens message: ms from arrival until the scheduler first ran the request. */
   queueTimeMs?: number;
 }
-
-export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
 
 export interface FinishedMessage {
   type: 'finished';
   reqId: number;
-  /** Which completion finished; omitted means 0 (or the whole request when n = 1). */
-  choice?: number;
   reason: FinishReason;
   promptTokens: number;
   completionTokens: number;
@@ -124,15 +79,14 @@ export interface FinishedMessage {
   error?: { message: string; code: string };
 }
 
-/** The request was refused before scheduling (e.g. prompt longer than the context window). */
+/** The request was refused before scheduling; the front answers with exactly this error. */
 export interface RejectedMessage {
   type: 'rejected';
   reqId: number;
-  /** HTTP status the front should answer with. */
+  /** HTTP status. */
   status: number;
-  message: string;
-  /** The offending request parameter, for the OpenAI error body. */
-  param?: string;
+  /** The OpenAI error body: message, type, param, code. */
+  error: ApiErrorBody['error'];
 }
 
 /** Periodic scheduler snapshot for /metrics, /health and admission control. */

@@ -3,7 +3,7 @@
 // 1 µs to encode and 1.2 µs to decode such a 30-byte frame; this path takes a
 // small fraction of that (bench/ipc.ts measures both).
 //
-// The bytes are ordinary msgpack — a map {type, reqId, [choice,] tokenIds} —
+// The bytes are ordinary msgpack — a map {type, reqId, tokenIds} —
 // so the generic decoder reads them too, and the fast decoder gives up
 // (returns null) on any frame that is not exactly this layout. The encoder
 // gives up on any message carrying a field it does not know, so adding a
@@ -11,13 +11,12 @@
 
 import type { Message, TokensMessage } from './messages.js';
 
-const KNOWN_KEYS = new Set(['type', 'reqId', 'choice', 'tokenIds']);
+const KNOWN_KEYS = new Set(['type', 'reqId', 'tokenIds']);
 
 const ascii = (s: string) => Array.from(s, (c) => c.charCodeAt(0));
 const fixstr = (s: string) => [0xa0 | s.length, ...ascii(s)];
 const TYPE_KV = [...fixstr('type'), ...fixstr('tokens')];
 const REQID_KEY = fixstr('reqId');
-const CHOICE_KEY = fixstr('choice');
 const TOKENIDS_KEY = fixstr('tokenIds');
 
 const UINT32_LIMIT = 0x1_0000_0000;
@@ -74,11 +73,8 @@ export function tryEncodeTokensShared(msg: Message): Uint8Array | null {
     if (!KNOWN_KEYS.has(key)) return null;
     keys++;
   }
-  const { reqId, choice, tokenIds } = msg;
-  const hasChoice = choice !== undefined;
-  if (keys !== (hasChoice ? 4 : 3) || !isUint(reqId) || (hasChoice && !isUint(choice)) || !Array.isArray(tokenIds)) {
-    return null;
-  }
+  const { reqId, tokenIds } = msg;
+  if (keys !== 3 || !isUint(reqId) || !Array.isArray(tokenIds)) return null;
 
   pos = 0;
   ensure(64 + tokenIds.length * 9);
@@ -86,10 +82,6 @@ export function tryEncodeTokensShared(msg: Message): Uint8Array | null {
   putBytes(TYPE_KV);
   putBytes(REQID_KEY);
   putUint(reqId);
-  if (hasChoice) {
-    putBytes(CHOICE_KEY);
-    putUint(choice);
-  }
   putBytes(TOKENIDS_KEY);
   const n = tokenIds.length;
   if (n < 16) {
@@ -156,18 +148,12 @@ function readUint(): number {
 /** Decode a frame laid out exactly as tryEncodeTokensShared writes it, else null. */
 export function tryDecodeTokens(bytes: Uint8Array): TokensMessage | null {
   const head = bytes[0];
-  if (head !== 0x83 && head !== 0x84) return null;
+  if (head !== 0x83) return null;
   rd = bytes;
   rp = 1;
   if (!matches(TYPE_KV) || !matches(REQID_KEY)) return null;
   const reqId = readUint();
   if (reqId < 0) return null;
-  let choice = -1;
-  if (head === 0x84) {
-    if (!matches(CHOICE_KEY)) return null;
-    choice = readUint();
-    if (choice < 0) return null;
-  }
   if (!matches(TOKENIDS_KEY) || rp >= rd.length) return null;
   const a = rd[rp++];
   let n: number;
@@ -190,5 +176,5 @@ export function tryDecodeTokens(bytes: Uint8Array): TokensMessage | null {
     tokenIds[i] = id;
   }
   if (rp !== rd.length) return null;
-  return choice < 0 ? { type: 'tokens', reqId, tokenIds } : { type: 'tokens', reqId, choice, tokenIds };
+  return { type: 'tokens', reqId, tokenIds };
 }

@@ -2,7 +2,7 @@
 // data: no I/O, no clocks except where named (nowSeconds, newId).
 
 import { randomBytes } from 'node:crypto';
-import type { ModelEntry, TokenLogprob, UsageEvent } from '../front/backend.js';
+import type { ModelEntry, TextTokenLogprob, UsageEvent } from './generation.js';
 import type { ToolCall } from './requests.js';
 import type {
   WireChatChoice,
@@ -37,7 +37,7 @@ export function wireUsage(u: UsageEvent): WireUsage {
   return usage;
 }
 
-export function chatLogprobs(tokens: readonly TokenLogprob[]): WireChatLogprobs {
+export function chatLogprobs(tokens: readonly TextTokenLogprob[]): WireChatLogprobs {
   return {
     content: tokens.map((t) => ({
       token: t.token,
@@ -54,7 +54,7 @@ export function chatLogprobs(tokens: readonly TokenLogprob[]): WireChatLogprobs 
  * alternatives and always the sampled token itself (so up to N + 1 entries,
  * as OpenAI documents); the first echoed prompt token has none (null).
  */
-export function completionLogprobs(tokens: readonly TokenLogprob[], withTop: boolean): WireCompletionLogprobs {
+export function completionLogprobs(tokens: readonly TextTokenLogprob[], withTop: boolean): WireCompletionLogprobs {
   return {
     tokens: tokens.map((t) => t.token),
     token_logprobs: tokens.map((t) => t.logprob),
@@ -66,7 +66,7 @@ export function completionLogprobs(tokens: readonly TokenLogprob[], withTop: boo
 /** Per-choice accumulation for non-streaming responses. */
 export interface ChoiceResult {
   text: string;
-  logprobs: TokenLogprob[] | null;
+  logprobs: TextTokenLogprob[] | null;
   finishReason: WireFinishReason;
   toolCalls: ToolCall[] | null;
 }

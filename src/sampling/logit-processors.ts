@@ -10,14 +10,14 @@
 // -∞ is absorbing under every earlier step, so the mask's position only matters
 // for readability; it stays last so bias can never resurrect a masked token.
 
-import type { SamplingParams } from './params.js';
+import type { SamplerParams } from './params.js';
 import type { SequenceSamplingState } from './sequence-state.js';
 
 /** Apply logit_bias and penalties to logits[offset .. offset+vocab). */
 export function applyBiasAndPenalties(
   logits: Float32Array,
   offset: number,
-  params: SamplingParams,
+  params: SamplerParams,
   state: SequenceSamplingState,
 ): void {
   const bias = params.logitBias;

@@ -8,6 +8,13 @@
 
 import { expNeg } from './fast-exp.js';
 
+/** Log-probabilities of one emitted (or prompt) token, as the device worker reports them. */
+export interface TokenLogprob {
+  logprob: number;
+  /** Top alternatives as [tokenId, logprob], most likely first. */
+  top: [number, number][];
+}
+
 /** Reported tokens are capped here (OpenAI allows 20 top_logprobs; leave headroom). */
 export const MAX_TOP_LOGPROBS = 64;
 

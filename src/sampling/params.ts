@@ -1,17 +1,27 @@
-// Sampling parameters as the device worker uses them, and the range checks the
-// HTTP layer runs before a request is accepted. Validation speaks the OpenAI /
-// vLLM wire names (`top_p`, `logit_bias`, …) so a 400 can name the parameter.
+// A request's sampling parameters: one plain-data shape, made once by the
+// front from the validated request, carried unchanged through the submit
+// message, the scheduler actor and the slot admission to the device worker
+// (msgpack and structured clone), where compileSamplerParams() turns it into
+// the sampler's form once. Validation takes the validated request's fields and
+// names the OpenAI / vLLM parameter (`top_p`, `logit_bias`, …) in a 400.
 
 import type { GenerationDefaults } from '../model/types.js';
-import type { WireSamplingParams } from './wire.js';
 
-/** Additive logit bias, ids ascending, no duplicates. */
-export interface LogitBias {
-  ids: Int32Array;
-  values: Float64Array;
+/** A grammar the output must follow: EBNF text (xgrammar dialect) and its root rule, compiled on the device worker. */
+export interface Grammar {
+  ebnf: string;
+  root: string;
+}
+
+/** Additive logit bias as plain data: token ids ascending, no duplicates, no zero values. */
+export interface LogitBiasEntries {
+  ids: number[];
+  values: number[];
 }
 
 export interface SamplingParams {
+  /** Upper bound on generated tokens (already clamped to the context window). */
+  maxTokens: number;
   /** 0 = greedy (argmax, no randomness). */
   temperature: number;
   /** (0, 1]; 1 = off. */
@@ -27,12 +37,24 @@ export interface SamplingParams {
   frequencyPenalty: number;
   /** HF/vLLM semantics, over prompt + generated tokens; 1 = off. */
   repetitionPenalty: number;
-  logitBias: LogitBias | null;
+  logitBias: LogitBiasEntries | null;
+  /** Generation stops (reason 'stop') after emitting one of these ids. Stop *strings* are handled by the front. */
+  stopTokenIds: number[];
+  /** Keep sampling past EOS until maxTokens. */
+  ignoreEos: boolean;
+  /** EOS and stopTokenIds cannot be sampled before this many tokens are generated (vLLM min_tokens). */
+  minTokens: number;
   /** null = no logprobs; N ≥ 0 = the chosen token's logprob plus the top-N alternatives. */
   logprobs: number | null;
+  /** null = none; N = logprobs (top-N) for every prompt token, for completions `echo`. */
+  promptLogprobs: number | null;
+  /** Constrained decoding; null = free text. */
+  grammar: Grammar | null;
 }
 
+/** Neutral settings: plain sampling at temperature 1, 16 tokens, nothing else. */
 export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
+  maxTokens: 16,
   temperature: 1,
   topP: 1,
   topK: 0,
@@ -42,10 +64,54 @@ export const DEFAULT_SAMPLING_PARAMS: Readonly<SamplingParams> = Object.freeze({
   frequencyPenalty: 0,
   repetitionPenalty: 1,
   logitBias: null,
+  stopTokenIds: [],
+  ignoreEos: false,
+  minTokens: 0,
   logprobs: null,
+  promptLogprobs: null,
+  grammar: null,
 });
 
-/** What a 400 response needs: the offending wire parameter and a human sentence. */
+/** The fields the sampler reads. */
+type SamplerField =
+  | 'temperature'
+  | 'topP'
+  | 'topK'
+  | 'minP'
+  | 'seed'
+  | 'presencePenalty'
+  | 'frequencyPenalty'
+  | 'repetitionPenalty'
+  | 'logprobs';
+
+/** Additive logit bias in the sampler's form: ids ascending. */
+export interface LogitBias {
+  ids: Int32Array;
+  values: Float64Array;
+}
+
+/** What request validation resolves: the sampler's fields, bias included. */
+export type SamplerFields = Pick<SamplingParams, SamplerField | 'logitBias'>;
+
+/** The sampler's form of a sequence's parameters, compiled once when it enters a device worker. */
+export type SamplerParams = Pick<SamplingParams, SamplerField> & { logitBias: LogitBias | null };
+
+export function compileSamplerParams(params: SamplerFields): SamplerParams {
+  return {
+    temperature: params.temperature,
+    topP: params.topP,
+    topK: params.topK,
+    minP: params.minP,
+    seed: params.seed,
+    presencePenalty: params.presencePenalty,
+    frequencyPenalty: params.frequencyPenalty,
+    repetitionPenalty: params.repetitionPenalty,
+    logprobs: params.logprobs,
+    logitBias: params.logitBias && { ids: Int32Array.from(params.logitBias.ids), values: Float64Array.from(params.logitBias.values) },
+  };
+}
+
+/** What a 400 response needs: the offending OpenAI / vLLM parameter and a human sentence. */
 export interface ParamError {
   param: string;
   message: string;
@@ -154,14 +220,14 @@ export function checkLogprobs(value: unknown, max = DEFAULT_MAX_LOGPROBS, param 
 
 /**
  * logit_bias: a JSON object whose keys are token ids (decimal strings, as JSON
- * objects have them) and whose values are in [-100, 100]. Returns the compiled,
- * id-sorted form, or the error.
+ * objects have them) and whose values are in [-100, 100]. Returns the entries
+ * id-sorted with zero biases dropped, or the error.
  */
 export function parseLogitBias(
   value: unknown,
   vocabSize: number,
   param = 'logit_bias',
-): { ok: true; bias: LogitBias | null } | { ok: false; error: ParamError } {
+): { ok: true; bias: LogitBiasEntries | null } | { ok: false; error: ParamError } {
   if (value === null || value === undefined) return { ok: true, bias: null };
   if (typeof value !== 'object' || Array.isArray(value)) {
     return { ok: false, error: { param, message: `'${param}' must be an object mapping token ids to numbers.` } };
@@ -187,64 +253,29 @@ export function parseLogitBias(
     }
     pairs.push([id, raw]);
   }
-  return { ok: true, bias: compilePairs(pairs) };
-}
-
-function compilePairs(pairs: Array<[number, number]>): LogitBias | null {
-  const nonZero = pairs.filter(([, v]) => v !== 0);
-  if (nonZero.length === 0) return null;
-  nonZero.sort((a, b) => a[0] - b[0]);
-  const ids = new Int32Array(nonZero.length);
-  const values = new Float64Array(nonZero.length);
-  let n = 0;
-  for (const [id, v] of nonZero) {
-    // Canonical decimal keys make duplicates impossible from JSON; stay safe anyway (last wins).
-    if (n > 0 && ids[n - 1] === id) {
-      values[n - 1] = v;
-      continue;
-    }
-    ids[n] = id;
-    values[n] = v;
-    n++;
-  }
-  return { ids: ids.slice(0, n), values: values.slice(0, n) };
-}
-
-/** logit bias as carried over IPC (msgpack object with string keys) → compiled form. Assumes validated input. */
-export function compileLogitBias(record: Record<number, number> | null | undefined): LogitBias | null {
-  if (!record) return null;
-  return compilePairs(Object.entries(record).map(([k, v]) => [Number(k), v]));
-}
-
-/** The worker-side params for a sequence, from what the scheduler forwards. */
-export function fromWireSamplingParams(wire: WireSamplingParams): SamplingParams {
-  return {
-    temperature: wire.temperature,
-    topP: wire.topP,
-    topK: wire.topK,
-    minP: wire.minP,
-    seed: wire.seed,
-    presencePenalty: wire.presencePenalty,
-    frequencyPenalty: wire.frequencyPenalty,
-    repetitionPenalty: wire.repetitionPenalty,
-    logitBias: compileLogitBias(wire.logitBias),
-    logprobs: wire.logprobs,
-  };
+  const nonZero = pairs.filter(([, v]) => v !== 0).sort((a, b) => a[0] - b[0]);
+  if (nonZero.length === 0) return { ok: true, bias: null };
+  // Canonical decimal keys make duplicate ids impossible (a JSON object keeps the last of a repeated key).
+  return { ok: true, bias: { ids: nonZero.map(([id]) => id), values: nonZero.map(([, v]) => v) } };
 }
 
 // ---------------------------------------------------------------- whole request
 
-/** The sampling fields of an OpenAI / vLLM request body, as parsed JSON (null = absent). */
+/**
+ * The sampling fields of a request as the protocol layer validated their JSON
+ * types (undefined or null = absent), named as in SamplingOptions; errors name
+ * the OpenAI / vLLM parameter.
+ */
 export interface SamplingRequestFields {
   temperature?: unknown;
-  top_p?: unknown;
-  top_k?: unknown;
-  min_p?: unknown;
+  topP?: unknown;
+  topK?: unknown;
+  minP?: unknown;
   seed?: unknown;
-  presence_penalty?: unknown;
-  frequency_penalty?: unknown;
-  repetition_penalty?: unknown;
-  logit_bias?: unknown;
+  presencePenalty?: unknown;
+  frequencyPenalty?: unknown;
+  repetitionPenalty?: unknown;
+  logitBias?: unknown;
   /** Number of top alternatives, already mapped by the caller (chat: `top_logprobs` when `logprobs: true`). */
   logprobs?: unknown;
 }
@@ -268,18 +299,18 @@ const isAbsent = (v: unknown): boolean => v === undefined || v === null;
 export function resolveSamplingParams(
   req: SamplingRequestFields,
   opts: ResolveOptions,
-): { ok: true; params: SamplingParams } | { ok: false; error: ParamError } {
+): { ok: true; params: SamplerFields } | { ok: false; error: ParamError } {
   const d = opts.defaults;
   const pick = (v: unknown, fallback: number | undefined, base: number): unknown =>
     isAbsent(v) ? (fallback ?? base) : v;
 
   const temperature = pick(req.temperature, d?.temperature, DEFAULT_SAMPLING_PARAMS.temperature);
-  const topP = pick(req.top_p, d?.topP, DEFAULT_SAMPLING_PARAMS.topP);
-  const topK = pick(req.top_k, d?.topK, DEFAULT_SAMPLING_PARAMS.topK);
-  const minP = pick(req.min_p, d?.minP, DEFAULT_SAMPLING_PARAMS.minP);
-  const repetitionPenalty = pick(req.repetition_penalty, d?.repetitionPenalty, DEFAULT_SAMPLING_PARAMS.repetitionPenalty);
-  const presencePenalty = pick(req.presence_penalty, undefined, 0);
-  const frequencyPenalty = pick(req.frequency_penalty, undefined, 0);
+  const topP = pick(req.topP, d?.topP, DEFAULT_SAMPLING_PARAMS.topP);
+  const topK = pick(req.topK, d?.topK, DEFAULT_SAMPLING_PARAMS.topK);
+  const minP = pick(req.minP, d?.minP, DEFAULT_SAMPLING_PARAMS.minP);
+  const repetitionPenalty = pick(req.repetitionPenalty, d?.repetitionPenalty, DEFAULT_SAMPLING_PARAMS.repetitionPenalty);
+  const presencePenalty = pick(req.presencePenalty, undefined, 0);
+  const frequencyPenalty = pick(req.frequencyPenalty, undefined, 0);
 
   const error =
     checkTemperature(temperature) ??
@@ -295,7 +326,7 @@ export function resolveSamplingParams(
       : checkLogprobs(req.logprobs, opts.maxLogprobs ?? DEFAULT_MAX_LOGPROBS, opts.logprobsParam ?? 'logprobs'));
   if (error) return { ok: false, error };
 
-  const bias = parseLogitBias(req.logit_bias, opts.vocabSize);
+  const bias = parseLogitBias(req.logitBias, opts.vocabSize);
   if (!bias.ok) return bias;
 
   return {

@@ -41,12 +41,12 @@ import { expNeg } from './fast-exp.js';
 import { sortCandidates } from './candidate-sort.js';
 import { applyAllowedMask, applyBiasAndPenalties } from './logit-processors.js';
 import { logNormaliserAndTop, MAX_TOP_LOGPROBS, rowArgmax, skipNatsFor } from './logprobs.js';
-import type { SamplingParams } from './params.js';
+import type { SamplerParams } from './params.js';
 import type { SequenceSamplingState } from './sequence-state.js';
 
 export interface SamplerRow {
   state: SequenceSamplingState;
-  params: SamplingParams;
+  params: SamplerParams;
   /** xgrammar-style allowed-token bitmask (bit t of word t>>5 set = allowed); null/absent = all allowed. */
   allowedMask?: Int32Array | null;
   /** Ids that cannot be sampled this step (end ids before min_tokens); null/absent = none. */

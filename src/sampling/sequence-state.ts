@@ -8,7 +8,7 @@
 
 import { randomFillSync } from 'node:crypto';
 import { uniformAt } from './philox.js';
-import type { SamplingParams } from './params.js';
+import type { SamplerParams } from './params.js';
 
 const TWO_POW_32 = 4294967296;
 const seedWords = new Uint32Array(2);
@@ -65,7 +65,7 @@ export class SequenceSamplingState {
 
   /** State for a sequence with these params (tracks prompt ids only when repetition_penalty ≠ 1). */
   static forParams(
-    params: SamplingParams,
+    params: SamplerParams,
     promptTokenIds: ArrayLike<number>,
     generatedTokenIds?: ArrayLike<number>,
   ): SequenceSamplingState {

@@ -28,9 +28,6 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
       throw new SchedulerConfigError(`${k} must be a positive integer, got ${String(v)}`);
     }
   }
-  if (cfg.maxWaiting !== undefined && (!Number.isInteger(cfg.maxWaiting) || cfg.maxWaiting < 0)) {
-    throw new SchedulerConfigError(`maxWaiting must be a non-negative integer, got ${cfg.maxWaiting}`);
-  }
   if (cfg.pipelineDepth !== 1 && cfg.pipelineDepth !== MAX_PIPELINE_DEPTH) {
     throw new SchedulerConfigError(`pipelineDepth must be 1 or ${MAX_PIPELINE_DEPTH}, got ${String(cfg.pipelineDepth)}`);
   }

@@ -1,39 +1,21 @@
-// Errors the scheduler raises. Each carries the HTTP status and the OpenAI
-// error `type`/`code` the protocol layer should answer with, so the HTTP
-// layer maps them without knowing scheduler internals.
-// (Candidate for a project-wide errors module; kept here until one exists.)
+// Errors the scheduler raises. A refused request carries the HTTP status and
+// the OpenAI error `type`/`code`, which travel to the front unchanged (the
+// actor's `rejected` message) and become the ApiError the client sees.
 
-export type OpenAIErrorType = 'invalid_request_error' | 'server_error';
+import type { ApiErrorType } from '../protocol/errors.js';
 
-export abstract class SchedulerError extends Error {
-  abstract readonly status: number;
-  abstract readonly type: OpenAIErrorType;
-  abstract readonly code: string;
-}
-
-/** The request can never be served as given (empty prompt, prompt too long, bad max_tokens). HTTP 400. */
-export class InvalidSequenceError extends SchedulerError {
+/** The request can never be served as given (bad max_tokens). HTTP 400. */
+export class InvalidSequenceError extends Error {
   readonly status = 400;
-  readonly type = 'invalid_request_error';
+  readonly type: ApiErrorType = 'invalid_request_error';
   constructor(
-    readonly code: 'empty_prompt' | 'context_length_exceeded' | 'invalid_max_tokens',
+    readonly code: 'invalid_max_tokens',
     message: string,
     /** The request field at fault, for OpenAI's `param`. */
     readonly param: string | null = null,
   ) {
     super(message);
     this.name = 'InvalidSequenceError';
-  }
-}
-
-/** The waiting queue is at `maxWaiting`; the client may retry later. HTTP 503. */
-export class QueueFullError extends SchedulerError {
-  readonly status = 503;
-  readonly type = 'server_error';
-  readonly code = 'queue_full';
-  constructor(readonly maxWaiting: number) {
-    super(`server overloaded: ${maxWaiting} requests already waiting`);
-    this.name = 'QueueFullError';
   }
 }
 

@@ -46,11 +46,10 @@
 // plan was formed.
 
 import { resolveSchedulerConfig } from './config.js';
-import { InvalidSequenceError, QueueFullError, SchedulerProtocolError } from './errors.js';
+import { InvalidSequenceError, SchedulerProtocolError } from './errors.js';
 import { WorkerKvAccount } from './kv-accounting.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
 import type {
-  FinishReason,
   FinishedSequence,
   SampledToken,
   SchedulerConfig,
@@ -58,7 +57,7 @@ import type {
   SeqId,
   StepOutcome,
   StepPlan,
-  StepRow,
+  PlannedRow,
 } from './types.js';
 
 interface InFlight {
@@ -83,7 +82,7 @@ interface WorkerState {
 /** A plan being built for one idle worker during schedule(). */
 interface Draft {
   readonly worker: WorkerState;
-  readonly rows: StepRow[];
+  readonly rows: PlannedRow[];
   readonly seqs: Sequence[];
   readonly preempted: SeqId[];
   tokensLeft: number;
@@ -125,23 +124,18 @@ export class Scheduler {
   }
 
   /**
-   * Queue a request. Throws InvalidSequenceError (HTTP 400) for an empty prompt,
-   * a prompt longer than maxModelLen - 1 (no room for one generated token) or
-   * maxTokens < 1; QueueFullError (503) when maxWaiting requests already wait.
+   * Queue a request. Throws InvalidSequenceError (HTTP 400) for maxTokens < 1.
+   * The caller refuses prompts that cannot fit first (Engine.checkPrompt, which
+   * names the request's parameter); one that gets here anyway is a
+   * SchedulerProtocolError, as is an empty one.
    * maxTokens is clipped to maxModelLen - promptLength (see SequenceView.maxTokens;
    * requestedMaxTokens keeps the original).
    */
   add(request: SequenceRequest): SequenceView {
     const promptLen = request.promptTokenIds.length;
-    const { maxModelLen, maxWaiting } = this.config;
-    if (promptLen === 0) throw new InvalidSequenceError('empty_prompt', 'the prompt has no tokens', 'prompt');
-    if (promptLen > maxModelLen - 1) {
-      throw new InvalidSequenceError(
-        'context_length_exceeded',
-        `this model's maximum context length is ${maxModelLen} tokens; the prompt has ${promptLen} ` +
-          `tokens, leaving no room for a completion`,
-        'messages',
-      );
+    const { maxModelLen } = this.config;
+    if (promptLen === 0 || promptLen > maxModelLen - 1) {
+      throw new SchedulerProtocolError(`a prompt of ${promptLen} tokens cannot run in a context of ${maxModelLen}`);
     }
     if (!Number.isInteger(request.maxTokens) || request.maxTokens < 1) {
       throw new InvalidSequenceError(
@@ -151,7 +145,6 @@ export class Scheduler {
       );
     }
     if (this.live.has(request.id)) throw new SchedulerProtocolError(`sequence id ${request.id} is already live`);
-    if (maxWaiting !== undefined && this.waiting.length >= maxWaiting) throw new QueueFullError(maxWaiting);
 
     const maxTokens = Math.min(request.maxTokens, maxModelLen - promptLen);
     const seq = new Sequence(request, maxTokens, this.nextArrival++);
@@ -203,7 +196,7 @@ export class Scheduler {
       d.rows.forEach((row, i) => {
         const seq = d.seqs[i];
         seq.numComputedTokens += row.tokens.length;
-        if (row.wantsSample) seq.pendingSamples++;
+        if (row.sample) seq.pendingSamples++;
       });
       w.inFlight.push({ plan, seqs: d.seqs, epochs: d.seqs.map((seq) => seq.numPreemptions) });
       plans.push(plan);
@@ -213,26 +206,26 @@ export class Scheduler {
 
   /**
    * Apply a plan's results: append the sampled tokens, decide finishes.
-   * `sampled` must hold exactly one token per wantsSample row whose sequence
+   * `sampled` must hold exactly one token per sample row whose sequence
    * is still the one planned (tokens for sequences aborted or preempted
    * meanwhile are accepted and dropped). Validates everything before changing
    * any state.
    */
-  postprocess(plan: StepPlan, sampled: readonly SampledToken[]): StepOutcome {
+  postprocess<S extends SampledToken>(plan: StepPlan, sampled: readonly S[]): StepOutcome<S> {
     const w = this.workers[plan.worker];
     const inFlight = w?.inFlight[0];
     if (!w || !inFlight || inFlight.plan.step !== plan.step) {
       throw new SchedulerProtocolError(`postprocess: step ${plan.step} is not the oldest in flight on worker ${plan.worker}`);
     }
     const { rows } = inFlight.plan;
-    const bySeq = new Map<SeqId, number>();
+    const bySeq = new Map<SeqId, S>();
     for (const s of sampled) {
       if (bySeq.has(s.seqId)) throw new SchedulerProtocolError(`postprocess: two tokens for ${s.seqId}`);
-      bySeq.set(s.seqId, s.tokenId);
+      bySeq.set(s.seqId, s);
     }
     const sampling = new Set<SeqId>();
     rows.forEach((row, i) => {
-      if (!row.wantsSample) return;
+      if (!row.sample) return;
       sampling.add(row.seqId);
       if (this.isAlive(inFlight, i, w) && !bySeq.has(row.seqId)) {
         throw new SchedulerProtocolError(`postprocess: no token for ${row.seqId}`);
@@ -243,16 +236,16 @@ export class Scheduler {
     }
 
     w.inFlight.shift();
-    const tokens: SampledToken[] = [];
+    const tokens: S[] = [];
     const finished: FinishedSequence[] = [];
     rows.forEach((row, i) => {
-      if (!row.wantsSample || !this.isAlive(inFlight, i, w)) return; // aborted or preempted since it was planned
+      if (!row.sample || !this.isAlive(inFlight, i, w)) return; // aborted or preempted since it was planned
       const seq = inFlight.seqs[i];
-      const tokenId = bySeq.get(row.seqId) as number;
+      const sample = bySeq.get(row.seqId) as S;
       seq.pendingSamples--;
-      seq.outputTokenIds.push(tokenId);
-      tokens.push({ seqId: seq.id, tokenId });
-      const reason = this.finishReason(seq, tokenId);
+      seq.outputTokenIds.push(sample.token);
+      tokens.push(sample);
+      const reason = this.finishReason(seq, sample.token);
       if (reason) {
         this.releaseSlot(seq);
         seq.status = 'finished';
@@ -351,14 +344,14 @@ export class Scheduler {
     return i < 0 ? 0 : draft.rows[i].tokens.length;
   }
 
-  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: StepRow['slotAction']): void {
+  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: PlannedRow['slotAction']): void {
     const start = seq.numComputedTokens;
     draft.rows.push({
       seqId: seq.id,
       tokens: seq.tokens(start, start + n),
       startPos: start,
       slotAction,
-      wantsSample: start + n === seq.plannedLength,
+      sample: start + n === seq.plannedLength,
     });
     draft.seqs.push(seq);
     draft.tokensLeft -= n;
@@ -417,7 +410,7 @@ export class Scheduler {
     return seq.status === 'running' && seq.worker === worker.index && seq.numPreemptions === inFlight.epochs[i];
   }
 
-  private finishReason(seq: Sequence, tokenId: number): FinishReason | null {
+  private finishReason(seq: Sequence, tokenId: number): FinishedSequence['reason'] | null {
     if (seq.endTokenIds.has(tokenId)) return 'stop';
     return this.atLengthLimit(seq, 0) ? 'length' : null;
   }

@@ -1,7 +1,8 @@
 // The data for one request: its tokens, limits and where it is in its life.
 // Owned and mutated only by the Scheduler; everyone else sees SequenceView.
 
-import { PENDING_TOKEN, type SeqId, type SequenceRequest } from './types.js';
+import { PENDING_TOKEN } from '../worker/types.js';
+import type { SeqId, SequenceRequest } from './types.js';
 
 export type { SequenceRequest };
 

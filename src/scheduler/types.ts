@@ -1,7 +1,10 @@
 // Plain data crossing the scheduler boundary: the scheduler actor hands a
 // StepPlan to a device worker, and feeds the sampled tokens back through
 // postprocess(). Everything here is structured-clone / msgpack friendly
-// (strings, numbers, arrays): no class instances, no Maps.
+// (strings, numbers, arrays): no class instances, no Maps. A plan's rows are
+// the device step's rows (worker/types.ts declares the step contract).
+
+import type { RowSample, StepRow } from '../worker/types.js';
 
 /** Identifies one request for its whole life. Chosen by the caller (e.g. the HTTP request id). */
 export type SeqId = string;
@@ -38,8 +41,6 @@ export interface SchedulerConfig {
   kvBudgetTokensPerWorker: number;
   /** Capacity is rounded up to a multiple of this (fewer buffer re-layouts). Default 64. */
   capacityGranule: number;
-  /** Reject add() with QueueFullError when this many sequences already wait. Default: unbounded. */
-  maxWaiting?: number;
   /**
    * Plans a worker may have in flight. 1 = lock-step (plan, run, postprocess,
    * plan…). 2 = the next plan is formed while the current one runs, so the
@@ -53,35 +54,10 @@ export interface SchedulerConfig {
 export type SchedulerConfigInput = Omit<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth'> &
   Partial<Pick<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth'>>;
 
-/**
- * Stands in a row's tokens for the token its sequence samples in the plan in
- * flight before it (pipelineDepth 2). Only ever a decode row's single token or
- * the last token of a row; the worker substitutes what it sampled.
- */
-export const PENDING_TOKEN = -1;
-
-/**
- * One sequence's share of a step. Rows are independent: each reads and writes
- * only its own slot, so a worker may run them in one mixed call or split them
- * (e.g. single-token rows in one decode call, longer chunks in prefill calls).
- */
-export interface StepRow {
-  seqId: SeqId;
-  /**
-   * Token ids to feed, in order; written to KV positions startPos … startPos+tokens.length-1.
-   * The last may be PENDING_TOKEN: the token this sequence samples in the worker's previous plan.
-   */
-  tokens: number[];
-  /** = the sequence's numComputedTokens: KV positions already filled in its slot. */
-  startPos: number;
+/** A row of a plan: the device row, plus whether the sequence takes a fresh slot. */
+export interface PlannedRow extends StepRow {
   /** 'new': take a fresh slot for this sequence (startPos is 0). 'continue': its slot already exists. */
   slotAction: 'new' | 'continue';
-  /**
-   * True when this row reaches the end of the sequence's known tokens: the worker
-   * must compute logits for the row's last position and sample one token.
-   * False for a prefill chunk that stops short of the end (it produces nothing).
-   */
-  wantsSample: boolean;
 }
 
 export interface StepPlan {
@@ -101,7 +77,7 @@ export interface StepPlan {
    * plan; oldest first within each group. Any row with tokens.length === 1 may
    * go through a single-token decode call.
    */
-  rows: StepRow[];
+  rows: PlannedRow[];
   /**
    * KV capacity (positions per slot) to use for this step: the longest
    * startPos+tokens.length among the worker's active sequences, rounded up to
@@ -112,26 +88,24 @@ export interface StepPlan {
   numTokens: number;
 }
 
-/** One token sampled by a worker for a row with wantsSample. */
-export interface SampledToken {
-  seqId: SeqId;
-  tokenId: number;
-}
+/** What postprocess() reads of a worker's sample. */
+export type SampledToken = Pick<RowSample, 'seqId' | 'token'>;
 
-export type FinishReason = 'stop' | 'length';
+/** How a request ended: the scheduler decides 'stop' and 'length'; the engine adds 'abort' (cancelled) and 'error' (device failure). */
+export type FinishReason = 'stop' | 'length' | 'abort' | 'error';
 
 export interface FinishedSequence {
   seqId: SeqId;
   /** 'stop': EOS (unless ignoreEos) or a stop token id; 'length': max_tokens or maxModelLen reached. */
-  reason: FinishReason;
+  reason: Extract<FinishReason, 'stop' | 'length'>;
   /** All generated ids, including the final EOS/stop token (the front end decides whether to render it). */
   outputTokenIds: readonly number[];
   promptTokens: number;
 }
 
-export interface StepOutcome {
-  /** New tokens for live sequences, in row order: what the front end streams. */
-  tokens: SampledToken[];
+export interface StepOutcome<S extends SampledToken = SampledToken> {
+  /** The samples of live sequences, in row order (those of sequences aborted or preempted meanwhile dropped): what the front streams. */
+  tokens: S[];
   finished: FinishedSequence[];
   /** Echo of plan.preempted, for metrics. */
   preempted: SeqId[];

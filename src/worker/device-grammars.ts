@@ -2,8 +2,8 @@
 // are built on first use (most servers never see a grammar), then every
 // constrained sequence gets its own matcher.
 
-import type { GrammarWire } from '../ipc/messages.js';
 import type { LoadedDecoderFolder } from '../model/folder.js';
+import type { Grammar } from '../sampling/params.js';
 import { ConstrainedSequence } from '../structured/constrained-sequence.js';
 import { detectToolCallFormat, FORMAT_MARKERS } from '../structured/tool-call-format.js';
 import { GrammarCompiler, GrammarVocab, XgrammarError } from '../structured/xgrammar.js';
@@ -18,7 +18,7 @@ export class DeviceGrammars {
   }
 
   /** A matcher for `grammar` that has already accepted `generated` (a preempted sequence resumes). */
-  async start(grammar: GrammarWire, generated: readonly number[]): Promise<ConstrainedSequence> {
+  async start(grammar: Grammar, generated: readonly number[]): Promise<ConstrainedSequence> {
     this.compiler ??= this.createCompiler();
     try {
       return await ConstrainedSequence.start(await this.compiler, { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root }, generated);

@@ -5,7 +5,7 @@
 
 import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
-import type { DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample, StepRow } from './types.js';
+import type { DeviceRow, DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample } from './types.js';
 import type { RowSampler } from './row-sampler.js';
 import { PromptSharing } from './prompt-sharing.js';
 import { RowContinuity } from './row-continuity.js';
@@ -64,7 +64,7 @@ export class Device {
     return result;
   }
 
-  private async decode(rows: StepRow[], result: DeviceStepResult): Promise<void> {
+  private async decode(rows: DeviceRow[], result: DeviceStepResult): Promise<void> {
     // The batch is the slot prefix [0, batch): slots without work this step ride
     // along as idle rows (new_len 0), which keeps every KV input a zero-copy view.
     let batch = 0;
@@ -118,14 +118,14 @@ export class Device {
     result.decodeRows += rows.length;
   }
 
-  private storeDecodeRows(out: ForwardKv, rows: StepRow[], slots: number[]): void {
+  private storeDecodeRows(out: ForwardKv, rows: DeviceRow[], slots: number[]): void {
     rows.forEach((row, i) => {
       this.store(out, 1, slots[i], slots[i], row.startPos, 1);
       this.prompts.computed(row.seqId, row.startPos, row.startPos + 1);
     });
   }
 
-  private async prefill(fed: StepRow, result: DeviceStepResult): Promise<void> {
+  private async prefill(fed: DeviceRow, result: DeviceStepResult): Promise<void> {
     const slot = this.pool.slotOf(fed.seqId);
     const row = this.shareFromSibling(fed, slot, result);
     if (row.tokens.length === 0) return;
@@ -181,7 +181,7 @@ export class Device {
    * already computed, and returns what is left to run. The last token of a
    * sampling chunk always runs: its logits are needed.
    */
-  private shareFromSibling(row: StepRow, slot: number, result: DeviceStepResult): StepRow {
+  private shareFromSibling(row: DeviceRow, slot: number, result: DeviceStepResult): DeviceRow {
     if (row.promptLogprobs !== null) return row;
     const end = row.startPos + row.tokens.length - (row.sample ? 1 : 0);
     const donor = this.prompts.donor(row.seqId, row.startPos, end);

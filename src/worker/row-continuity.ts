@@ -4,8 +4,7 @@
 // the step before) and may belong to a sequence that has just stopped on an
 // EOS or stop id: this fills the former in and drops the latter.
 
-import { PENDING_TOKEN } from '../scheduler/types.js';
-import type { RowSample, StepRow } from './types.js';
+import { PENDING_TOKEN, type RowSample, type StepRow } from './types.js';
 
 interface SequenceTokens {
   /** Token ids that end the sequence (EOS unless ignored, plus stop ids). */
@@ -39,8 +38,8 @@ export class RowContinuity {
   }
 
   /** The rows to run: those of stopped sequences left out, pending tokens filled in. */
-  resolve(rows: readonly StepRow[]): StepRow[] {
-    const runnable: StepRow[] = [];
+  resolve<R extends StepRow>(rows: readonly R[]): R[] {
+    const runnable: R[] = [];
     for (const row of rows) {
       const entry = this.bySeq.get(row.seqId);
       if (entry?.stopped) continue;

@@ -2,13 +2,14 @@
 // live here between steps, so only chosen tokens and requested logprobs leave
 // the thread. Wraps the batched Sampler with the seqId bookkeeping.
 
-import { fromWireSamplingParams, type SamplingParams } from '../sampling/params.js';
+import type { TokenLogprob } from '../sampling/logprobs.js';
+import { compileSamplerParams, type SamplerParams } from '../sampling/params.js';
 import { promptLogprobs } from '../sampling/prompt-logprobs.js';
 import { Sampler, createSamplerOutput, type SamplerOutput, type SamplerRow } from '../sampling/sampler.js';
 import { SequenceSamplingState } from '../sampling/sequence-state.js';
 import type { ConstrainedSequence } from '../structured/constrained-sequence.js';
 import type { DeviceGrammars } from './device-grammars.js';
-import type { RowSample, SlotAdmission, TokenLogprob } from './types.js';
+import type { RowSample, SlotAdmission } from './types.js';
 
 const MAX_TOP = 20;
 
@@ -35,16 +36,17 @@ export class RowSampler {
   }
 
   async admit(admission: SlotAdmission): Promise<void> {
-    const params: SamplingParams = fromWireSamplingParams(admission.params);
+    const params = compileSamplerParams(admission.params);
     const state = SequenceSamplingState.forParams(params, admission.promptTokenIds, admission.generatedTokenIds);
-    const constraint = admission.grammar ? await this.grammars.start(admission.grammar, admission.generatedTokenIds) : null;
+    const { grammar } = admission.params;
+    const constraint = grammar ? await this.grammars.start(grammar, admission.generatedTokenIds) : null;
     this.rows.set(admission.seqId, {
       state,
       params,
       constraint,
       allowedMask: constraint?.mask ?? null,
       endIds: Int32Array.from(admission.stopTokenIds),
-      minTokens: admission.params.minTokens ?? 0,
+      minTokens: admission.params.minTokens,
     });
   }
 
@@ -105,7 +107,7 @@ export class RowSampler {
       if (token < 0) throw new Error(`sequence ${seqId}: every token was masked out`);
       rows[r].constraint?.accept(token);
       const wantsLogprobs = rows[r].params.logprobs !== null;
-      return { seqId, token, logprob: wantsLogprobs ? readLogprob(out, r, token) : null };
+      return { seqId, token, logprob: wantsLogprobs ? readLogprob(out, r) : null };
     });
   }
 
@@ -118,10 +120,10 @@ export class RowSampler {
     const next = tokens.slice(1);
     if (followingToken !== null) next.push(followingToken);
     const scored = promptLogprobs(logits, this.vocab, next, topN);
-    return next.map((token, j) => {
+    return next.map((_, j) => {
       const top: Array<[number, number]> = [];
       for (let k = 0; k < scored.topCounts[j]; k++) top.push([scored.topIds[j * topN + k], scored.topLogprobs[j * topN + k]]);
-      return { token, logprob: scored.logprobs[j], top };
+      return { logprob: scored.logprobs[j], top };
     });
   }
 }
@@ -131,7 +133,7 @@ function suppressesEnd(row: SequenceRow): boolean {
   return row.endIds.length > 0 && row.state.step < row.minTokens;
 }
 
-function isPlainGreedy(p: SamplingParams): boolean {
+function isPlainGreedy(p: SamplerParams): boolean {
   return (
     p.temperature === 0 &&
     p.logprobs === null &&
@@ -142,9 +144,9 @@ function isPlainGreedy(p: SamplingParams): boolean {
   );
 }
 
-function readLogprob(out: SamplerOutput, r: number, token: number): TokenLogprob {
+function readLogprob(out: SamplerOutput, r: number): TokenLogprob {
   const top: Array<[number, number]> = [];
   const base = r * out.maxTop;
   for (let k = 0; k < out.topCounts[r]; k++) top.push([out.topIds[base + k], out.topLogprobs[base + k]]);
-  return { token, logprob: out.logprobs[r], top };
+  return { logprob: out.logprobs[r], top };
 }

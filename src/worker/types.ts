@@ -2,8 +2,8 @@
 // in, one DeviceStepResult out. Plain data only (it crosses threads by
 // structured clone); the worker executes it without knowing any policy.
 
-import type { GrammarWire } from '../ipc/messages.js';
-import type { WireSamplingParams } from '../sampling/wire.js';
+import type { TokenLogprob } from '../sampling/logprobs.js';
+import type { SamplingParams } from '../sampling/params.js';
 
 export type ExecutionProviderConfig = 'cpu' | { name: 'cuda'; deviceId: number };
 
@@ -25,27 +25,42 @@ export interface DeviceWorkerConfig {
 /** A sequence entering a slot: enough to rebuild its sampling state after a preemption. */
 export interface SlotAdmission {
   seqId: string;
-  params: WireSamplingParams;
+  /** The request's parameters as the front made them (grammar included); the worker compiles them once. */
+  params: SamplingParams;
   /** Prompt ids (repetition penalty counts them). */
   promptTokenIds: number[];
   /** Tokens already generated before a preemption (penalties and RNG step resume from them). */
   generatedTokenIds: number[];
-  /** Grammar the sequence's output must follow (structured output, forced tool calls). */
-  grammar: GrammarWire | null;
   /** Sampled ids that end the sequence (EOS unless ignored, stop ids): its later rows are skipped. */
   stopTokenIds: number[];
 }
 
+/**
+ * Stands in a row's tokens for the token its sequence samples in the step in
+ * flight before it on the same worker (pipelineDepth 2). Only ever the last
+ * token of a row; the worker substitutes what it sampled.
+ */
+export const PENDING_TOKEN = -1;
+
+/**
+ * One sequence's share of a step, as the scheduler plans it. Rows are
+ * independent: each reads and writes only its own slot.
+ */
 export interface StepRow {
   seqId: string;
   /**
-   * Token ids appended to the sequence's KV this step, at positions startPos..
-   * The last may be PENDING_TOKEN: the token this worker sampled for the sequence in its previous step.
+   * Token ids appended to the sequence's KV, at positions startPos … startPos+tokens.length-1.
+   * The last may be PENDING_TOKEN.
    */
   tokens: number[];
+  /** KV positions already filled in the sequence's slot. */
   startPos: number;
-  /** Sample a next token from the last position's logits. */
+  /** The row reaches the end of the sequence's known tokens: sample a next token from its last position's logits. */
   sample: boolean;
+}
+
+/** A row as the device worker runs it: with what echo's prompt scoring needs. */
+export interface DeviceRow extends StepRow {
   /** Return logprobs of each fed token given its prefix (echo with logprobs); top-N. */
   promptLogprobs: number | null;
   /** The prompt token after this chunk, if any, so the chunk's last position can score it. */
@@ -60,17 +75,12 @@ export interface DeviceStep {
   /** Per-slot KV capacity (token positions) this step needs. */
   capacity: number;
   admit: SlotAdmission[];
-  rows: StepRow[];
+  rows: DeviceRow[];
   /** Test-only fault injection (honoured only with SERVAL_TEST_HOOKS=1). */
   fault?: 'crash' | 'throw';
 }
 
-export interface TokenLogprob {
-  token: number;
-  logprob: number;
-  top: Array<[number, number]>;
-}
-
+/** The token a worker sampled for a row with `sample`. */
 export interface RowSample {
   seqId: string;
   token: number;

@@ -207,6 +207,37 @@ t.test('a prompt that cannot fit the context is refused before it is tokenized',
   }
 });
 
+t.test('a prompt over the context in tokens is a 400 naming the parameter it came from', async (t) => {
+  const maxModelLen = served.model.engine.maxModelLen;
+  const ids = Array.from({ length: maxModelLen }, (_, i) => 10 + (i % 200));
+  const cases = [
+    ['/v1/completions', { model: MODEL_ID, prompt: ids, max_tokens: 1 }, 'prompt'],
+    ['/v1/completions', { model: MODEL_ID, prompt: [[1, 2, 3], ids], max_tokens: 1 }, 'prompt[1]'],
+    // Short in characters (under the bound that refuses before tokenizing), over the context in tokens.
+    ['/v1/chat/completions', { model: MODEL_ID, messages: [{ role: 'user', content: 'a '.repeat(maxModelLen) }], max_tokens: 1 }, 'messages'],
+  ] as const;
+  for (const [path, body, param] of cases) {
+    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.equal(response.status, 400, `${path} (${param})`);
+    t.match(await response.json(), { error: { type: 'invalid_request_error', code: 'context_length_exceeded', param, message: /maximum context length/ } });
+  }
+});
+
+t.test('echo with logprobs and n > 1: every choice echoes the same prompt logprobs as a single choice', async (t) => {
+  const prompt = [17, 99, 3, 250, 41, 8];
+  const request = { model: MODEL_ID, prompt, max_tokens: 3, temperature: 1, seed: 5, logprobs: 2, echo: true } as never;
+  const single = await client.completions.create(request);
+  const many = await client.completions.create({ ...(request as object), n: 3 } as never);
+  const promptPart = (choice: { logprobs: { token_logprobs: unknown[]; top_logprobs: unknown[]; tokens: string[]; text_offset: number[] } | null }) => {
+    const lp = choice.logprobs;
+    if (!lp) throw new Error('no logprobs');
+    return [lp.tokens, lp.token_logprobs, lp.top_logprobs, lp.text_offset].map((list) => list.slice(0, prompt.length));
+  };
+  t.equal(many.choices.length, 3);
+  for (const choice of many.choices) t.same(promptPart(choice as never), promptPart(single.choices[0] as never), `choice ${choice.index}`);
+  t.equal((many.choices[0] as { text: string }).text, (single.choices[0] as { text: string }).text, 'choice 0 (seed + 0) equals the single choice');
+});
+
 t.test('logprobs equal log-softmax of the reference forward pass', async (t) => {
   const prompt = [17, 99, 3, 250, 41];
   const result = await client.completions.create({ model: MODEL_ID, prompt, max_tokens: 4, temperature: 0, logprobs: 3, echo: true, ignore_eos: true } as never);

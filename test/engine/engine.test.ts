@@ -2,7 +2,8 @@
 // against the TypeScript reference forward pass and against itself under load.
 
 import t from 'tap';
-import { Engine, EngineRequestError } from '../../src/engine/engine.js';
+import { Engine } from '../../src/engine/client/engine.js';
+import { ApiError } from '../../src/protocol/errors.js';
 import { resolveEngineConfig } from '../../src/engine/config.js';
 import { loadModelFolder } from '../../src/model/folder.js';
 import { ReferenceDecoder } from '../../src/model/reference/llama-reference.js';
@@ -27,8 +28,8 @@ t.test('greedy output equals the reference forward pass', async (t) => {
   t.teardown(() => engine.close());
   for (const prompt of prompts.slice(0, 4)) {
     const { tokens, finish } = await collect(engine, prompt, { maxTokens: GEN, ignoreEos: true });
-    t.same(tokens[0], referenceGreedy(prompt, GEN), `prompt of ${prompt.length} tokens`);
-    t.equal(finish[0].type === 'finished' && finish[0].reason, 'length');
+    t.same(tokens, referenceGreedy(prompt, GEN), `prompt of ${prompt.length} tokens`);
+    t.equal(finish[0].reason, 'length');
   }
 });
 
@@ -41,8 +42,8 @@ t.test('greedy tokens are the same from the in-graph argmax and from the sampler
   const plain = await Promise.all(chosen.map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
   const withLogprobs = await Promise.all(chosen.map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true, logprobs: 0 })));
   chosen.forEach((prompt, i) => {
-    t.same(plain[i].tokens[0], withLogprobs[i].tokens[0], `prompt ${i + 4}`);
-    t.same(plain[i].tokens[0], referenceGreedy(prompt, GEN), `prompt ${i + 4} equals the reference`);
+    t.same(plain[i].tokens, withLogprobs[i].tokens, `prompt ${i + 4}`);
+    t.same(plain[i].tokens, referenceGreedy(prompt, GEN), `prompt ${i + 4} equals the reference`);
   });
 });
 
@@ -60,32 +61,32 @@ t.test('a stop token id ends each sequence where the reference emits it, with th
     chosen.map((prompt, i) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true, stopTokenIds: [expected[i].stopToken] })),
   );
   results.forEach((result, i) => {
-    t.same(result.tokens[0], expected[i].tokens, `prompt ${i}: stops on ${expected[i].stopToken}`);
-    t.equal(result.finish[0].type === 'finished' && result.finish[0].reason, 'stop');
+    t.same(result.tokens, expected[i].tokens, `prompt ${i}: stops on ${expected[i].stopToken}`);
+    t.equal(result.finish[0].reason, 'stop');
   });
   // The slots freed by stopped sequences are reused cleanly.
   const after = await collect(engine, prompts[7], { maxTokens: GEN, ignoreEos: true });
-  t.same(after.tokens[0], referenceGreedy(prompts[7], GEN));
+  t.same(after.tokens, referenceGreedy(prompts[7], GEN));
 });
 
 t.test('lock-step (pipelineDepth 1, the CPU default) gives the reference tokens too', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, pipelineDepth: 1 }));
   t.teardown(() => engine.close());
   const results = await Promise.all(prompts.slice(8, 12).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
-  results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(prompts[8 + i], GEN), `prompt ${8 + i}`));
+  results.forEach((result, i) => t.same(result.tokens, referenceGreedy(prompts[8 + i], GEN), `prompt ${8 + i}`));
 });
 
 t.test('batch invariance: alone vs together with staggered arrivals and cancellations (pipelined)', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxBatchTokens: 64, pipelineDepth: 2 }));
   t.teardown(() => engine.close());
   const alone: number[][] = [];
-  for (const prompt of prompts) alone.push((await collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })).tokens[0]);
+  for (const prompt of prompts) alone.push((await collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })).tokens);
 
   // Together: staggered arrivals, plus decoys that are cancelled mid-way.
   const runs: Promise<number[]>[] = [];
   const decoys: Promise<unknown>[] = [];
   for (let i = 0; i < prompts.length; i++) {
-    runs.push(collect(engine, prompts[i], { maxTokens: GEN, ignoreEos: true }).then((c) => c.tokens[0]));
+    runs.push(collect(engine, prompts[i], { maxTokens: GEN, ignoreEos: true }).then((c) => c.tokens));
     if (i % 3 === 0) {
       const controller = new AbortController();
       decoys.push(collect(engine, prompts[(i + 5) % prompts.length], { maxTokens: 200, ignoreEos: true }, controller.signal));
@@ -110,7 +111,7 @@ for (const pipelineDepth of [1, 2] as const) {
     t.teardown(() => engine.close());
     const long = makePrompts([30, 25, 40, 35], 0, 256, 99);
     const results = await Promise.all(long.map((prompt) => collect(engine, prompt, { maxTokens: 40, ignoreEos: true })));
-    results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(long[i], 40), `prompt ${i}`));
+    results.forEach((result, i) => t.same(result.tokens, referenceGreedy(long[i], 40), `prompt ${i}`));
     await new Promise((resolve) => setTimeout(resolve, 400));
     t.ok((engine.stats()?.preemptions ?? 0) > 0, `preemptions happened (${engine.stats()?.preemptions})`);
   });
@@ -120,20 +121,18 @@ t.test('two CPU workers give the same results as one (pipelined)', async (t) => 
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, workers: 2, intraOpThreads: 1, maxBatchSize: 8, pipelineDepth: 2 }));
   t.teardown(() => engine.close());
   const results = await Promise.all(prompts.slice(0, 8).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
-  results.forEach((result, i) => t.same(result.tokens[0], referenceGreedy(prompts[i], GEN), `prompt ${i}`));
+  results.forEach((result, i) => t.same(result.tokens, referenceGreedy(prompts[i], GEN), `prompt ${i}`));
 });
 
-t.test('n choices in one request equal separate requests seeded seed + i', async (t) => {
+t.test('n choices submitted together (as the front fans them out) equal separate requests and share the prompt', async (t) => {
   const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8 }));
   t.teardown(() => engine.close());
   const prompt = prompts[3];
-  const together = await collect(engine, prompt, { maxTokens: 10, ignoreEos: true, temperature: 1, seed: 40, n: 3 });
-  t.equal(together.finish.length, 3, 'one finish per choice');
-  for (let i = 0; i < 3; i++) {
-    const alone = await collect(engine, prompt, { maxTokens: 10, ignoreEos: true, temperature: 1, seed: 40 + i });
-    t.same(together.tokens[i], alone.tokens[0], `choice ${i}`);
-  }
-  t.ok(new Set(together.tokens.map((tokens) => tokens.join(','))).size > 1, 'choices differ');
+  const choice = (i: number) => collect(engine, prompt, { maxTokens: 10, ignoreEos: true, temperature: 1, seed: 40 + i });
+  const together = await Promise.all([0, 1, 2].map(choice));
+  t.same(together.map((c) => c.finish.length), [1, 1, 1], 'one finish per choice');
+  for (let i = 0; i < 3; i++) t.same(together[i].tokens, (await choice(i)).tokens, `choice ${i}`);
+  t.ok(new Set(together.map((c) => c.tokens.join(','))).size > 1, 'choices differ');
   await new Promise((resolve) => setTimeout(resolve, 400));
   // Choices 1 and 2 copied the prompt KV that choice 0 computed (all but each one's last token).
   t.ok((engine.stats()?.sharedPrefillTokens ?? 0) >= 2 * (prompt.length - 1), `prompt shared (${engine.stats()?.sharedPrefillTokens} positions)`);
@@ -146,8 +145,15 @@ t.test('a prompt longer than the context is rejected with 400', async (t) => {
     () => null,
     (caught: unknown) => caught,
   );
-  t.ok(error instanceof EngineRequestError && error.status === 400, `rejected with 400 (${String(error)})`);
+  t.ok(error instanceof ApiError, `rejected with an ApiError (${String(error)})`);
+  t.match(error, { status: 400, type: 'invalid_request_error', code: 'context_length_exceeded', param: 'prompt' });
+  const refused = await collect(engine, [1, 2, 3], { maxTokens: 0 }).then(
+    () => null,
+    (caught: unknown) => caught,
+  );
+  t.ok(refused instanceof ApiError, 'the actor\'s refusal arrives as an ApiError');
+  t.match(refused, { status: 400, type: 'invalid_request_error', code: 'invalid_max_tokens', param: 'max_tokens' }, 'with the status, type, code and param it was raised with');
   const ok = await collect(engine, [1, 2, 3], { maxTokens: 100, ignoreEos: true });
-  t.equal(ok.tokens[0].length, 32 - 3, 'max_tokens is clipped to the context window');
+  t.equal(ok.tokens.length, 32 - 3, 'max_tokens is clipped to the context window');
   t.ok(vocab > 0);
 });

@@ -5,8 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
-import type { Engine, EngineEvent } from '../../src/engine/engine.js';
-import type { SamplingParams } from '../../src/ipc/messages.js';
+import type { Engine } from '../../src/engine/client/engine.js';
+import type { FinishedMessage } from '../../src/ipc/messages.js';
+import type { SamplingParams } from '../../src/sampling/params.js';
 import { mulberry32 } from '../support/random.js';
 
 export async function makeModelDir(preset: 'tiny' | 'small'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
@@ -17,16 +18,15 @@ export async function makeModelDir(preset: 'tiny' | 'small'): Promise<{ dir: str
 }
 
 export interface Collected {
-  tokens: number[][];
-  finish: EngineEvent[];
+  tokens: number[];
+  finish: FinishedMessage[];
 }
 
 export async function collect(engine: Engine, prompt: number[], params: Partial<SamplingParams>, signal?: AbortSignal): Promise<Collected> {
-  const n = params.n ?? 1;
-  const tokens: number[][] = Array.from({ length: n }, () => []);
-  const finish: EngineEvent[] = [];
+  const tokens: number[] = [];
+  const finish: FinishedMessage[] = [];
   for await (const event of engine.generate(prompt, params, signal)) {
-    if (event.type === 'tokens') tokens[event.choice].push(...event.tokenIds);
+    if (event.type === 'tokens') tokens.push(...event.tokenIds);
     else finish.push(event);
   }
   return { tokens, finish };

@@ -7,7 +7,7 @@ import type {
   GenerationBackend,
   GenerationEvent,
   ModelEntry,
-  TokenLogprob,
+  TextTokenLogprob,
   ToolCall,
   ValidatedChatRequest,
   ValidatedCompletionRequest,
@@ -119,7 +119,7 @@ export function defaultModels(): ModelEntry[] {
   ];
 }
 
-function logprobFor(piece: string, k: number, textOffset: number): TokenLogprob {
+function logprobFor(piece: string, k: number, textOffset: number): TextTokenLogprob {
   return {
     token: piece,
     logprob: -0.5,

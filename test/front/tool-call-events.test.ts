@@ -1,7 +1,7 @@
 // extractToolCalls: the engine backend's text → tool_call_delta events, in order, as the parser produces them.
 
 import t from 'tap';
-import type { GenerationEvent, TokenLogprob } from '../../src/front/backend.js';
+import type { GenerationEvent, TextTokenLogprob } from '../../src/front/backend.js';
 import { extractToolCalls } from '../../src/front/tool-call-events.js';
 
 async function run(events: GenerationEvent[]): Promise<GenerationEvent[]> {
@@ -13,8 +13,8 @@ async function run(events: GenerationEvent[]): Promise<GenerationEvent[]> {
   return out;
 }
 
-const delta = (text: string, logprobs?: TokenLogprob[]): GenerationEvent => ({ type: 'delta', choiceIndex: 1, text, ...(logprobs ? { logprobs } : {}) });
-const lp = (token: string): TokenLogprob => ({ token, logprob: -1, bytes: null, textOffset: 0, top: [] });
+const delta = (text: string, logprobs?: TextTokenLogprob[]): GenerationEvent => ({ type: 'delta', choiceIndex: 1, text, ...(logprobs ? { logprobs } : {}) });
+const lp = (token: string): TextTokenLogprob => ({ token, logprob: -1, bytes: null, textOffset: 0, top: [] });
 
 t.test('calls stream as a header, then argument fragments, and finish with tool_calls', async (t) => {
   const out = await run([

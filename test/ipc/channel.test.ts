@@ -4,9 +4,10 @@
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
 import { createChannelPair, FrontChannel } from '../../src/ipc/channel.js';
-import type { ActorToFrontMessage, SamplingParams } from '../../src/ipc/messages.js';
+import type { ActorToFrontMessage } from '../../src/ipc/messages.js';
+import type { SamplingParams } from '../../src/sampling/params.js';
 import { RingClosedError } from '../../src/ipc/errors.js';
-import { DEFAULT_SAMPLING } from '../../src/engine/engine.js';
+import { DEFAULT_SAMPLING } from '../../src/engine/client/engine.js';
 
 const params: SamplingParams = { ...DEFAULT_SAMPLING, maxTokens: 0, temperature: 1 };
 

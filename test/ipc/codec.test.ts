@@ -14,8 +14,8 @@ import {
   isFrontToActorMessage,
   type Message,
   type MessageType,
-  type SamplingParams,
 } from '../../src/ipc/messages.js';
+import type { SamplingParams } from '../../src/sampling/params.js';
 
 const params: SamplingParams = {
   maxTokens: 128,
@@ -27,19 +27,20 @@ const params: SamplingParams = {
   presencePenalty: 0.5,
   frequencyPenalty: -0.25,
   repetitionPenalty: 1.1,
-  logitBias: { 13: -100, 50256: 2.5 },
+  logitBias: { ids: [13, 50256], values: [-100, 2.5] },
   stopTokenIds: [2, 32000],
   ignoreEos: false,
+  minTokens: 3,
   logprobs: 5,
   promptLogprobs: null,
-  n: 2,
+  grammar: { ebnf: 'root ::= "yes" | "no"', root: 'root' },
 };
 
 // One fixture per message type; the Record type makes a missing type a compile error.
 const fixtures: Record<MessageType, Message[]> = {
   submit: [
     { type: 'submit', reqId: 1, promptTokenIds: [1, 15043, 29892, 3186], params, arrivalTime: 1764117000123.5 },
-    { type: 'submit', reqId: 2 ** 40, promptTokenIds: [], params: { ...params, seed: null, logprobs: null, promptLogprobs: 0, logitBias: {} }, arrivalTime: 0 },
+    { type: 'submit', reqId: 2 ** 40, promptTokenIds: [], params: { ...params, seed: null, logprobs: null, promptLogprobs: 0, logitBias: null, grammar: null }, arrivalTime: 0 },
   ],
   cancel: [{ type: 'cancel', reqId: 7 }],
   shutdown: [{ type: 'shutdown' }],
@@ -52,7 +53,6 @@ const fixtures: Record<MessageType, Message[]> = {
     {
       type: 'tokens',
       reqId: 7,
-      choice: 1,
       tokenIds: [42, 43],
       logprobs: [
         { logprob: -0.125, top: [[42, -0.125], [7, -2.5]] },
@@ -63,13 +63,13 @@ const fixtures: Record<MessageType, Message[]> = {
   ],
   finished: [
     { type: 'finished', reqId: 7, reason: 'stop', promptTokens: 4, completionTokens: 2 },
-    { type: 'finished', reqId: 8, choice: 0, reason: 'error', promptTokens: 4, completionTokens: 0, error: { message: 'device worker crashed: ünïcødé ✓', code: 'worker_crash' } },
+    { type: 'finished', reqId: 8, reason: 'error', promptTokens: 4, completionTokens: 0, error: { message: 'device worker crashed: ünïcødé ✓', code: 'worker_crash' } },
     { type: 'finished', reqId: 9, reason: 'length', promptTokens: 1, completionTokens: 16 },
     { type: 'finished', reqId: 10, reason: 'abort', promptTokens: 1, completionTokens: 3 },
   ],
   rejected: [
-    { type: 'rejected', reqId: 3, status: 400, message: 'prompt is 9000 tokens; the context window is 8192', param: 'messages' },
-    { type: 'rejected', reqId: 4, status: 503, message: 'shutting down' },
+    { type: 'rejected', reqId: 3, status: 400, error: { message: "max_tokens must be an integer ≥ 1, got 0", type: 'invalid_request_error', param: 'max_tokens', code: 'invalid_max_tokens' } },
+    { type: 'rejected', reqId: 4, status: 503, error: { message: 'shutting down', type: 'service_unavailable', param: null, code: null } },
   ],
   stats: [{ type: 'stats', running: 3, waiting: 1, kvUsage: [0.5, 0.25], preemptions: 2, time: 1764117000000 }],
   loading: [{ type: 'loading' }, { type: 'loading', progress: 0.5, detail: 'layer 12/24' }],
@@ -142,12 +142,13 @@ t.test('random submit messages round-trip (fast-check)', async (t) => {
     presencePenalty: real(-2, 2),
     frequencyPenalty: real(-2, 2),
     repetitionPenalty: real(0.01, 10),
-    logitBias: fc.dictionary(fc.nat(200_000).map(String), real(-100, 100), { noNullPrototype: true }),
+    logitBias: fc.option(fc.record({ ids: fc.array(fc.nat(200_000)), values: fc.array(real(-100, 100)) }, { noNullPrototype: true }), { nil: null }),
     stopTokenIds: fc.array(fc.nat(200_000)),
     ignoreEos: fc.boolean(),
     logprobs: fc.option(fc.nat(20), { nil: null }),
+    minTokens: fc.nat(100),
     promptLogprobs: fc.option(fc.nat(20), { nil: null }),
-    n: fc.integer({ min: 1, max: 16 }),
+    grammar: fc.option(fc.record({ ebnf: fc.string(), root: fc.string() }, { noNullPrototype: true }), { nil: null }),
   }, { noNullPrototype: true });
   fc.assert(
     fc.property(

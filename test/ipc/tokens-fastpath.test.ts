@@ -15,12 +15,10 @@ const uint = fc.oneof(
   fc.integer({ min: 0x10000, max: 0xffffffff }),
   fc.integer({ min: 0x100000000, max: Number.MAX_SAFE_INTEGER }),
 );
-// Canonical key order (type, reqId, choice?, tokenIds), as the fast encoder writes it.
+// Canonical key order (type, reqId, tokenIds), as the fast encoder writes it.
 const arbTokens: fc.Arbitrary<TokensMessage> = fc
-  .tuple(uint, fc.option(uint, { nil: undefined }), fc.oneof(fc.array(uint, { maxLength: 20 }), fc.array(fc.nat(0xffff), { minLength: 15, maxLength: 70_000 })))
-  .map(([reqId, choice, tokenIds]) =>
-    choice === undefined ? { type: 'tokens', reqId, tokenIds } : { type: 'tokens', reqId, choice, tokenIds },
-  );
+  .tuple(uint, fc.oneof(fc.array(uint, { maxLength: 20 }), fc.array(fc.nat(0xffff), { minLength: 15, maxLength: 70_000 })))
+  .map(([reqId, tokenIds]) => ({ type: 'tokens', reqId, tokenIds }));
 
 t.test('fast encoding is byte-identical to @msgpack/msgpack and decodes both ways', async (t) => {
   fc.assert(
@@ -53,7 +51,7 @@ t.test('messages the fast path must not handle go to the generic codec', async (
     { type: 'tokens', reqId: -1, tokenIds: [1] },
     { type: 'tokens', reqId: 1, tokenIds: [1.5] },
     { type: 'tokens', reqId: 1, tokenIds: [-3] },
-    { type: 'tokens', reqId: 1, choice: 0.5, tokenIds: [1] },
+    { type: 'tokens', reqId: 1, choice: 0, tokenIds: [1] },
     { type: 'cancel', reqId: 1 },
   ];
   for (const m of others) t.equal(tryEncodeTokensShared(m as Message), null, JSON.stringify(m));
@@ -65,12 +63,12 @@ t.test('messages the fast path must not handle go to the generic codec', async (
 });
 
 t.test('truncated or padded frames are rejected, never misread', async (t) => {
-  const full = referenceEncode({ type: 'tokens', reqId: 70000, choice: 3, tokenIds: [1, 300, 70000, 2 ** 33] });
+  const full = referenceEncode({ type: 'tokens', reqId: 70000, tokenIds: [1, 300, 70000, 2 ** 33] });
   let misread = 0;
   for (let cut = 0; cut < full.length; cut++) if (tryDecodeTokens(full.subarray(0, cut)) !== null) misread++;
   t.equal(misread, 0, 'every strict prefix is refused');
   const padded = new Uint8Array(full.length + 1);
   padded.set(full);
   t.equal(tryDecodeTokens(padded), null, 'trailing byte refused');
-  t.same(tryDecodeTokens(full), { type: 'tokens', reqId: 70000, choice: 3, tokenIds: [1, 300, 70000, 2 ** 33] });
+  t.same(tryDecodeTokens(full), { type: 'tokens', reqId: 70000, tokenIds: [1, 300, 70000, 2 ** 33] });
 });

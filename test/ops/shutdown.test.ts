@@ -11,7 +11,7 @@ import path from 'node:path';
 import t from 'tap';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { StopWatch, stopServer } from '../../src/cli/serve-ops.js';
-import type { Engine } from '../../src/engine/engine.js';
+import type { Engine } from '../../src/engine/client/engine.js';
 import type { HttpServer } from '../../src/front/server.js';
 import { startChildServer } from './child-server.js';
 import { streamCompletion, type SseResult } from './helpers.js';

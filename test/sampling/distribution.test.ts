@@ -5,7 +5,7 @@
 
 import t, { type Test } from 'tap';
 import { createSamplerOutput, Sampler } from '../../src/sampling/sampler.js';
-import type { SamplingParams } from '../../src/sampling/params.js';
+import type { SamplerParams } from '../../src/sampling/params.js';
 import {
   chiSquare,
   chiSquareCritical,
@@ -20,7 +20,7 @@ import {
 const DRAWS = 4000;
 
 /** First-token counts over DRAWS sequences seeded 0..DRAWS-1, all in one batch. */
-function drawCounts(logits: Float32Array, p: SamplingParams): Int32Array {
+function drawCounts(logits: Float32Array, p: SamplerParams): Int32Array {
   const V = logits.length;
   const sampler = new Sampler(V);
   const batch = new Float32Array(DRAWS * V);
@@ -33,7 +33,7 @@ function drawCounts(logits: Float32Array, p: SamplingParams): Int32Array {
   return counts;
 }
 
-function checkAgainstReference(t: Test, logits: Float32Array, p: SamplingParams, label: string): Float64Array {
+function checkAgainstReference(t: Test, logits: Float32Array, p: SamplerParams, label: string): Float64Array {
   const probs = referenceDistribution(logits, p);
   const counts = drawCounts(logits, p);
   const { stat, df, impossible } = chiSquare(counts, probs, DRAWS);
@@ -91,7 +91,7 @@ t.test('statistical: first-token distribution over many seeds', (t) => {
 
 t.test('exact: inverse CDF over a grid of uniforms equals the reference distribution', (t) => {
   const rand = mulberry32(5);
-  const cases: Array<[string, Partial<SamplingParams>]> = [
+  const cases: Array<[string, Partial<SamplerParams>]> = [
     ['T=1', { temperature: 1 }],
     ['T=0.7', { temperature: 0.7 }],
     ['T=1.8', { temperature: 1.8 }],

@@ -1,7 +1,7 @@
 // Test-side references for the sampler: written for clarity, in float64, with a
 // full sort — deliberately unlike the implementation.
 
-import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../src/sampling/params.js';
+import { compileSamplerParams, DEFAULT_SAMPLING_PARAMS, parseLogitBias, type LogitBias, type SamplerParams } from '../../src/sampling/params.js';
 import { SequenceSamplingState } from '../../src/sampling/sequence-state.js';
 import type { SamplerRow } from '../../src/sampling/sampler.js';
 
@@ -19,11 +19,18 @@ export function randomLogits(rand: () => number, vocab: number, scale: number): 
   return x;
 }
 
-export function params(overrides: Partial<SamplingParams> = {}): SamplingParams {
-  return { ...DEFAULT_SAMPLING_PARAMS, ...overrides };
+export function params(overrides: Partial<SamplerParams> = {}): SamplerParams {
+  return { ...compileSamplerParams(DEFAULT_SAMPLING_PARAMS), ...overrides };
 }
 
-export function row(p: SamplingParams, seed: number | null = p.seed, extra: Partial<SamplerRow> = {}): SamplerRow {
+/** A logit bias in the sampler's form, from a logit_bias request object. */
+export function logitBias(record: Record<number, number>): LogitBias | null {
+  const parsed = parseLogitBias(record, Number.MAX_SAFE_INTEGER);
+  if (!parsed.ok) throw new Error(parsed.error.message);
+  return compileSamplerParams({ ...DEFAULT_SAMPLING_PARAMS, logitBias: parsed.bias }).logitBias;
+}
+
+export function row(p: SamplerParams, seed: number | null = p.seed, extra: Partial<SamplerRow> = {}): SamplerRow {
   return { state: new SequenceSamplingState({ seed, trackSeen: p.repetitionPenalty !== 1 }), params: p, ...extra };
 }
 
@@ -43,7 +50,7 @@ export function logSoftmax(logits: ArrayLike<number>): Float64Array {
  * The distribution the sampler should draw from: temperature → top_k → top_p → min_p,
  * each renormalising; token order = logit descending, id ascending.
  */
-export function referenceDistribution(logits: ArrayLike<number>, p: SamplingParams): Float64Array {
+export function referenceDistribution(logits: ArrayLike<number>, p: SamplerParams): Float64Array {
   const V = logits.length;
   const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b] - logits[a] || a - b);
   const probs = new Float64Array(V);

@@ -3,10 +3,9 @@
 
 import t from 'tap';
 import { applyAllowedMask, applyBiasAndPenalties } from '../../src/sampling/logit-processors.js';
-import { compileLogitBias } from '../../src/sampling/params.js';
 import { createSamplerOutput, Sampler } from '../../src/sampling/sampler.js';
 import { SequenceSamplingState } from '../../src/sampling/sequence-state.js';
-import { logSoftmax, mulberry32, params, randomLogits, referenceDistribution, row } from './helpers.js';
+import { logitBias, logSoftmax, mulberry32, params, randomLogits, referenceDistribution, row } from './helpers.js';
 
 /** The documented formulas, one token at a time, in float64. */
 function referencePenalised(
@@ -43,7 +42,7 @@ t.test('bias and penalties change logits by exactly the documented formulas', (t
       repetitionPenalty: c.rep,
       frequencyPenalty: c.freq,
       presencePenalty: c.pres,
-      logitBias: compileLogitBias(c.bias),
+      logitBias: logitBias(c.bias),
     });
     const state = SequenceSamplingState.forParams(p, prompt, generated);
     const expected = referencePenalised(logits, prompt, generated, c);
@@ -91,7 +90,7 @@ t.test('logit_bias −100 never emits the token; +100 always emits it', (t) => {
   const run = (bias: Record<number, number>, temperature: number): Int32Array => {
     const batch = new Float32Array(N * V);
     for (let r = 0; r < N; r++) batch.set(logits, r * V);
-    const p = params({ temperature, logitBias: compileLogitBias(bias) });
+    const p = params({ temperature, logitBias: logitBias(bias) });
     sampler.sampleBatch(batch, Array.from({ length: N }, (_, s) => row(p, s)), out);
     return out.tokenIds.slice(0, N);
   };

@@ -6,7 +6,8 @@
 // different token stream.
 
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
-import { PENDING_TOKEN, type SampledToken, type SeqId, type StepOutcome, type StepPlan } from '../../src/scheduler/types.js';
+import type { SampledToken, SeqId, StepOutcome, StepPlan } from '../../src/scheduler/types.js';
+import { PENDING_TOKEN } from '../../src/worker/types.js';
 
 /** Next token from the whole history (prompt + generated so far). FNV-1a over the ids. */
 export function hashModel(vocab: number): (seqId: SeqId, history: readonly number[]) => number {
@@ -128,9 +129,9 @@ export class FakeWorkers {
         throw new Error(`plan ${plan.step}: ${row.seqId} startPos ${row.startPos} but KV holds ${kv.length}`);
       }
       kv.push(...tokens);
-      if (row.wantsSample) {
+      if (row.sample) {
         const tokenId = this.model(row.seqId, kv);
-        sampled.push({ seqId: row.seqId, tokenId });
+        sampled.push({ seqId: row.seqId, token: tokenId });
         lastSampled.set(row.seqId, tokenId);
         if (this.stops(row.seqId, tokenId)) stopped.add(row.seqId);
       }
@@ -194,7 +195,7 @@ export function drive(
       const out = sched.postprocess(plan, sampled);
       res.outcomes.push(out);
       res.preemptions += out.preempted.length;
-      for (const { seqId, tokenId } of out.tokens) {
+      for (const { seqId, token: tokenId } of out.tokens) {
         const s = res.streams.get(seqId) ?? [];
         s.push(tokenId);
         res.streams.set(seqId, s);

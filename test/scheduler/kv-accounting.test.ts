@@ -50,12 +50,10 @@ t.test('resolveSchedulerConfig: defaults and guarantees', async (t) => {
   const c = resolveSchedulerConfig(base);
   t.equal(c.capacityGranule, 64);
   t.equal(c.kvBudgetTokensPerWorker, 8 * 1024);
-  t.equal(c.maxWaiting, undefined);
   t.throws(() => resolveSchedulerConfig({ ...base, maxBatchTokens: 7 }), SchedulerConfigError, 'decode rows must fit a step');
   t.throws(() => resolveSchedulerConfig({ ...base, kvBudgetTokensPerWorker: 1023 }), SchedulerConfigError, 'a lone sequence must fit');
   t.throws(() => resolveSchedulerConfig({ ...base, workers: 0 }), SchedulerConfigError);
   t.throws(() => resolveSchedulerConfig({ ...base, capacityGranule: 1.5 }), SchedulerConfigError);
   t.throws(() => resolveSchedulerConfig({ ...base, maxModelLen: 1, maxSlotsPerWorker: 1, maxBatchTokens: 1 }), SchedulerConfigError);
-  t.throws(() => resolveSchedulerConfig({ ...base, maxWaiting: -1 }), SchedulerConfigError);
   t.equal(resolveSchedulerConfig({ ...base, kvBudgetTokensPerWorker: 1024 }).kvBudgetTokensPerWorker, 1024);
 });

@@ -135,7 +135,7 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
     doAborts(step, true);
     for (let i = 0; i < ran.length; i++) {
       const out = sched.postprocess(ran[i], sampled[i]);
-      for (const { seqId, tokenId } of out.tokens) {
+      for (const { seqId, token: tokenId } of out.tokens) {
         const s = streams.get(seqId) ?? [];
         s.push(tokenId);
         streams.set(seqId, s);
@@ -232,7 +232,7 @@ t.test('random workloads actually exercise preemption and chunking', async (t) =
   while (sched.hasWork()) {
     for (const p of sched.schedule()) {
       preemptions += p.preempted.length;
-      chunks += p.rows.filter((r) => !r.wantsSample).length;
+      chunks += p.rows.filter((r) => !r.sample).length;
       sched.postprocess(p, fake.run(p));
     }
   }

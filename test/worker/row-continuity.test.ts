@@ -1,9 +1,8 @@
 import t from 'tap';
-import { PENDING_TOKEN } from '../../src/scheduler/types.js';
+import { PENDING_TOKEN, type DeviceRow } from '../../src/worker/types.js';
 import { RowContinuity } from '../../src/worker/row-continuity.js';
-import type { StepRow } from '../../src/worker/types.js';
 
-const row = (seqId: string, tokens: number[], startPos: number): StepRow => ({ seqId, tokens, startPos, sample: true, promptLogprobs: null, followingToken: null });
+const row = (seqId: string, tokens: number[], startPos: number): DeviceRow => ({ seqId, tokens, startPos, sample: true, promptLogprobs: null, followingToken: null });
 
 t.test('a pending token becomes the last token sampled for that sequence', async (t) => {
   const rows = new RowContinuity();

@@ -1,7 +1,7 @@
 // Runs one padded batch through an encoder session and returns its sentence
 // embeddings. Inputs are built once per batch as int64/int32 tensors over
 // fresh (non-shared) buffers: the binding wraps them without copying and
-// rejects SharedArrayBuffer views (shared/research/ort-batching.md §4).
+// rejects SharedArrayBuffer views.
 
 import ort from 'onnxruntime-node';
 import type { PoolingMode } from '../../model/types.js';

@@ -1,72 +1,32 @@
-// The library API: `const engine = await Engine.create({ modelDir })`, then
-// `for await (const event of engine.generate(promptIds, { maxTokens: 16 }))`.
-// The engine proper (scheduler + device workers) runs in the scheduler actor
-// thread; this side only routes messages to per-request event queues. The
-// HTTP server is one client of this class.
+// Runs on the front thread. The library API: `const engine = await
+// Engine.create(config)`, then `for await (const event of
+// engine.generate(promptIds, { maxTokens: 16 }))`. The engine proper (scheduler
+// + device workers) runs in the scheduler actor thread (../actor); this side
+// only routes its messages to per-request event queues. The HTTP server is one
+// client of this class; it fans a request's n choices out into n generate() calls.
 
 import { Worker } from 'node:worker_threads';
-import { createChannelPair, FrontChannel } from '../ipc/channel.js';
-import type { ActorToFrontMessage, FinishReason, SamplingParams, StatsMessage, TokenLogprob } from '../ipc/messages.js';
-import { DEFAULT_SAMPLING_PARAMS } from '../sampling/params.js';
+import { createChannelPair, FrontChannel } from '../../ipc/channel.js';
+import type { ActorToFrontMessage, FinishedMessage, StatsMessage, TokensMessage } from '../../ipc/messages.js';
+import { ApiError } from '../../protocol/errors.js';
+import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../sampling/params.js';
 import { EventQueue } from './event-queue.js';
-import type { EngineConfig } from './config.js';
+import type { EngineConfig } from '../config.js';
 
-export type EngineEvent =
-  | {
-      type: 'tokens';
-      choice: number;
-      tokenIds: number[];
-      logprobs?: TokenLogprob[];
-      promptLogprobs?: (TokenLogprob | null)[];
-      /** On a choice's first tokens: ms between submission and the scheduler first running it. */
-      queueTimeMs?: number;
-    }
-  | {
-      type: 'finished';
-      choice: number;
-      reason: FinishReason;
-      promptTokens: number;
-      completionTokens: number;
-      error?: { message: string; code: string };
-    };
+/** What generate() yields: the actor's messages for the request, as they arrive. */
+export type EngineEvent = TokensMessage | FinishedMessage;
 
-/** The scheduler refused the request before running it (status is an HTTP status). */
-export class EngineRequestError extends Error {
-  readonly status: number;
-  readonly param: string | undefined;
-  constructor(status: number, message: string, param?: string) {
-    super(message);
-    this.status = status;
-    this.param = param;
-  }
-}
+/** Library defaults: the sampler's neutral settings, but greedy (temperature 0). */
+export const DEFAULT_SAMPLING: Readonly<SamplingParams> = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0 };
 
-/** Library defaults: the sampler's neutral settings, but greedy (temperature 0) and 16 tokens. */
-export const DEFAULT_SAMPLING: SamplingParams = {
-  ...DEFAULT_SAMPLING_PARAMS,
-  temperature: 0,
-  logitBias: {},
-  maxTokens: 16,
-  stopTokenIds: [],
-  ignoreEos: false,
-  promptLogprobs: null,
-  n: 1,
-};
-
-interface ActiveRequest {
-  queue: EventQueue<EngineEvent>;
-  /** Choices still generating; the queue ends when it reaches zero. */
-  open: number;
-}
-
-const ACTOR_FILE = new URL('../../workers/scheduler-actor.js', import.meta.url);
+const ACTOR_FILE = new URL('../../../workers/scheduler-actor.js', import.meta.url);
 
 export class Engine {
   readonly config: EngineConfig;
   maxModelLen = 0;
   private readonly worker: Worker;
   private readonly channel: FrontChannel;
-  private readonly requests = new Map<number, ActiveRequest>();
+  private readonly requests = new Map<number, EventQueue<EngineEvent>>();
   private nextReqId = 1;
   private lastStats: StatsMessage | null = null;
   private readonly statsListeners: Array<(stats: StatsMessage) => void> = [];
@@ -126,9 +86,25 @@ export class Engine {
   }
 
   /**
-   * Generates from token ids. Events arrive per choice; the iterator ends after
-   * every choice finished. Breaking out of the loop, or aborting `signal`,
-   * cancels the request and frees its KV slots.
+   * Refuses a prompt the context window cannot hold with room for one
+   * generated token: a 400 naming `param`, the request field it came from.
+   * The one check of prompt length; generate() applies it too.
+   */
+  checkPrompt(promptTokenIds: readonly number[], param = 'prompt'): void {
+    if (promptTokenIds.length === 0) throw ApiError.invalidRequest('The prompt is empty.', param);
+    if (promptTokenIds.length >= this.maxModelLen) {
+      throw ApiError.invalidRequest(
+        `This model's maximum context length is ${this.maxModelLen} tokens, but the prompt has ${promptTokenIds.length} tokens, leaving no room for a completion.`,
+        param,
+        'context_length_exceeded',
+      );
+    }
+  }
+
+  /**
+   * Generates one sequence from token ids: its tokens, then one `finished`.
+   * A refusal (an ApiError) fails the iterator. Breaking out of the loop, or
+   * aborting `signal`, cancels the request and frees its KV slot.
    */
   generate(promptTokenIds: number[], params: Partial<SamplingParams> = {}, signal?: AbortSignal): AsyncIterableIterator<EngineEvent> {
     const reqId = this.nextReqId++;
@@ -138,7 +114,13 @@ export class Engine {
       queue.fail(this.actorError ?? new Error('engine is closed'));
       return queue;
     }
-    this.requests.set(reqId, { queue, open: full.n });
+    try {
+      this.checkPrompt(promptTokenIds);
+    } catch (error) {
+      queue.fail(error);
+      return queue;
+    }
+    this.requests.set(reqId, queue);
     if (signal) {
       if (signal.aborted) {
         queue.end();
@@ -155,10 +137,10 @@ export class Engine {
   }
 
   private cancel(reqId: number): void {
-    const request = this.requests.get(reqId);
-    if (!request) return;
+    const queue = this.requests.get(reqId);
+    if (!queue) return;
     this.requests.delete(reqId);
-    request.queue.end();
+    queue.end();
     if (!this.closed) this.channel.send({ type: 'cancel', reqId }).catch(() => undefined);
   }
 
@@ -176,41 +158,22 @@ export class Engine {
         for (const listener of this.statsListeners) listener(msg);
         return;
       case 'rejected': {
-        const request = this.requests.get(msg.reqId);
-        if (!request) return;
+        const queue = this.requests.get(msg.reqId);
+        if (!queue) return;
         this.requests.delete(msg.reqId);
-        request.queue.fail(new EngineRequestError(msg.status, msg.message, msg.param));
+        const { message, type, param, code } = msg.error;
+        queue.fail(new ApiError(msg.status, type, message, param, code));
         return;
       }
-      case 'tokens': {
-        const request = this.requests.get(msg.reqId);
-        if (!request) return;
-        request.queue.push({
-          type: 'tokens',
-          choice: msg.choice ?? 0,
-          tokenIds: msg.tokenIds,
-          logprobs: msg.logprobs,
-          promptLogprobs: msg.promptLogprobs,
-          queueTimeMs: msg.queueTimeMs,
-        });
+      case 'tokens':
+        this.requests.get(msg.reqId)?.push(msg);
         return;
-      }
       case 'finished': {
-        const request = this.requests.get(msg.reqId);
-        if (!request) return;
-        request.queue.push({
-          type: 'finished',
-          choice: msg.choice ?? 0,
-          reason: msg.reason,
-          promptTokens: msg.promptTokens,
-          completionTokens: msg.completionTokens,
-          error: msg.error,
-        });
-        request.open -= 1;
-        if (request.open <= 0) {
-          this.requests.delete(msg.reqId);
-          request.queue.end();
-        }
+        const queue = this.requests.get(msg.reqId);
+        if (!queue) return;
+        this.requests.delete(msg.reqId);
+        queue.push(msg);
+        queue.end();
         return;
       }
     }
@@ -244,14 +207,14 @@ export class Engine {
   private failAll(error: Error): void {
     this.actorError = error;
     if (!this.closed) for (const listener of this.deathListeners.splice(0)) listener(error);
-    for (const request of this.requests.values()) request.queue.fail(error);
+    for (const queue of this.requests.values()) queue.fail(error);
     this.requests.clear();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const request of this.requests.values()) request.queue.end();
+    for (const queue of this.requests.values()) queue.end();
     this.requests.clear();
     if (this.actorExited) {
       // The actor died earlier: nobody is left to answer a shutdown message.

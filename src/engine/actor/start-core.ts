@@ -1,12 +1,12 @@
-// Boots the engine inside the scheduler actor: reads the model's limits,
-// loads every device worker in parallel, announces readiness, runs the loop.
+// Runs in the scheduler actor thread (workers/scheduler-actor.ts). Boots the
+// engine: reads the model's limits, loads every device worker in parallel,
+// announces readiness, runs the loop.
 
-import { readDecoderConfigs } from '../model/folder.js';
-import type { ActorChannel } from '../ipc/channel.js';
-import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from './config.js';
-import { EngineCore } from './core.js';
+import { readDecoderConfigs } from '../../model/folder.js';
+import type { ActorChannel } from '../../ipc/channel.js';
+import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from '../config.js';
+import { EngineCore, kvBudget } from './core.js';
 import { DeviceHandle } from './device-handle.js';
-import { kvBudget } from './core.js';
 
 export async function startEngineCore(channel: ActorChannel, config: EngineConfig): Promise<void> {
   channel.send({ type: 'loading', detail: `loading ${config.modelDir}` });

@@ -1,12 +1,13 @@
-// The scheduler actor's handle on one device worker. Each device is its own
+// Runs in the scheduler actor thread: its handle on one device worker. Each device is its own
 // one-thread Piscina pool: Piscina gives us the thread lifecycle (start, crash
 // detection, replacement), while affinity stays ours because a pool holds
 // exactly one thread and therefore one KV slot pool.
 
 import { Piscina } from 'piscina';
-import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../worker/types.js';
+import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../../worker/types.js';
+import type { Device } from './core.js';
 
-const WORKER_FILE = new URL('../../workers/device-worker.js', import.meta.url).href;
+const WORKER_FILE = new URL('../../../workers/device-worker.js', import.meta.url).href;
 
 export class DeviceLostError extends Error {
   readonly deviceIndex: number;
@@ -16,7 +17,7 @@ export class DeviceLostError extends Error {
   }
 }
 
-export class DeviceHandle {
+export class DeviceHandle implements Device {
   readonly index: number;
   private readonly pool: Piscina;
 

@@ -1,5 +1,6 @@
-// A single-consumer async queue: the engine pushes a request's events as they
-// arrive from the scheduler actor; the caller pulls them with `for await`.
+// Runs on the front thread. A single-consumer async queue: the engine pushes
+// a request's events as they arrive from the scheduler actor; the caller
+// pulls them with `for await`.
 
 export class EventQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
