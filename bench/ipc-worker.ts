@@ -6,8 +6,8 @@
 //   pm-stream   the same with postMessage
 
 import { parentPort, workerData } from 'node:worker_threads';
-import { ActorChannel, type ChannelSabs } from '../src/ipc/channel.js';
-import { decodeMessage, encodeMessageShared } from '../src/ipc/codec.js';
+import { ActorChannel, type ChannelSabs } from '../src/engine/channel/channel.js';
+import { decodeMessage, encodeMessageShared } from '../src/engine/channel/codec.js';
 import { SpscRing } from '../src/ipc/ring.js';
 
 export type BenchWorkerData =

@@ -9,9 +9,9 @@
 // structured clone for postMessage.
 
 import { Worker } from 'node:worker_threads';
-import { createChannelPair, FrontChannel } from '../src/ipc/channel.js';
-import { decodeMessage, encodeMessageShared } from '../src/ipc/codec.js';
-import type { TokensMessage } from '../src/ipc/messages.js';
+import { createChannelPair, FrontChannel } from '../src/engine/channel/channel.js';
+import { decodeMessage, encodeMessageShared } from '../src/engine/channel/codec.js';
+import type { TokensMessage } from '../src/engine/channel/messages.js';
 import { SpscRing } from '../src/ipc/ring.js';
 import type { BenchWorkerData } from './ipc-worker.js';
 

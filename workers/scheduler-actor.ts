@@ -3,7 +3,7 @@
 // runs the engine loop until shutdown.
 
 import { workerData } from 'node:worker_threads';
-import { ActorChannel, type ChannelSabs } from '../src/ipc/channel.js';
+import { ActorChannel, type ChannelSabs } from '../src/engine/channel/channel.js';
 import type { EngineConfig } from '../src/engine/config.js';
 import { startEngineCore } from '../src/engine/actor/start-core.js';
 

@@ -4,7 +4,7 @@
 import t, { type Test as Tap } from 'tap';
 import { EngineCore, type CoreChannel, type Device } from '../../src/engine/actor/core.js';
 import { resolveEngineConfig } from '../../src/engine/config.js';
-import type { ActorToFrontMessage, FinishedMessage, FrontToActorMessage, StatsMessage, TokensMessage } from '../../src/ipc/messages.js';
+import type { ActorToFrontMessage, FinishedMessage, FrontToActorMessage, StatsMessage, TokensMessage } from '../../src/engine/channel/messages.js';
 import { DEFAULT_SAMPLING_PARAMS } from '../../src/sampling/params.js';
 import type { DeviceStep, DeviceStepResult } from '../../src/worker/types.js';
 

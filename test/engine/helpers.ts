@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import type { Engine } from '../../src/engine/client/engine.js';
-import type { FinishedMessage } from '../../src/ipc/messages.js';
+import type { FinishedMessage } from '../../src/engine/channel/messages.js';
 import type { SamplingParams } from '../../src/sampling/params.js';
 import { mulberry32 } from '../support/random.js';
 

@@ -5,8 +5,8 @@
 // sampled tokens flow back to the front. Three calls per step, as in
 // nano-vllm: schedule, run, postprocess.
 
-import type { ActorChannel } from '../../ipc/channel.js';
-import type { FaultMessage, FrontToActorMessage } from '../../ipc/messages.js';
+import type { ActorChannel } from '../channel/channel.js';
+import type { FaultMessage, FrontToActorMessage } from '../channel/messages.js';
 import type { TokenLogprob } from '../../sampling/logprobs.js';
 import type { SamplingParams } from '../../sampling/params.js';
 import { Scheduler } from '../../scheduler/scheduler.js';

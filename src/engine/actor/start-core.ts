@@ -3,7 +3,7 @@
 // announces readiness, runs the loop.
 
 import { readDecoderConfigs } from '../../model/folder.js';
-import type { ActorChannel } from '../../ipc/channel.js';
+import type { ActorChannel } from '../channel/channel.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from '../config.js';
 import { EngineCore, kvBudget } from './core.js';
 import { DeviceHandle } from './device-handle.js';

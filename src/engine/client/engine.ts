@@ -6,8 +6,8 @@
 // client of this class; it fans a request's n choices out into n generate() calls.
 
 import { Worker } from 'node:worker_threads';
-import { createChannelPair, FrontChannel } from '../../ipc/channel.js';
-import type { ActorToFrontMessage, FinishedMessage, StatsMessage, TokensMessage } from '../../ipc/messages.js';
+import { createChannelPair, FrontChannel } from '../channel/channel.js';
+import type { ActorToFrontMessage, FinishedMessage, StatsMessage, TokensMessage } from '../channel/messages.js';
 import { ApiError } from '../../protocol/errors.js';
 import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../sampling/params.js';
 import { EventQueue } from './event-queue.js';

@@ -3,11 +3,11 @@
 
 import t from 'tap';
 import { Worker } from 'node:worker_threads';
-import { createChannelPair, FrontChannel } from '../../src/ipc/channel.js';
-import type { ActorToFrontMessage } from '../../src/ipc/messages.js';
-import type { SamplingParams } from '../../src/sampling/params.js';
-import { RingClosedError } from '../../src/ipc/errors.js';
-import { DEFAULT_SAMPLING } from '../../src/engine/client/engine.js';
+import { createChannelPair, FrontChannel } from '../../../src/engine/channel/channel.js';
+import type { ActorToFrontMessage } from '../../../src/engine/channel/messages.js';
+import type { SamplingParams } from '../../../src/sampling/params.js';
+import { RingClosedError } from '../../../src/ipc/errors.js';
+import { DEFAULT_SAMPLING } from '../../../src/engine/client/engine.js';
 
 const params: SamplingParams = { ...DEFAULT_SAMPLING, maxTokens: 0, temperature: 1 };
 

@@ -6,8 +6,8 @@ import t from 'tap';
 import fc from 'fast-check';
 import { isDeepStrictEqual } from 'node:util';
 import { decode as referenceDecode, encode as referenceEncode } from '@msgpack/msgpack';
-import { tryDecodeTokens, tryEncodeTokensShared } from '../../src/ipc/tokens-fastpath.js';
-import type { Message, TokensMessage } from '../../src/ipc/messages.js';
+import { tryDecodeTokens, tryEncodeTokensShared } from '../../../src/engine/channel/tokens-fastpath.js';
+import type { Message, TokensMessage } from '../../../src/engine/channel/messages.js';
 
 const uint = fc.oneof(
   fc.integer({ min: 0, max: 0x7f }),

@@ -4,7 +4,7 @@
 // finished request is ignored; `shutdown` ends the loop.
 
 import { workerData } from 'node:worker_threads';
-import { ActorChannel, type ChannelSabs } from '../../src/ipc/channel.js';
+import { ActorChannel, type ChannelSabs } from '../../../src/engine/channel/channel.js';
 
 const channel = new ActorChannel(workerData as ChannelSabs);
 channel.send({ type: 'loading', progress: 0 });

@@ -9,14 +9,14 @@
 
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { decodeMessage, encodeMessageShared } from './codec.js';
-import { IpcProtocolError } from './errors.js';
+import { IpcProtocolError } from '../../ipc/errors.js';
 import {
   isActorToFrontMessage,
   isFrontToActorMessage,
   type ActorToFrontMessage,
   type FrontToActorMessage,
 } from './messages.js';
-import { SpscRing } from './ring.js';
+import { SpscRing } from '../../ipc/ring.js';
 
 /** The two ring buffers as seen from one end. Plain data: pass it in workerData. */
 export interface ChannelSabs {

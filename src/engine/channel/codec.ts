@@ -2,7 +2,7 @@
 // hot path does not allocate an output buffer per message.
 
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { IpcProtocolError } from './errors.js';
+import { IpcProtocolError } from '../../ipc/errors.js';
 import type { Message } from './messages.js';
 import { tryDecodeTokens, tryEncodeTokensShared } from './tokens-fastpath.js';
 

@@ -4,8 +4,8 @@
 import t from 'tap';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { decodeMessage, encodeMessage, encodeMessageShared } from '../../src/ipc/codec.js';
-import { IpcProtocolError } from '../../src/ipc/errors.js';
+import { decodeMessage, encodeMessage, encodeMessageShared } from '../../../src/engine/channel/codec.js';
+import { IpcProtocolError } from '../../../src/ipc/errors.js';
 import { encode as referenceEncode } from '@msgpack/msgpack';
 import {
   ACTOR_TO_FRONT_TYPES,
@@ -14,8 +14,8 @@ import {
   isFrontToActorMessage,
   type Message,
   type MessageType,
-} from '../../src/ipc/messages.js';
-import type { SamplingParams } from '../../src/sampling/params.js';
+} from '../../../src/engine/channel/messages.js';
+import type { SamplingParams } from '../../../src/sampling/params.js';
 
 const params: SamplingParams = {
   maxTokens: 128,

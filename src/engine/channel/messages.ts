@@ -1,5 +1,7 @@
 // Every message that crosses the front (HTTP thread) ↔ scheduler actor
-// boundary, declared once and imported by both sides.
+// boundary, declared once and imported by both ends (src/engine/client on the
+// front thread, src/engine/actor in the actor). The bytes travel through the
+// SharedArrayBuffer rings of src/ipc.
 //
 // Conventions:
 // - `type` is the discriminant; request ids (`reqId`) are numbers assigned by
@@ -11,10 +13,10 @@
 // - The scheduler speaks token ids only; text (tokenize, detokenize, stop
 //   strings) stays on the front.
 
-import type { SamplingParams } from '../sampling/params.js';
-import type { TokenLogprob } from '../sampling/logprobs.js';
-import type { ApiErrorBody } from '../protocol/errors.js';
-import type { FinishReason } from '../scheduler/types.js';
+import type { SamplingParams } from '../../sampling/params.js';
+import type { TokenLogprob } from '../../sampling/logprobs.js';
+import type { ApiErrorBody } from '../../protocol/errors.js';
+import type { FinishReason } from '../../scheduler/types.js';
 
 // ------------------------------------------------------------ front → actor
 
