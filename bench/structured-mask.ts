@@ -12,10 +12,11 @@ import { fileURLToPath } from 'node:url';
 import { buildDecoderTokenizerJson } from '../src/model/testmodels/tokenizer-files.js';
 import { DECODER_PRESETS } from '../src/model/testmodels/presets.js';
 import { TextTokenizer } from '../src/tokenizer/tokenizer.js';
-import { GrammarCompiler, GrammarMatcher, GrammarVocab, maskAllows, type CompiledGrammar, type GrammarSpec } from '../src/structured/xgrammar.js';
-import { ebnfSpec, jsonObjectGrammar, jsonSchemaGrammar } from '../src/structured/schema-grammar.js';
+import { GrammarCompiler, GrammarMatcher, GrammarVocab, maskAllows, type CompiledGrammar } from '../src/structured/xgrammar.js';
+import { jsonObjectGrammar, jsonSchemaGrammar } from '../src/structured/schema-grammar.js';
 import type { ToolDefinition } from '../src/protocol/requests.js';
 import { toolCallGrammar } from '../src/structured/tool-call-grammar.js';
+import type { Grammar } from '../src/structured/grammar.js';
 import { mulberry32 as rng } from '../test/support/random.js';
 
 const BATCH = 32;
@@ -69,11 +70,11 @@ async function benchVocab(label: string, tokenizer: TextTokenizer, stopTokenIds:
   console.log(`GrammarVocab (once per model and thread): ${(performance.now() - t0).toFixed(0)} ms, rss +${mb(process.memoryUsage().rss - rss0)} MB (includes loading the WebAssembly module if first)`);
   const compiler = new GrammarCompiler(vocab);
 
-  const specs: [string, () => Promise<GrammarSpec>][] = [
-    ['json_object', async () => ebnfSpec(await jsonObjectGrammar())],
-    ['json_schema (6 fields)', async () => ebnfSpec(await jsonSchemaGrammar(SCHEMA))],
-    ['json_schema, unbounded strings (ogenai blog-like)', async () => ebnfSpec(await jsonSchemaGrammar(BLOG))],
-    ['tools required (hermes, 2 tools)', async () => ({ kind: 'ebnf', ...(await toolCallGrammar(TOOLS, 'hermes')) })],
+  const specs: [string, () => Promise<Grammar>][] = [
+    ['json_object', async () => await jsonObjectGrammar()],
+    ['json_schema (6 fields)', async () => await jsonSchemaGrammar(SCHEMA)],
+    ['json_schema, unbounded strings (ogenai blog-like)', async () => await jsonSchemaGrammar(BLOG)],
+    ['tools required (hermes, 2 tools)', () => toolCallGrammar(TOOLS, 'hermes')],
   ];
   for (const [name, make] of specs) {
     t0 = performance.now();
@@ -88,7 +89,7 @@ async function benchVocab(label: string, tokenizer: TextTokenizer, stopTokenIds:
   }
 
   // Matcher footprint: many live matchers on one grammar.
-  const grammar = await compiler.compile(ebnfSpec(await jsonSchemaGrammar(SCHEMA)));
+  const grammar = await compiler.compile(await jsonSchemaGrammar(SCHEMA));
   gc();
   const before = process.memoryUsage().rss;
   t0 = performance.now();

@@ -7,7 +7,7 @@
 
 import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
-import type { Grammar } from '../src/sampling/params.js';
+import type { Grammar } from '../src/structured/grammar.js';
 import { jsonSchemaGrammar } from '../src/structured/schema-grammar.js';
 import { ensureBenchModel } from './bench-model.js';
 

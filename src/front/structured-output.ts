@@ -2,7 +2,7 @@
 // enforces (a grammar) and what the front parses (tool calls). Schemas with
 // keywords the grammar cannot enforce are refused here with a 400 naming them.
 
-import type { Grammar } from '../sampling/params.js';
+import type { Grammar } from '../structured/grammar.js';
 import { ApiError } from '../protocol/errors.js';
 import type { ValidatedChatRequest } from '../protocol/requests.js';
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../structured/schema-grammar.js';

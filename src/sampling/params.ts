@@ -6,12 +6,7 @@
 // names the OpenAI / vLLM parameter (`top_p`, `logit_bias`, …) in a 400.
 
 import type { GenerationDefaults } from '../model/types.js';
-
-/** A grammar the output must follow: EBNF text (xgrammar dialect) and its root rule, compiled on the device worker. */
-export interface Grammar {
-  ebnf: string;
-  root: string;
-}
+import type { Grammar } from '../structured/grammar.js';
 
 /** Additive logit bias as plain data: token ids ascending, no duplicates, no zero values. */
 export interface LogitBiasEntries {

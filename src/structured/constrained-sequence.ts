@@ -7,7 +7,8 @@
 //   sampler.sampleBatch(out.logits, rows, ...);     // rows[r].allowedMask = s.mask
 //   for each sampled token: s.accept(token)         // 'terminated' = grammar done (token is a stop id)
 
-import { GrammarMatcher, type GrammarCompiler, type GrammarSpec } from './xgrammar.js';
+import type { Grammar } from './grammar.js';
+import { GrammarMatcher, type GrammarCompiler } from './xgrammar.js';
 
 /** The sampler produced a token the grammar forbids: a bug (mask not applied or stale). */
 export class GrammarViolationError extends Error {
@@ -33,8 +34,8 @@ export class ConstrainedSequence {
    * Compiles (cached) and starts a matcher, replaying tokens already generated
    * (a sequence re-admitted after preemption keeps its output).
    */
-  static async start(compiler: GrammarCompiler, spec: GrammarSpec, generatedTokenIds: readonly number[] = []): Promise<ConstrainedSequence> {
-    const sequence = new ConstrainedSequence(await compiler.matcherFor(spec));
+  static async start(compiler: GrammarCompiler, grammar: Grammar, generatedTokenIds: readonly number[] = []): Promise<ConstrainedSequence> {
+    const sequence = new ConstrainedSequence(await compiler.matcherFor(grammar));
     for (const token of generatedTokenIds) sequence.accept(token);
     return sequence;
   }

@@ -6,7 +6,8 @@
 import { FORMAT_RULES, integerRule, numberRule, stringRule, type NumericBounds } from './json-leaves.js';
 import { ENFORCED_FORMATS } from './schema-keywords.js';
 import { findUnsupportedKeyword, type UnsupportedKeyword } from './schema-support.js';
-import { jsonSchemaToEbnf, type GrammarSpec } from './xgrammar.js';
+import type { Grammar } from './grammar.js';
+import { jsonSchemaToEbnf } from './xgrammar.js';
 
 /** A request's schema uses something we cannot enforce; answer 400 naming `keyword`. */
 export class UnsupportedSchemaError extends Error {
@@ -27,14 +28,8 @@ export interface JsonGrammarOptions {
 
 const DEFAULT_SEPARATORS: readonly [string, string] = [', ', ': '];
 
-/** An EBNF grammar plus the name of its start rule, ready for GrammarCompiler. */
-export interface JsonGrammar {
-  ebnf: string;
-  root: string;
-}
-
 /** Grammar for `response_format: json_schema`. Throws UnsupportedSchemaError. */
-export async function jsonSchemaGrammar(schema: unknown, options: JsonGrammarOptions = {}): Promise<JsonGrammar> {
+export async function jsonSchemaGrammar(schema: unknown, options: JsonGrammarOptions = {}): Promise<Grammar> {
   const unsupported = findUnsupportedKeyword(schema);
   if (unsupported !== null) throw new UnsupportedSchemaError(unsupported);
   const leaves = new LeafTable(JSON.stringify(schema));
@@ -44,12 +39,8 @@ export async function jsonSchemaGrammar(schema: unknown, options: JsonGrammarOpt
 }
 
 /** Grammar for `response_format: json_object`: any JSON object, no free whitespace. */
-export function jsonObjectGrammar(options: JsonGrammarOptions = {}): Promise<JsonGrammar> {
+export function jsonObjectGrammar(options: JsonGrammarOptions = {}): Promise<Grammar> {
   return jsonSchemaGrammar({ type: 'object' }, options);
-}
-
-export function ebnfSpec(grammar: JsonGrammar): GrammarSpec {
-  return { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root };
 }
 
 // ---- leaf substitution ----------------------------------------------------------

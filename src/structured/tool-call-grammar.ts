@@ -4,7 +4,8 @@
 // parameters schema.
 
 import type { ToolDefinition } from '../protocol/requests.js';
-import { jsonSchemaGrammar, UnsupportedSchemaError, type JsonGrammar, type JsonGrammarOptions } from './schema-grammar.js';
+import type { Grammar } from './grammar.js';
+import { jsonSchemaGrammar, UnsupportedSchemaError, type JsonGrammarOptions } from './schema-grammar.js';
 import { definitionRef, escapePointer } from './schema-refs.js';
 import { findUnsupportedKeyword } from './schema-support.js';
 import { CALL_START, HERMES_CALL_END, type ToolCallFormat } from './tool-call-format.js';
@@ -20,7 +21,7 @@ export interface ToolGrammarOptions extends JsonGrammarOptions {
  * parameters schema. Pass only the named tool for `tool_choice: {function}`.
  * Throws UnsupportedSchemaError; its path starts with `#/tools/<i>/function/parameters`.
  */
-export async function toolCallGrammar(tools: readonly ToolDefinition[], format: ToolCallFormat, options: ToolGrammarOptions = {}): Promise<JsonGrammar> {
+export async function toolCallGrammar(tools: readonly ToolDefinition[], format: ToolCallFormat, options: ToolGrammarOptions = {}): Promise<Grammar> {
   if (tools.length === 0) throw new Error('toolCallGrammar needs at least one tool');
   const argsKey = format === 'llama3' ? 'parameters' : 'arguments';
   const defs: Record<string, unknown> = {};
@@ -40,7 +41,7 @@ export async function toolCallGrammar(tools: readonly ToolDefinition[], format: 
   });
   const schema: Record<string, unknown> = branches.length === 1 ? { ...branches[0] } : { anyOf: branches };
   if (Object.keys(defs).length > 0) schema.$defs = defs;
-  let call: JsonGrammar;
+  let call: Grammar;
   try {
     call = await jsonSchemaGrammar(schema, options);
   } catch (err) {

@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { neverValidUtf8 } from './utf8-validity.js';
+import type { Grammar } from './grammar.js';
 
 // ---- the parts of the emscripten binding we use ---------------------------
 
@@ -238,12 +239,6 @@ export class GrammarVocab {
 
 // ---- grammars and the compiler cache ------------------------------------------
 
-/**
- * What to constrain output to: an EBNF grammar (xgrammar dialect); `root`
- * names the start rule. Build with the helpers in schema-grammar.ts /
- * tool-call-grammar.ts.
- */
-export type GrammarSpec = { kind: 'ebnf'; ebnf: string; root?: string };
 
 /**
  * A compiled grammar; share between sequences. Matchers keep the C++ grammar
@@ -276,7 +271,7 @@ export interface CompilerCacheStats {
 
 /**
  * Compiles grammar specs for one vocabulary, caching the results (LRU).
- * Concurrent requests for the same spec share one compilation.
+ * Concurrent requests for the same grammar share one compilation.
  */
 export class GrammarCompiler {
   private readonly handle: CompilerHandle;
@@ -289,12 +284,12 @@ export class GrammarCompiler {
     readonly capacity = 128,
   ) {
     // max_threads=1: the WebAssembly build is single-threaded. xgrammar's own
-    // cache is off; ours is keyed by canonical spec and bounded.
+    // cache is off; ours is keyed by canonical grammar and bounded.
     this.handle = call('GrammarCompiler', () => new vocab.binding.GrammarCompiler(vocab.handle, 1, false));
   }
 
-  compile(spec: GrammarSpec): Promise<CompiledGrammar> {
-    const key = canonicalJson(spec);
+  compile(grammar: Grammar): Promise<CompiledGrammar> {
+    const key = canonicalJson(grammar);
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       this.hits++;
@@ -303,7 +298,7 @@ export class GrammarCompiler {
       return cached;
     }
     this.misses++;
-    const compiled = Promise.resolve().then(() => new CompiledGrammar(this.vocab, this.compileNow(spec), key));
+    const compiled = Promise.resolve().then(() => new CompiledGrammar(this.vocab, this.compileNow(grammar), key));
     // A failed compilation is not cached: the next request gets a fresh error.
     compiled.catch(() => this.cache.delete(key));
     this.cache.set(key, compiled);
@@ -318,11 +313,11 @@ export class GrammarCompiler {
   }
 
   /** Compiles (or finds) the grammar and starts a matcher on it at once. */
-  async matcherFor(spec: GrammarSpec): Promise<GrammarMatcher> {
+  async matcherFor(grammar: Grammar): Promise<GrammarMatcher> {
     for (;;) {
-      const grammar = await this.compile(spec);
+      const compiled = await this.compile(grammar);
       // Evicted between compilation and now (a burst of other schemas): compile again.
-      if (!grammar.disposed) return new GrammarMatcher(grammar);
+      if (!compiled.disposed) return new GrammarMatcher(compiled);
     }
   }
 
@@ -336,12 +331,12 @@ export class GrammarCompiler {
     this.handle.delete();
   }
 
-  private compileNow(spec: GrammarSpec): CompiledGrammarHandle {
-    const grammar = call('parse EBNF', () => new this.vocab.binding.Grammar.FromEBNF(spec.ebnf, spec.root ?? 'root'));
+  private compileNow(grammar: Grammar): CompiledGrammarHandle {
+    const parsed = call('parse EBNF', () => new this.vocab.binding.Grammar.FromEBNF(grammar.ebnf, grammar.root));
     try {
-      return call('compile EBNF', () => this.handle.CompileGrammar(grammar));
+      return call('compile EBNF', () => this.handle.CompileGrammar(parsed));
     } finally {
-      grammar.delete();
+      parsed.delete();
     }
   }
 }

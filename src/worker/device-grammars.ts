@@ -3,7 +3,7 @@
 // constrained sequence gets its own matcher.
 
 import type { LoadedDecoderFolder } from '../model/folder.js';
-import type { Grammar } from '../sampling/params.js';
+import type { Grammar } from '../structured/grammar.js';
 import { ConstrainedSequence } from '../structured/constrained-sequence.js';
 import { detectToolCallFormat, FORMAT_MARKERS } from '../structured/tool-call-format.js';
 import { GrammarCompiler, GrammarVocab, XgrammarError } from '../structured/xgrammar.js';
@@ -21,7 +21,7 @@ export class DeviceGrammars {
   async start(grammar: Grammar, generated: readonly number[]): Promise<ConstrainedSequence> {
     this.compiler ??= this.createCompiler();
     try {
-      return await ConstrainedSequence.start(await this.compiler, { kind: 'ebnf', ebnf: grammar.ebnf, root: grammar.root }, generated);
+      return await ConstrainedSequence.start(await this.compiler, grammar, generated);
     } catch (error) {
       // After a trap the module is reloaded; the compiler (and vocabulary) built on the old one go with it.
       if (error instanceof XgrammarError && error.trapped) this.compiler = null;

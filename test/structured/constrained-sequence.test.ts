@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { ConstrainedSequence, GrammarViolationError } from '../../src/structured/constrained-sequence.js';
-import { ebnfSpec, jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
+import { jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
 import { GrammarCompiler, maskAllows } from '../../src/structured/xgrammar.js';
 import { applyAllowedMask } from '../../src/sampling/logit-processors.js';
 import { smallVocab, STOP_IDS } from './helpers.js';
@@ -12,7 +12,7 @@ import { smallVocab, STOP_IDS } from './helpers.js';
 t.test('constrained sequence: accept, replay, violation, sampler mask', async (t) => {
   const { tokenizer, vocab } = await smallVocab();
   const compiler = new GrammarCompiler(vocab);
-  const spec = ebnfSpec(await jsonSchemaGrammar({ type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] }));
+  const spec = await jsonSchemaGrammar({ type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] });
   const ids = await tokenizer.encode('{"ok": true}', { addSpecialTokens: false });
 
   const live = await ConstrainedSequence.start(compiler, spec);

@@ -40,7 +40,7 @@ function probes(b: NumericBounds, rand: () => number): number[] {
 }
 
 async function compileRule(compiler: GrammarCompiler, body: string): Promise<CompiledGrammar> {
-  return compiler.compile({ kind: 'ebnf', ebnf: `root ::= ${body}\n` });
+  return compiler.compile({ ebnf: `root ::= ${body}\n`, root: 'root' });
 }
 
 t.test('integer and number rules agree with arithmetic', async (t) => {
@@ -97,7 +97,7 @@ t.test('format rules accept only what ajv-formats (full mode) accepts', async (t
   let rng = 3;
   const rand = (): number => ((rng = (rng * 16807) % 2147483647) / 2147483647);
   for (const [format, make] of Object.entries(gen)) {
-    const grammar = await compiler.compile({ kind: 'ebnf', ebnf: `root ::= ${FORMAT_RULES[format]}\n` });
+    const grammar = await compiler.compile({ ebnf: `root ::= ${FORMAT_RULES[format]}\n`, root: 'root' });
     const validate = ajv.compile({ type: 'string', format });
     let accepted = 0;
     for (let i = 0; i < 150; i++) {
@@ -116,7 +116,7 @@ t.test('length-limited string rules count code points', async (t) => {
   const compiler = new GrammarCompiler(vocab, 8);
   for (const [min, max] of [[0, 0], [0, 3], [2, 2], [3, null]] as [number, number | null][]) {
     const rule = stringRule('s', min, max);
-    const grammar = await compiler.compile({ kind: 'ebnf', ebnf: `root ::= ${rule.body}\n${rule.rules.join('\n')}\n` });
+    const grammar = await compiler.compile({ ebnf: `root ::= ${rule.body}\n${rule.rules.join('\n')}\n`, root: 'root' });
     for (let n = 0; n <= 5; n++) {
       const text = JSON.stringify([...'é€a😀b'].slice(0, n).join(''));
       const want = n >= min && (max === null || n <= max);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { GrammarCompiler, GrammarMatcher } from '../../src/structured/xgrammar.js';
-import { ebnfSpec, jsonObjectGrammar, jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
+import { jsonObjectGrammar, jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
 import { grammarsDir, prng, randomWalk, sharedAbsent, smallVocab, STOP_IDS } from './helpers.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
@@ -84,7 +84,7 @@ async function walkAll(t: Test, cases: Case[], seed: number): Promise<{ walks: n
   const unfinished = new Set<string>();
   for (const { name, schema } of cases) {
     const validate = ajv.compile(schema as object);
-    const grammar = await compiler.compile(ebnfSpec(await jsonSchemaGrammar(schema)));
+    const grammar = await compiler.compile(await jsonSchemaGrammar(schema));
     for (let i = 0; i < WALKS; i++) {
       const walk = randomWalk(grammar, rand, MAX_STEPS);
       walks++;
@@ -130,7 +130,7 @@ t.test('ogenai schemas and tool parameter schemas: finished outputs validate', {
 t.test('json_object: finished outputs parse as objects', async (t) => {
   const { tokenizer, vocab } = await smallVocab();
   const compiler = new GrammarCompiler(vocab);
-  const grammar = await compiler.compile(ebnfSpec(await jsonObjectGrammar()));
+  const grammar = await compiler.compile(await jsonObjectGrammar());
   const rand = prng(3);
   let stopped = 0;
   for (let i = 0; i < 8; i++) {
@@ -148,12 +148,12 @@ t.test('json_object: finished outputs parse as objects', async (t) => {
 t.test('compiler cache: same schema compiles once, LRU bound holds', async (t) => {
   const { vocab } = await smallVocab();
   const compiler = new GrammarCompiler(vocab, 2);
-  const spec = ebnfSpec(await jsonSchemaGrammar({ type: 'boolean' }));
+  const spec = await jsonSchemaGrammar({ type: 'boolean' });
   const a = await compiler.compile(spec);
   const b = await compiler.compile(spec);
   t.equal(a, b, 'second compile is the cached object');
-  await compiler.compile(ebnfSpec(await jsonSchemaGrammar({ type: 'null' })));
-  await compiler.compile(ebnfSpec(await jsonSchemaGrammar({ type: 'string', maxLength: 1 })));
+  await compiler.compile(await jsonSchemaGrammar({ type: 'null' }));
+  await compiler.compile(await jsonSchemaGrammar({ type: 'string', maxLength: 1 }));
   t.same(compiler.stats(), { size: 2, hits: 1, misses: 3 });
   await new Promise((resolve) => setImmediate(resolve));
   t.ok(a.disposed, 'the least recently used grammar was evicted and freed');
@@ -169,8 +169,8 @@ t.test('compiler cache: same schema compiles once, LRU bound holds', async (t) =
 t.test('a matcher outlives the eviction of its grammar', async (t) => {
   const { tokenizer, vocab } = await smallVocab();
   const compiler = new GrammarCompiler(vocab, 1);
-  const matcher = await compiler.matcherFor(ebnfSpec(await jsonSchemaGrammar({ enum: ['yes', 'no'] })));
-  await compiler.compile(ebnfSpec(await jsonSchemaGrammar({ type: 'null' })));
+  const matcher = await compiler.matcherFor(await jsonSchemaGrammar({ enum: ['yes', 'no'] }));
+  await compiler.compile(await jsonSchemaGrammar({ type: 'null' }));
   await new Promise((resolve) => setImmediate(resolve));
   t.ok(matcher.grammar.disposed, 'its grammar object was freed');
   const ids = await tokenizer.encode('"no"', { addSpecialTokens: false });

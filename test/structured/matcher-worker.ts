@@ -22,7 +22,7 @@ export interface MatcherResult {
 const job = workerData as MatcherJob;
 const vocab = await GrammarVocab.fromStrings(job.vocab, job.vocabType, { stopTokenIds: job.stopTokenIds });
 const compiler = new GrammarCompiler(vocab);
-const grammar = await compiler.compile({ kind: 'ebnf', ebnf: job.ebnf, root: job.root });
+const grammar = await compiler.compile({ ebnf: job.ebnf, root: job.root });
 const matcher = new GrammarMatcher(grammar);
 const masks: Int32Array[] = [];
 const accepted: boolean[] = [];

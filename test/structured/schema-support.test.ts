@@ -9,7 +9,7 @@
 import t from 'tap';
 import { MAX_SCHEMA_DEPTH } from '../../src/structured/schema-keywords.js';
 import { findUnsupportedKeyword } from '../../src/structured/schema-support.js';
-import { ebnfSpec, jsonSchemaGrammar, UnsupportedSchemaError } from '../../src/structured/schema-grammar.js';
+import { jsonSchemaGrammar, UnsupportedSchemaError } from '../../src/structured/schema-grammar.js';
 import { GrammarCompiler, jsonSchemaToEbnf, XgrammarError } from '../../src/structured/xgrammar.js';
 import { acceptsText, smallVocab } from './helpers.js';
 
@@ -131,7 +131,7 @@ t.test('supported keywords are enforced by our grammar', async (t) => {
   const { tokenizer, vocab } = await smallVocab();
   const compiler = new GrammarCompiler(vocab);
   for (const [name, schema, good, bad] of ENFORCED) {
-    const grammar = await compiler.compile(ebnfSpec(await jsonSchemaGrammar(schema)));
+    const grammar = await compiler.compile(await jsonSchemaGrammar(schema));
     t.ok(await acceptsText(grammar, tokenizer, good), `${name}: accepts ${good}`);
     t.notOk(await acceptsText(grammar, tokenizer, bad), `${name}: rejects ${JSON.stringify(bad)}`);
   }
@@ -162,7 +162,7 @@ t.test("xgrammar's own conversion does not enforce what we refuse or rewrite", a
   const { tokenizer, vocab } = await smallVocab();
   const compiler = new GrammarCompiler(vocab);
   for (const [name, schema, violating] of XGRAMMAR_GAPS) {
-    const grammar = await compiler.compile({ kind: 'ebnf', ebnf: await jsonSchemaToEbnf(schema, [', ', ': ']) });
+    const grammar = await compiler.compile({ ebnf: await jsonSchemaToEbnf(schema, [', ', ': ']), root: 'root' });
     t.ok(await acceptsText(grammar, tokenizer, violating), `${name}: raw xgrammar accepts ${JSON.stringify(violating)}`);
   }
   compiler.dispose();

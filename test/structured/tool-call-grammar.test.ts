@@ -54,7 +54,7 @@ t.test('required / named tool grammars always yield valid calls', async (t) => {
   for (const format of ['hermes', 'llama3', 'mistral'] as const) {
     for (const [label, tools] of toolSets) {
       for (const parallel of [true, false]) {
-        const grammar = await compiler.compile({ kind: 'ebnf', ...(await toolCallGrammar(tools, format, { parallel })) });
+        const grammar = await compiler.compile(await toolCallGrammar(tools, format, { parallel }));
         for (let i = 0; i < 3; i++) {
           const walk = randomWalk(grammar, rand, 300, 0.7);
           const text = tokenizer.decodeSync(walk.ids, { skipSpecialTokens: false });

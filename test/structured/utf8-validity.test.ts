@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { ConstrainedSequence } from '../../src/structured/constrained-sequence.js';
-import { ebnfSpec, jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
+import { jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
 import { neverValidUtf8 } from '../../src/structured/utf8-validity.js';
 import { GrammarCompiler, GrammarVocab, maskAllows } from '../../src/structured/xgrammar.js';
 import { smallVocab } from './helpers.js';
@@ -48,7 +48,7 @@ t.test('a grammar never offers a token that cannot be valid UTF-8, even inside a
   );
 
   const compiler = new GrammarCompiler(vocab);
-  const spec = ebnfSpec(await jsonSchemaGrammar({ type: 'object', properties: { s: { type: 'string' } }, required: ['s'] }));
+  const spec = await jsonSchemaGrammar({ type: 'object', properties: { s: { type: 'string' } }, required: ['s'] });
   const sequence = await ConstrainedSequence.start(compiler, spec, await tokenizer.encode('{"s": "', { addSpecialTokens: false }));
   const mask = sequence.maskForSampling();
   const lead = (await tokenizer.encode('你', { addSpecialTokens: false }))[0];

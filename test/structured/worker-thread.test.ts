@@ -24,7 +24,7 @@ t.test('matcher in worker threads gives the main thread masks', async (t) => {
   const schema = { type: 'object', properties: { id: { type: 'integer', minimum: 1, maximum: 999 }, tags: { type: 'array', items: { type: 'string', maxLength: 4 }, maxItems: 3 } }, required: ['id', 'tags'] };
   const { ebnf, root } = await jsonSchemaGrammar(schema);
   const compiler = new GrammarCompiler(vocab);
-  const grammar = await compiler.compile({ kind: 'ebnf', ebnf, root });
+  const grammar = await compiler.compile({ ebnf, root });
   const walk = randomWalk(grammar, prng(5), 200, 1);
   t.ok(walk.terminated, 'reference walk finished');
   const tokens = [...walk.ids, STOP_IDS[0]];
