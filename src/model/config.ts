@@ -3,7 +3,7 @@
 // reading it is usually looking at that exact JSON file.
 
 import { ModelLoadError } from './errors.js';
-import type { DecoderConfig, EncoderConfig, GenerationDefaults, RopeScaling } from './types.js';
+import type { DecoderConfig, EncoderConfig, GenerationDefaults, HiddenActivation, LayerAttention, RopeScaling } from './types.js';
 
 type Json = Record<string, unknown>;
 
@@ -21,6 +21,10 @@ const DECODER_ARCHITECTURES: DecoderArchitecture[] = [
   // Qwen2 always has q/k/v biases and no `attention_bias` field.
   { architecture: 'Qwen2ForCausalLM', modelType: 'qwen2', attentionBias: true, qkNorm: false },
   { architecture: 'Qwen3ForCausalLM', modelType: 'qwen3', attentionBias: false, qkNorm: true },
+  { architecture: 'SmolLM3ForCausalLM', modelType: 'smollm3', attentionBias: false, qkNorm: false },
+  { architecture: 'GraniteForCausalLM', modelType: 'granite', attentionBias: false, qkNorm: false },
+  { architecture: 'Phi3ForCausalLM', modelType: 'phi3', attentionBias: false, qkNorm: false },
+  { architecture: 'Gemma3ForCausalLM', modelType: 'gemma3_text', attentionBias: false, qkNorm: true },
 ];
 
 export const SUPPORTED_DECODER_ARCHITECTURES = DECODER_ARCHITECTURES.map((a) => a.architecture);
@@ -154,11 +158,19 @@ function resolveArchitecture(r: FieldReader): DecoderArchitecture {
   return found;
 }
 
+/** What a `longrope` scaling needs from outside `rope_scaling`. */
+interface RopeContext {
+  top: FieldReader;
+  maxPositionEmbeddings: number;
+  /** Frequencies per head: rotaryDim / 2, the length the LongRoPE factor lists must have. */
+  frequencies: number;
+}
+
 /** `s` reads `rope_scaling` (or v5 `rope_parameters`, which has the same fields plus rope_theta). */
-function parseRopeScaling(s: FieldReader, requireType: boolean): RopeScaling | null {
+function parseRopeScaling(s: FieldReader, requireType: boolean, context: RopeContext): RopeScaling | null {
   // transformers ≥ 4.45 writes `rope_type`; older configs use `type`.
   const kind = s.optString('rope_type') ?? s.optString('type') ?? (requireType ? undefined : 'default');
-  if (kind === undefined) throw s.fail('rope_type', 'missing (expected "llama3", "linear" or "default")');
+  if (kind === undefined) throw s.fail('rope_type', 'missing (expected "llama3", "linear", "longrope" or "default")');
   switch (kind) {
     case 'default':
       return null;
@@ -172,13 +184,51 @@ function parseRopeScaling(s: FieldReader, requireType: boolean): RopeScaling | n
         highFreqFactor: positive(s, 'high_freq_factor'),
         originalMaxPositionEmbeddings: s.int('original_max_position_embeddings'),
       };
+    case 'longrope':
+    case 'su':
+      return parseLongRope(s, context);
     default:
-      throw s.fail(s.has('rope_type') ? 'rope_type' : 'type', `unsupported RoPE scaling ${JSON.stringify(kind)} (supported: llama3, linear, default)`);
+      throw s.fail(
+        s.has('rope_type') ? 'rope_type' : 'type',
+        `unsupported RoPE scaling ${JSON.stringify(kind)} (supported: llama3, linear, longrope, default)`,
+      );
   }
 }
 
-function positive(r: FieldReader, field: string): number {
-  const v = r.num(field);
+/**
+ * HF `_compute_longrope_parameters`: the original context comes from the top-level
+ * `original_max_position_embeddings` (Phi-3) when present, and then the extension
+ * factor is max_position_embeddings / original, whatever `factor` says.
+ */
+function parseLongRope(s: FieldReader, { top, maxPositionEmbeddings, frequencies }: RopeContext): RopeScaling {
+  const factors = (field: string): number[] => {
+    const v = s.raw(field);
+    if (!Array.isArray(v) || v.length !== frequencies || !v.every((f) => typeof f === 'number' && f > 0)) {
+      throw s.fail(field, `expected ${frequencies} positive numbers (one per rotary frequency), got ${JSON.stringify(v)}`);
+    }
+    return v as number[];
+  };
+  let original: number;
+  let factor: number;
+  if (top.has('original_max_position_embeddings')) {
+    original = top.int('original_max_position_embeddings');
+    factor = maxPositionEmbeddings / original;
+  } else {
+    original = s.optInt('original_max_position_embeddings', maxPositionEmbeddings);
+    factor = s.optNum('factor', maxPositionEmbeddings / original);
+  }
+  const attentionFactor = s.optNum('attention_factor', factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
+  return {
+    type: 'longrope',
+    shortFactor: factors('short_factor'),
+    longFactor: factors('long_factor'),
+    originalMaxPositionEmbeddings: original,
+    attentionFactor,
+  };
+}
+
+function positive(r: FieldReader, field: string, fallback?: number): number {
+  const v = fallback === undefined ? r.num(field) : r.optNum(field, fallback);
   if (v <= 0) throw r.fail(field, `expected a positive number, got ${v}`);
   return v;
 }
@@ -199,17 +249,25 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
     throw r.fail('head_dim', `missing, and hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads})`);
   } else headDim = hiddenSize / numHeads;
 
-  const act = r.optString('hidden_act');
-  if (act !== undefined && act !== 'silu') throw r.fail('hidden_act', `unsupported activation ${JSON.stringify(act)} (only silu)`);
+  const family = arch.modelType;
+  const hiddenAct = parseActivation(r, family);
+  const rotaryDim = parseRotaryDim(r, headDim);
+  const numLayers = r.int('num_hidden_layers');
+  const maxPositionEmbeddings = r.int('max_position_embeddings');
 
   // transformers v5 moves rope_theta into `rope_parameters`; accept both spellings.
   const ropeParams = r.nested('rope_parameters');
   const ropeTheta = r.has('rope_theta') ? r.num('rope_theta') : ropeParams?.optNum('rope_theta', undefined) ?? 10000;
   if (ropeTheta <= 0) throw r.fail('rope_theta', `expected a positive number, got ${ropeTheta}`);
   const scaling = r.nested('rope_scaling');
+  const ropeContext: RopeContext = { top: r, maxPositionEmbeddings, frequencies: rotaryDim / 2 };
   const ropeScaling =
-    scaling !== null ? parseRopeScaling(scaling, true) : ropeParams !== null ? parseRopeScaling(ropeParams, false) : null;
-
+    scaling !== null
+      ? parseRopeScaling(scaling, true, ropeContext)
+      : ropeParams !== null
+        ? parseRopeScaling(ropeParams, false, ropeContext)
+        : null;
+  const { layerAttention, slidingWindow } = parseLayerAttention(r, family, numLayers, maxPositionEmbeddings);
   const bos = r.idList('bos_token_id');
   if (bos.length > 1) throw r.fail('bos_token_id', 'expected a single token id');
   const rmsNormEps = r.optNum('rms_norm_eps', 1e-6);
@@ -219,7 +277,7 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
     architecture: arch.architecture,
     modelType: arch.modelType,
     hiddenSize,
-    numLayers: r.int('num_hidden_layers'),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
@@ -227,11 +285,22 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
     rmsNormEps,
     ropeTheta,
     ropeScaling,
-    maxPositionEmbeddings: r.int('max_position_embeddings'),
-    tieWordEmbeddings: r.optBool('tie_word_embeddings', false),
+    maxPositionEmbeddings,
+    // Gemma 3 and SmolLM3 configs may omit it; their config classes default to tied.
+    tieWordEmbeddings: r.optBool('tie_word_embeddings', family === 'gemma3_text' || family === 'smollm3'),
     vocabSize: r.int('vocab_size'),
     attentionBias: r.optBool('attention_bias', arch.attentionBias),
     qkNorm: arch.qkNorm,
+    rotaryDim,
+    layerRope: parseLayerRope(r, family, numLayers),
+    layerAttention,
+    slidingWindow,
+    slidingRopeTheta: family === 'gemma3_text' ? positive(r, 'rope_local_base_freq', 10000) : null,
+    hiddenAct,
+    fusedProjections: family === 'phi3',
+    normUnitOffset: family === 'gemma3_text',
+    sandwichNorms: family === 'gemma3_text',
+    ...parseMultipliers(r, family, hiddenSize, headDim),
     bosTokenId: bos.length === 1 ? bos[0] : null,
     eosTokenIds: dedupe(r.idList('eos_token_id')),
   };
@@ -241,6 +310,98 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
   const badEos = config.eosTokenIds.find(outside);
   if (badEos !== undefined) throw r.fail('eos_token_id', `token id ${badEos} ${vocabNote}`);
   return config;
+}
+
+type Family = DecoderConfig['modelType'];
+
+function parseActivation(r: FieldReader, family: Family): HiddenActivation {
+  // Gemma names the field `hidden_activation`; the others `hidden_act`.
+  const field = family === 'gemma3_text' && r.has('hidden_activation') ? 'hidden_activation' : 'hidden_act';
+  const act = r.optString(field) ?? (family === 'gemma3_text' ? 'gelu_pytorch_tanh' : 'silu');
+  if (act === 'silu') return 'silu';
+  if (act === 'gelu_pytorch_tanh' || act === 'gelu_new') return 'gelu_tanh';
+  throw r.fail(field, `unsupported activation ${JSON.stringify(act)} (supported: silu, gelu_pytorch_tanh, gelu_new)`);
+}
+
+/** HF: int(head_dim · partial_rotary_factor) leading dimensions are rotated. */
+function parseRotaryDim(r: FieldReader, headDim: number): number {
+  const factor = r.optNum('partial_rotary_factor', 1);
+  const rotaryDim = Math.floor(headDim * factor);
+  if (factor <= 0 || factor > 1 || rotaryDim % 2 !== 0 || rotaryDim === 0) {
+    throw r.fail('partial_rotary_factor', `${factor} × head_dim ${headDim} must be an even number of dimensions in (0, head_dim]`);
+  }
+  return rotaryDim;
+}
+
+/** SmolLM3: `no_rope_layers[i]` is 1 when layer i uses RoPE (default: every `no_rope_layer_interval`-th layer does not). */
+function parseLayerRope(r: FieldReader, family: Family, numLayers: number): boolean[] {
+  if (family !== 'smollm3') return new Array<boolean>(numLayers).fill(true);
+  const list = r.raw('no_rope_layers');
+  if (list === undefined || list === null) {
+    const interval = r.optInt('no_rope_layer_interval', 4);
+    return Array.from({ length: numLayers }, (_, i) => (i + 1) % interval !== 0);
+  }
+  if (!Array.isArray(list) || list.length !== numLayers || !list.every((v) => v === 0 || v === 1)) {
+    throw r.fail('no_rope_layers', `expected ${numLayers} entries of 0 or 1 (one per layer), got ${JSON.stringify(list)}`);
+  }
+  return list.map((v) => v === 1);
+}
+
+/**
+ * Which layers slide, for the families that have sliding layers: an explicit
+ * `layer_types`, else Gemma 3's `sliding_window_pattern` (every n-th layer is
+ * global), else Phi-3's `sliding_window` on every layer. Llama, Mistral and Qwen
+ * keep ignoring `sliding_window`, as before.
+ */
+function parseLayerAttention(r: FieldReader, family: Family, numLayers: number, maxPositionEmbeddings: number): { layerAttention: LayerAttention[]; slidingWindow: number | null } {
+  const full = { layerAttention: new Array<LayerAttention>(numLayers).fill('full'), slidingWindow: null };
+  if (family !== 'gemma3_text' && family !== 'phi3' && family !== 'smollm3') return full;
+  if (r.optBool('use_sliding_window', true) === false || !r.has('sliding_window')) return full;
+  const slidingWindow = r.int('sliding_window');
+  let layerAttention: LayerAttention[];
+  const types = r.raw('layer_types');
+  if (types !== undefined && types !== null) {
+    if (!Array.isArray(types) || types.length !== numLayers || !types.every((t) => t === 'sliding_attention' || t === 'full_attention')) {
+      throw r.fail('layer_types', `expected ${numLayers} entries of "sliding_attention" or "full_attention", got ${JSON.stringify(types)}`);
+    }
+    layerAttention = types.map((t) => (t === 'sliding_attention' ? 'sliding' : 'full'));
+  } else if (family === 'gemma3_text') {
+    const pattern = r.optInt('sliding_window_pattern', 6);
+    layerAttention = Array.from({ length: numLayers }, (_, i) => ((i + 1) % pattern === 0 ? 'full' : 'sliding'));
+  } else if (family === 'phi3') {
+    layerAttention = new Array<LayerAttention>(numLayers).fill('sliding');
+  } else return full;
+  // A window no sequence can outgrow (Phi-4-mini: 262144 over 131072 positions) bounds nothing.
+  if (slidingWindow >= maxPositionEmbeddings) return full;
+  return layerAttention.includes('sliding') ? { layerAttention, slidingWindow } : full;
+}
+
+type Multipliers = Pick<DecoderConfig, 'embeddingMultiplier' | 'residualMultiplier' | 'attentionScale' | 'logitsDivisor' | 'finalLogitSoftcap'>;
+
+function parseMultipliers(r: FieldReader, family: Family, hiddenSize: number, headDim: number): Multipliers {
+  const plain: Multipliers = { embeddingMultiplier: 1, residualMultiplier: 1, attentionScale: 1 / Math.sqrt(headDim), logitsDivisor: 1, finalLogitSoftcap: null };
+  if (family === 'granite') {
+    return {
+      ...plain,
+      embeddingMultiplier: r.optNum('embedding_multiplier', 1),
+      residualMultiplier: r.optNum('residual_multiplier', 1),
+      // GraniteConfig's default is 1, not 1/√head_dim.
+      attentionScale: r.optNum('attention_multiplier', 1),
+      logitsDivisor: positive(r, 'logits_scaling', 1),
+    };
+  }
+  if (family === 'gemma3_text') {
+    if (r.has('attn_logit_softcapping')) throw r.fail('attn_logit_softcapping', 'attention logit soft-capping is not supported (Gemma 3 checkpoints set it to null)');
+    const softcap = r.optNum('final_logit_softcapping', undefined);
+    if (softcap !== undefined && softcap <= 0) throw r.fail('final_logit_softcapping', `expected a positive number, got ${softcap}`);
+    return {
+      ...plain,
+      embeddingMultiplier: Math.sqrt(hiddenSize),
+      attentionScale: 1 / Math.sqrt(positive(r, 'query_pre_attn_scalar', 256)),
+      finalLogitSoftcap: softcap ?? null,
+    };
+  }
+  return plain;
 }
 
 export function dedupe(ids: number[]): number[] {
