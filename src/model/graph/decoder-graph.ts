@@ -12,7 +12,14 @@
 //   scores = [ q·K_bufᵀ (masked: pos < past_len) | q·k_newᵀ (masked: causal, < new_len) ]
 //   p = softmax(scores);  out = p_past·V_buf + p_new·v_new
 // Masked scores get a large negative finite value (not −inf), so fully masked
-// (idle or padding) rows give a finite softmax instead of NaN.
+// (idle or padding) rows give a finite softmax instead of NaN. Sliding-window
+// layers (Gemma 3, Phi-3) also mask keys more than `window − 1` positions
+// behind the query, in both parts; their KV stays in the slot all the same.
+//
+// The other families are deltas on this block, each a DecoderConfig field:
+// fused q/k/v and gate/up weights (Phi-3), partial rotary and per-layer RoPE
+// (Phi-3, SmolLM3, Gemma 3's local base), multipliers (Granite), (1 + w) and
+// sandwich norms, gelu-tanh and logit soft-capping (Gemma 3).
 
 import type { DecoderConfig, HiddenActivation, RopeScaling, WeightStore } from '../types.js';
 import {
