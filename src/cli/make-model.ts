@@ -1,5 +1,5 @@
-// `serval make-model --preset tiny|small|bench|encoder --out DIR`: writes a
-// generated test model in Hugging Face layout.
+// `serval make-model --preset NAME --out DIR`: writes a generated test model
+// in Hugging Face layout.
 
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -7,10 +7,12 @@ import { PRESET_NAMES, type PresetName } from '../model/testmodels/presets.js';
 import { DEFAULT_SEED, writeTestModel } from '../model/testmodels/write-model.js';
 import type { WeightDType } from '../model/types.js';
 
-export const MAKE_MODEL_USAGE = `Usage: serval make-model --preset tiny|small|bench|encoder --out DIR [options]
+export const MAKE_MODEL_USAGE = `Usage: serval make-model --preset NAME --out DIR [options]
 
 Options:
-  --preset NAME        tiny (~0.1M params), small (~4M), bench (~56M), encoder (tiny BERT)
+  --preset NAME        tiny (~0.1M params), small (~4M), bench (~56M), encoder (tiny BERT);
+                       smollm3, granite3, phi4-mini, gemma3: those families' published shapes,
+                       fewer layers (see src/model/testmodels/family-presets.ts)
   --out DIR            output folder (created if missing)
   --seed N             weight seed (default ${DEFAULT_SEED})
   --dtype T            F32 (default), F16 or BF16

@@ -2,10 +2,18 @@
 // types.ts. Every rejection names the file and the field, because the person
 // reading it is usually looking at that exact JSON file.
 
+import {
+  parseActivation,
+  parseLayerAttention,
+  parseLayerRope,
+  parseLongRope,
+  parseMultipliers,
+  parseRotaryDim,
+  type RopeContext,
+} from './config-families.js';
 import { ModelLoadError } from './errors.js';
+import { FieldReader, positive, type Json } from './field-reader.js';
 import type { DecoderConfig, EncoderConfig, GenerationDefaults, RopeScaling } from './types.js';
-
-type Json = Record<string, unknown>;
 
 interface DecoderArchitecture {
   architecture: string;
@@ -21,103 +29,15 @@ const DECODER_ARCHITECTURES: DecoderArchitecture[] = [
   // Qwen2 always has q/k/v biases and no `attention_bias` field.
   { architecture: 'Qwen2ForCausalLM', modelType: 'qwen2', attentionBias: true, qkNorm: false },
   { architecture: 'Qwen3ForCausalLM', modelType: 'qwen3', attentionBias: false, qkNorm: true },
+  { architecture: 'SmolLM3ForCausalLM', modelType: 'smollm3', attentionBias: false, qkNorm: false },
+  { architecture: 'GraniteForCausalLM', modelType: 'granite', attentionBias: false, qkNorm: false },
+  { architecture: 'Phi3ForCausalLM', modelType: 'phi3', attentionBias: false, qkNorm: false },
+  { architecture: 'Gemma3ForCausalLM', modelType: 'gemma3_text', attentionBias: false, qkNorm: true },
 ];
 
 export const SUPPORTED_DECODER_ARCHITECTURES = DECODER_ARCHITECTURES.map((a) => a.architecture);
 /** BertForMaskedLM checkpoints carry the same encoder weights (under a `bert.` prefix). */
 export const SUPPORTED_ENCODER_ARCHITECTURES = ['BertModel', 'BertForMaskedLM'];
-
-/** Typed field access that fails with file + field in the message. */
-class FieldReader {
-  constructor(
-    private readonly file: string,
-    private readonly json: Json,
-    private readonly prefix = '',
-  ) {}
-
-  fail(field: string, message: string): ModelLoadError {
-    return new ModelLoadError(this.file, this.prefix + field, message);
-  }
-
-  has(field: string): boolean {
-    return this.json[field] !== undefined && this.json[field] !== null;
-  }
-
-  raw(field: string): unknown {
-    return this.json[field];
-  }
-
-  int(field: string, opts: { min?: number } = {}): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) throw this.fail(field, 'missing required integer field');
-    return this.checkInt(field, v, opts.min ?? 1);
-  }
-
-  optInt(field: string, fallback: number, min = 1): number {
-    const v = this.json[field];
-    return v === undefined || v === null ? fallback : this.checkInt(field, v, min);
-  }
-
-  private checkInt(field: string, v: unknown, min: number): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw this.fail(field, `expected an integer, got ${JSON.stringify(v)}`);
-    if (v < min) throw this.fail(field, `expected an integer ≥ ${min}, got ${v}`);
-    return v;
-  }
-
-  num(field: string): number {
-    const v = this.json[field];
-    if (v === undefined || v === null) throw this.fail(field, 'missing required number field');
-    return this.checkNum(field, v);
-  }
-
-  optNum(field: string, fallback: number): number;
-  optNum(field: string, fallback: undefined): number | undefined;
-  optNum(field: string, fallback: number | undefined): number | undefined {
-    const v = this.json[field];
-    return v === undefined || v === null ? fallback : this.checkNum(field, v);
-  }
-
-  private checkNum(field: string, v: unknown): number {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw this.fail(field, `expected a finite number, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  optBool(field: string, fallback: boolean): boolean;
-  optBool(field: string, fallback: undefined): boolean | undefined;
-  optBool(field: string, fallback: boolean | undefined): boolean | undefined {
-    const v = this.json[field];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'boolean') throw this.fail(field, `expected true or false, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  optString(field: string): string | undefined {
-    const v = this.json[field];
-    if (v === undefined || v === null) return undefined;
-    if (typeof v !== 'string') throw this.fail(field, `expected a string, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  /** A token id field that may be one id or a list of ids (`eos_token_id`). */
-  idList(field: string): number[] {
-    const v = this.json[field];
-    if (v === undefined || v === null) return [];
-    const list = Array.isArray(v) ? v : [v];
-    for (const id of list) {
-      if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 0) {
-        throw this.fail(field, `expected a token id or a list of token ids, got ${JSON.stringify(v)}`);
-      }
-    }
-    return list as number[];
-  }
-
-  nested(field: string): FieldReader | null {
-    const v = this.json[field];
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'object' || Array.isArray(v)) throw this.fail(field, `expected an object, got ${JSON.stringify(v)}`);
-    return new FieldReader(this.file, v as Json, `${this.prefix}${field}.`);
-  }
-}
 
 export function asJsonObject(file: string, value: unknown): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -154,11 +74,12 @@ function resolveArchitecture(r: FieldReader): DecoderArchitecture {
   return found;
 }
 
+
 /** `s` reads `rope_scaling` (or v5 `rope_parameters`, which has the same fields plus rope_theta). */
-function parseRopeScaling(s: FieldReader, requireType: boolean): RopeScaling | null {
+function parseRopeScaling(s: FieldReader, requireType: boolean, context: RopeContext): RopeScaling | null {
   // transformers ≥ 4.45 writes `rope_type`; older configs use `type`.
   const kind = s.optString('rope_type') ?? s.optString('type') ?? (requireType ? undefined : 'default');
-  if (kind === undefined) throw s.fail('rope_type', 'missing (expected "llama3", "linear" or "default")');
+  if (kind === undefined) throw s.fail('rope_type', 'missing (expected "llama3", "linear", "longrope" or "default")');
   switch (kind) {
     case 'default':
       return null;
@@ -172,16 +93,18 @@ function parseRopeScaling(s: FieldReader, requireType: boolean): RopeScaling | n
         highFreqFactor: positive(s, 'high_freq_factor'),
         originalMaxPositionEmbeddings: s.int('original_max_position_embeddings'),
       };
+    case 'longrope':
+    case 'su':
+      return parseLongRope(s, context);
     default:
-      throw s.fail(s.has('rope_type') ? 'rope_type' : 'type', `unsupported RoPE scaling ${JSON.stringify(kind)} (supported: llama3, linear, default)`);
+      throw s.fail(
+        s.has('rope_type') ? 'rope_type' : 'type',
+        `unsupported RoPE scaling ${JSON.stringify(kind)} (supported: llama3, linear, longrope, default)`,
+      );
   }
 }
 
-function positive(r: FieldReader, field: string): number {
-  const v = r.num(field);
-  if (v <= 0) throw r.fail(field, `expected a positive number, got ${v}`);
-  return v;
-}
+
 
 /** Parses a decoder `config.json` object. `file` is used in error messages. */
 export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderConfig {
@@ -199,17 +122,25 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
     throw r.fail('head_dim', `missing, and hidden_size (${hiddenSize}) is not divisible by num_attention_heads (${numHeads})`);
   } else headDim = hiddenSize / numHeads;
 
-  const act = r.optString('hidden_act');
-  if (act !== undefined && act !== 'silu') throw r.fail('hidden_act', `unsupported activation ${JSON.stringify(act)} (only silu)`);
+  const family = arch.modelType;
+  const hiddenAct = parseActivation(r, family);
+  const rotaryDim = parseRotaryDim(r, headDim);
+  const numLayers = r.int('num_hidden_layers');
+  const maxPositionEmbeddings = r.int('max_position_embeddings');
 
   // transformers v5 moves rope_theta into `rope_parameters`; accept both spellings.
   const ropeParams = r.nested('rope_parameters');
   const ropeTheta = r.has('rope_theta') ? r.num('rope_theta') : ropeParams?.optNum('rope_theta', undefined) ?? 10000;
   if (ropeTheta <= 0) throw r.fail('rope_theta', `expected a positive number, got ${ropeTheta}`);
   const scaling = r.nested('rope_scaling');
+  const ropeContext: RopeContext = { top: r, maxPositionEmbeddings, frequencies: rotaryDim / 2 };
   const ropeScaling =
-    scaling !== null ? parseRopeScaling(scaling, true) : ropeParams !== null ? parseRopeScaling(ropeParams, false) : null;
-
+    scaling !== null
+      ? parseRopeScaling(scaling, true, ropeContext)
+      : ropeParams !== null
+        ? parseRopeScaling(ropeParams, false, ropeContext)
+        : null;
+  const { layerAttention, slidingWindow } = parseLayerAttention(r, family, numLayers, maxPositionEmbeddings);
   const bos = r.idList('bos_token_id');
   if (bos.length > 1) throw r.fail('bos_token_id', 'expected a single token id');
   const rmsNormEps = r.optNum('rms_norm_eps', 1e-6);
@@ -219,7 +150,7 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
     architecture: arch.architecture,
     modelType: arch.modelType,
     hiddenSize,
-    numLayers: r.int('num_hidden_layers'),
+    numLayers,
     numHeads,
     numKvHeads,
     headDim,
@@ -227,11 +158,22 @@ export function parseDecoderConfig(json: Json, file = 'config.json'): DecoderCon
     rmsNormEps,
     ropeTheta,
     ropeScaling,
-    maxPositionEmbeddings: r.int('max_position_embeddings'),
-    tieWordEmbeddings: r.optBool('tie_word_embeddings', false),
+    maxPositionEmbeddings,
+    // Gemma 3 and SmolLM3 configs may omit it; their config classes default to tied.
+    tieWordEmbeddings: r.optBool('tie_word_embeddings', family === 'gemma3_text' || family === 'smollm3'),
     vocabSize: r.int('vocab_size'),
     attentionBias: r.optBool('attention_bias', arch.attentionBias),
     qkNorm: arch.qkNorm,
+    rotaryDim,
+    layerRope: parseLayerRope(r, family, numLayers),
+    layerAttention,
+    slidingWindow,
+    slidingRopeTheta: family === 'gemma3_text' ? positive(r, 'rope_local_base_freq', 10000) : null,
+    hiddenAct,
+    fusedProjections: family === 'phi3',
+    normUnitOffset: family === 'gemma3_text',
+    sandwichNorms: family === 'gemma3_text',
+    ...parseMultipliers(r, family, hiddenSize, headDim),
     bosTokenId: bos.length === 1 ? bos[0] : null,
     eosTokenIds: dedupe(r.idList('eos_token_id')),
   };

@@ -4,7 +4,8 @@
 
 import type { DecoderConfig, EncoderConfig } from './types.js';
 
-export type TensorRole = 'embedding' | 'linear' | 'bias' | 'norm' | 'normBias';
+/** `normOffset`: a Gemma RMSNorm weight, which scales by (1 + w), so it sits near 0 rather than 1. */
+export type TensorRole = 'embedding' | 'linear' | 'bias' | 'norm' | 'normOffset' | 'normBias';
 
 export interface TensorSpec {
   name: string;
@@ -19,28 +20,41 @@ export function decoderTensorSpecs(c: DecoderConfig): TensorSpec[] {
   const specs: TensorSpec[] = [
     { name: 'model.embed_tokens.weight', shape: [c.vocabSize, h], role: 'embedding' },
   ];
+  const norm = c.normUnitOffset ? 'normOffset' : 'norm';
   for (let i = 0; i < c.numLayers; i++) {
     const p = `model.layers.${i}`;
-    specs.push({ name: `${p}.input_layernorm.weight`, shape: [h], role: 'norm' });
-    specs.push({ name: `${p}.self_attn.q_proj.weight`, shape: [q, h], role: 'linear' });
-    specs.push({ name: `${p}.self_attn.k_proj.weight`, shape: [kv, h], role: 'linear' });
-    specs.push({ name: `${p}.self_attn.v_proj.weight`, shape: [kv, h], role: 'linear' });
+    specs.push({ name: `${p}.input_layernorm.weight`, shape: [h], role: norm });
+    if (c.fusedProjections) {
+      specs.push({ name: `${p}.self_attn.qkv_proj.weight`, shape: [q + 2 * kv, h], role: 'linear' });
+    } else {
+      specs.push({ name: `${p}.self_attn.q_proj.weight`, shape: [q, h], role: 'linear' });
+      specs.push({ name: `${p}.self_attn.k_proj.weight`, shape: [kv, h], role: 'linear' });
+      specs.push({ name: `${p}.self_attn.v_proj.weight`, shape: [kv, h], role: 'linear' });
+    }
     if (c.attentionBias) {
       specs.push({ name: `${p}.self_attn.q_proj.bias`, shape: [q], role: 'bias' });
       specs.push({ name: `${p}.self_attn.k_proj.bias`, shape: [kv], role: 'bias' });
       specs.push({ name: `${p}.self_attn.v_proj.bias`, shape: [kv], role: 'bias' });
     }
     if (c.qkNorm) {
-      specs.push({ name: `${p}.self_attn.q_norm.weight`, shape: [c.headDim], role: 'norm' });
-      specs.push({ name: `${p}.self_attn.k_norm.weight`, shape: [c.headDim], role: 'norm' });
+      specs.push({ name: `${p}.self_attn.q_norm.weight`, shape: [c.headDim], role: norm });
+      specs.push({ name: `${p}.self_attn.k_norm.weight`, shape: [c.headDim], role: norm });
     }
     specs.push({ name: `${p}.self_attn.o_proj.weight`, shape: [h, q], role: 'linear' });
-    specs.push({ name: `${p}.post_attention_layernorm.weight`, shape: [h], role: 'norm' });
-    specs.push({ name: `${p}.mlp.gate_proj.weight`, shape: [c.intermediateSize, h], role: 'linear' });
-    specs.push({ name: `${p}.mlp.up_proj.weight`, shape: [c.intermediateSize, h], role: 'linear' });
+    specs.push({ name: `${p}.post_attention_layernorm.weight`, shape: [h], role: norm });
+    if (c.sandwichNorms) {
+      specs.push({ name: `${p}.pre_feedforward_layernorm.weight`, shape: [h], role: norm });
+      specs.push({ name: `${p}.post_feedforward_layernorm.weight`, shape: [h], role: norm });
+    }
+    if (c.fusedProjections) {
+      specs.push({ name: `${p}.mlp.gate_up_proj.weight`, shape: [2 * c.intermediateSize, h], role: 'linear' });
+    } else {
+      specs.push({ name: `${p}.mlp.gate_proj.weight`, shape: [c.intermediateSize, h], role: 'linear' });
+      specs.push({ name: `${p}.mlp.up_proj.weight`, shape: [c.intermediateSize, h], role: 'linear' });
+    }
     specs.push({ name: `${p}.mlp.down_proj.weight`, shape: [h, c.intermediateSize], role: 'linear' });
   }
-  specs.push({ name: 'model.norm.weight', shape: [h], role: 'norm' });
+  specs.push({ name: 'model.norm.weight', shape: [h], role: norm });
   if (!c.tieWordEmbeddings) {
     // Role 'linear' would make logits tiny; it is an output embedding, sized separately.
     specs.push({ name: 'lm_head.weight', shape: [c.vocabSize, h], role: 'embedding' });

@@ -13,13 +13,33 @@ export type RopeScaling =
       highFreqFactor: number;
       originalMaxPositionEmbeddings: number;
     }
-  | { type: 'linear'; factor: number };
+  | { type: 'linear'; factor: number }
+  | {
+      /** Phi-3 LongRoPE ("su"): per-frequency divisors, short below the original context, long from it on. */
+      type: 'longrope';
+      shortFactor: number[];
+      longFactor: number[];
+      /** Positions from this one on use `longFactor` (HF switches when the sequence length exceeds it). */
+      originalMaxPositionEmbeddings: number;
+      /** Multiplies cos and sin (HF `attention_factor`, by default from the context extension ratio). */
+      attentionFactor: number;
+    };
 
-/** Decoder-only Llama-family architecture (Llama 2/3, Mistral, Qwen2, Qwen3). */
+export type HiddenActivation = 'silu' | 'gelu_tanh';
+
+/** A layer's attention span: the whole causal past, or the last `slidingWindow` positions. */
+export type LayerAttention = 'full' | 'sliding';
+
+/**
+ * Decoder-only Llama-family architecture (Llama 2/3, Mistral, Qwen2, Qwen3) and the
+ * families that are small deltas on it (SmolLM3, Granite 3, Phi-3/4-mini, Gemma 3 text).
+ * The per-family fields below hold the plain Llama value (1, false, null, all layers
+ * full and rotated) for a family that does not have the feature.
+ */
 export interface DecoderConfig {
   /** `architectures[0]`, e.g. `LlamaForCausalLM`. */
   architecture: string;
-  modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3';
+  modelType: 'llama' | 'mistral' | 'qwen2' | 'qwen3' | 'smollm3' | 'granite' | 'phi3' | 'gemma3_text';
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -36,6 +56,33 @@ export interface DecoderConfig {
   attentionBias: boolean;
   /** Per-head RMSNorm on q and k before RoPE (Qwen3). */
   qkNorm: boolean;
+  /** Leading dimensions of each head that RoPE rotates (Phi-3 partial_rotary_factor); the rest pass through. */
+  rotaryDim: number;
+  /** Per layer: whether q and k are rotated at all (SmolLM3 no_rope_layers). */
+  layerRope: boolean[];
+  /** Per layer: full causal attention or a sliding window (Gemma 3 layer pattern, Phi-3 sliding_window). */
+  layerAttention: LayerAttention[];
+  /** Positions a sliding layer sees, its own included (HF: key index > query index − window); null when none slides. */
+  slidingWindow: number | null;
+  /** RoPE base of the sliding layers, without scaling (Gemma 3 rope_local_base_freq); null: as the full layers. */
+  slidingRopeTheta: number | null;
+  hiddenAct: HiddenActivation;
+  /** Phi-3 checkpoints store q/k/v as one `qkv_proj` and gate/up as one `gate_up_proj`. */
+  fusedProjections: boolean;
+  /** Gemma RMSNorm: the weight is an offset, the scale is (1 + w). */
+  normUnitOffset: boolean;
+  /** Gemma: attention and MLP outputs are normed before the residual add (post_attention / pre- and post_feedforward_layernorm). */
+  sandwichNorms: boolean;
+  /** Multiplies the token embeddings (Granite embedding_multiplier, Gemma √hidden). */
+  embeddingMultiplier: number;
+  /** Multiplies each attention and MLP output before the residual add (Granite residual_multiplier). */
+  residualMultiplier: number;
+  /** Multiplies q·k: 1/√headDim, Granite attention_multiplier, Gemma query_pre_attn_scalar^−½. */
+  attentionScale: number;
+  /** Logits are divided by it (Granite logits_scaling). */
+  logitsDivisor: number;
+  /** Logits become cap·tanh(logits / cap) (Gemma final_logit_softcapping); null: none. */
+  finalLogitSoftcap: number | null;
   bosTokenId: number | null;
   /** End-of-sequence ids from config.json and generation_config.json, deduplicated. */
   eosTokenIds: number[];

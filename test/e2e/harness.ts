@@ -12,6 +12,7 @@ import { bindEngineMetrics } from '../../src/front/engine-metrics.js';
 import { LoadingBackend } from '../../src/front/loading-backend.js';
 import { startHttpServer, type HttpServer } from '../../src/front/server.js';
 import { createMetrics } from '../../src/metrics/registry.js';
+import type { DecoderPresetName } from '../../src/model/testmodels/presets.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 
 export const MODEL_ID = 'serval-test';
@@ -25,7 +26,7 @@ export interface RealServer {
   close(): Promise<void>;
 }
 
-export async function startRealServer(engine: Partial<EngineOptions> = {}, preset: 'tiny' | 'small' = 'tiny'): Promise<RealServer> {
+export async function startRealServer(engine: Partial<EngineOptions> = {}, preset: DecoderPresetName = 'tiny'): Promise<RealServer> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'serval-e2e-'));
   const modelDir = path.join(root, preset);
   await writeTestModel(preset, modelDir);

@@ -18,12 +18,16 @@ import {
   newValueOutput,
 } from '../../src/model/graph/graph-io.js';
 
-/** One sequence's cache: per layer [kvH, capacity, D] for K and V, the first `length` positions valid. */
+/**
+ * One sequence's cache: per layer [kvH, capacity, D] for K and V, the first `length` positions valid.
+ * `firstPosition` shifts the position ids (cache index i holds position firstPosition + i), so a test
+ * can reach far positions (LongRoPE's switch) without computing thousands of tokens before them.
+ */
 export class SequenceCache {
   length = 0;
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
-  constructor(readonly config: DecoderConfig, readonly capacity: number) {
+  constructor(readonly config: DecoderConfig, readonly capacity: number, readonly firstPosition = 0) {
     const size = config.numKvHeads * capacity * config.headDim;
     this.keys = Array.from({ length: config.numLayers }, () => new Float32Array(size));
     this.values = Array.from({ length: config.numLayers }, () => new Float32Array(size));
@@ -64,7 +68,7 @@ export async function runBatch(session: ort.InferenceSession, config: DecoderCon
     newLens[b] = BigInt(r.tokens.length);
     for (let s = 0; s < S; s++) {
       ids[b * S + s] = BigInt(s < r.tokens.length ? r.tokens[s] : 0);
-      pos[b * S + s] = BigInt(past + Math.min(s, Math.max(0, r.tokens.length - 1)));
+      pos[b * S + s] = BigInt((r.cache?.firstPosition ?? 0) + past + Math.min(s, Math.max(0, r.tokens.length - 1)));
     }
     const at = r.tokens.length === 0 ? [] : (r.logitsAt ?? [r.tokens.length - 1]);
     rowSlices.push([logitsRows.length, at.length]);

@@ -12,6 +12,7 @@ import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import t from 'tap';
 import { ReferenceDecoder } from '../../src/model/reference/llama-reference.js';
+import { llamaBlock } from '../../src/model/testmodels/llama-block.js';
 import type { DecoderConfig, F32Tensor } from '../../src/model/types.js';
 import { MapWeightStore } from '../../src/model/weight-store.js';
 import { maxAbsDiff, promptTokens } from './harness.js';
@@ -97,6 +98,7 @@ const config: DecoderConfig = {
   vocabSize: 32000,
   attentionBias: false,
   qkNorm: false,
+  ...llamaBlock(2, 16),
   bosTokenId: 1,
   eosTokenIds: [2],
 };

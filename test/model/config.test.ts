@@ -3,6 +3,7 @@
 
 import t from 'tap';
 import { parseDecoderConfig, parseEncoderConfig, parseGenerationConfig } from '../../src/model/config.js';
+import { llamaBlock } from '../../src/model/testmodels/llama-block.js';
 import { expectLoadError } from './helpers.js';
 
 // Abridged from the published configs of each family (values as on the Hub).
@@ -105,6 +106,7 @@ t.test('Llama 3.2 config', async (t) => {
     vocabSize: 128256,
     attentionBias: false,
     qkNorm: false,
+    ...llamaBlock(16, 64),
     bosTokenId: 128000,
     eosTokenIds: [128001, 128008, 128009],
   });

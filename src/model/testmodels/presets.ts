@@ -3,23 +3,29 @@
 // embeddings, at sizes from "fits in a unit test" to "worth benchmarking".
 
 import type { DecoderConfig, EncoderConfig, SentenceTransformerConfig } from '../types.js';
+import { FAMILY_PRESETS, FAMILY_PRESET_NAMES, FAMILY_TOKENS, type FamilyPresetName } from './family-presets.js';
+import { llamaBlock, type LlamaBlockFields } from './llama-block.js';
 import {
   BOS_TOKEN,
   END_OF_TURN_TOKEN,
   ENCODER_VOCAB_SIZE,
   EOS_TOKEN,
+  GENERIC_TOKENS,
   decoderSpecialId,
+  type DecoderTokens,
 } from './special-tokens.js';
 
-export type DecoderPresetName = 'tiny' | 'small' | 'bench';
+export type DecoderPresetName = 'tiny' | 'small' | 'bench' | FamilyPresetName;
 export type PresetName = DecoderPresetName | 'encoder';
-export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', 'encoder'];
+export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', ...FAMILY_PRESET_NAMES, 'encoder'];
 
 const BOS_ID = decoderSpecialId(BOS_TOKEN);
 /** config.json carries only the end-of-text id; generation_config.json adds end-of-turn. */
 const EOS_IDS = [decoderSpecialId(EOS_TOKEN), decoderSpecialId(END_OF_TURN_TOKEN)];
 
-function llama(fields: Omit<DecoderConfig, 'architecture' | 'modelType' | 'attentionBias' | 'qkNorm' | 'bosTokenId' | 'eosTokenIds' | 'rmsNormEps'>): DecoderConfig {
+type LlamaFields = Omit<DecoderConfig, 'architecture' | 'modelType' | 'attentionBias' | 'qkNorm' | 'bosTokenId' | 'eosTokenIds' | 'rmsNormEps' | LlamaBlockFields>;
+
+function llama(fields: LlamaFields): DecoderConfig {
   return {
     architecture: 'LlamaForCausalLM',
     modelType: 'llama',
@@ -28,6 +34,7 @@ function llama(fields: Omit<DecoderConfig, 'architecture' | 'modelType' | 'atten
     qkNorm: false,
     bosTokenId: BOS_ID,
     eosTokenIds: [...EOS_IDS],
+    ...llamaBlock(fields.numLayers, fields.headDim),
     ...fields,
   };
 }
@@ -83,7 +90,13 @@ export const DECODER_PRESETS: Record<DecoderPresetName, DecoderConfig> = {
     tieWordEmbeddings: false,
     vocabSize: 32000,
   }),
+  ...FAMILY_PRESETS,
 };
+
+/** The special tokens and chat template of a decoder preset's tokenizer. */
+export function presetTokens(name: DecoderPresetName): DecoderTokens {
+  return name in FAMILY_TOKENS ? FAMILY_TOKENS[name as FamilyPresetName] : GENERIC_TOKENS;
+}
 
 export const ENCODER_PRESET: EncoderConfig = {
   architecture: 'BertModel',
@@ -106,7 +119,7 @@ export const ENCODER_SENTENCE_CONFIG: SentenceTransformerConfig = {
 };
 
 export function isDecoderPreset(name: string): name is DecoderPresetName {
-  return name === 'tiny' || name === 'small' || name === 'bench';
+  return name in DECODER_PRESETS;
 }
 
 /** Total parameter count implied by a decoder config (for reports and sanity checks). */
@@ -114,7 +127,7 @@ export function decoderParamCount(c: DecoderConfig): number {
   const h = c.hiddenSize;
   const q = c.numHeads * c.headDim;
   const kv = c.numKvHeads * c.headDim;
-  let perLayer = 2 * h; // input + post-attention norms
+  let perLayer = (c.sandwichNorms ? 4 : 2) * h; // input + post-attention (+ Gemma's pre/post-feedforward) norms
   perLayer += q * h + 2 * kv * h + h * q; // q, k, v, o
   if (c.attentionBias) perLayer += q + 2 * kv;
   if (c.qkNorm) perLayer += 2 * c.headDim;

@@ -39,6 +39,9 @@ function fillTensor(spec: TensorSpec, seed: number, embeddingStd: number): F32Te
     case 'norm':
       rng.fillNormal(data, NORM_NOISE_STD, 1);
       break;
+    case 'normOffset':
+      rng.fillNormal(data, NORM_NOISE_STD);
+      break;
     case 'normBias':
       rng.fillNormal(data, NORM_BIAS_STD);
       break;

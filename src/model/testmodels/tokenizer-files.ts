@@ -3,18 +3,8 @@
 // port and in Python `transformers` alike.
 
 import { trainByteLevelBpe, bytesToUnicode } from './bpe-trainer.js';
-import { CHAT_TEMPLATE } from './chat-template.js';
 import { ENCODER_EXTRA_WORDS, TRAINING_CORPUS } from './corpus.js';
-import {
-  BOS_TOKEN,
-  BYTE_TOKEN_COUNT,
-  DECODER_SPECIAL_TOKENS,
-  ENCODER_SPECIAL_TOKENS,
-  EOS_TOKEN,
-  FIRST_MERGE_ID,
-  PAD_TOKEN,
-  decoderSpecialId,
-} from './special-tokens.js';
+import { ENCODER_SPECIAL_TOKENS, GENERIC_TOKENS, firstMergeId, specialTokenId, type DecoderTokens } from './special-tokens.js';
 
 type JsonObject = Record<string, unknown>;
 
@@ -23,36 +13,40 @@ function addedToken(id: number, content: string): JsonObject {
 }
 
 /** Byte-level BPE tokenizer.json with exactly `vocabSize` ids (bytes, specials, merges). */
-export function buildDecoderTokenizerJson(vocabSize: number): JsonObject {
-  const numNewTokens = vocabSize - FIRST_MERGE_ID;
-  if (numNewTokens < 0) throw new Error(`vocab size ${vocabSize} is smaller than the ${FIRST_MERGE_ID} byte and special tokens`);
+export function buildDecoderTokenizerJson(vocabSize: number, tokens: DecoderTokens = GENERIC_TOKENS): JsonObject {
+  const firstMerge = firstMergeId(tokens);
+  const numNewTokens = vocabSize - firstMerge;
+  if (numNewTokens < 0) throw new Error(`vocab size ${vocabSize} is smaller than the ${firstMerge} byte and special tokens`);
   const byteChars = bytesToUnicode();
   const vocab: Record<string, number> = {};
   byteChars.forEach((ch, b) => (vocab[ch] = b));
-  DECODER_SPECIAL_TOKENS.forEach((tok, i) => (vocab[tok] = BYTE_TOKEN_COUNT + i));
-  const { merges, newTokens } = trainByteLevelBpe(TRAINING_CORPUS, numNewTokens, DECODER_SPECIAL_TOKENS);
-  newTokens.forEach((tok, i) => (vocab[tok] = FIRST_MERGE_ID + i));
+  tokens.specials.forEach((tok) => (vocab[tok] = specialTokenId(tokens, tok)));
+  const { merges, newTokens } = trainByteLevelBpe(TRAINING_CORPUS, numNewTokens, tokens.specials);
+  newTokens.forEach((tok, i) => (vocab[tok] = firstMerge + i));
   if (Object.keys(vocab).length !== vocabSize) throw new Error(`internal: built ${Object.keys(vocab).length} tokens, wanted ${vocabSize}`);
 
-  const bosId = decoderSpecialId(BOS_TOKEN);
+  const bos = tokens.bos;
+  const bosId = specialTokenId(tokens, bos);
   return {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: DECODER_SPECIAL_TOKENS.map((tok) => addedToken(decoderSpecialId(tok), tok)),
+    added_tokens: tokens.specials.map((tok) => addedToken(specialTokenId(tokens, tok), tok)),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [{ SpecialToken: { id: BOS_TOKEN, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [
-        { SpecialToken: { id: BOS_TOKEN, type_id: 0 } },
-        { Sequence: { id: 'A', type_id: 0 } },
-        { SpecialToken: { id: BOS_TOKEN, type_id: 1 } },
-        { Sequence: { id: 'B', type_id: 1 } },
-      ],
-      special_tokens: { [BOS_TOKEN]: { id: BOS_TOKEN, ids: [bosId], tokens: [BOS_TOKEN] } },
-    },
+    post_processor: tokens.addBos
+      ? {
+          type: 'TemplateProcessing',
+          single: [{ SpecialToken: { id: bos, type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+          pair: [
+            { SpecialToken: { id: bos, type_id: 0 } },
+            { Sequence: { id: 'A', type_id: 0 } },
+            { SpecialToken: { id: bos, type_id: 1 } },
+            { Sequence: { id: 'B', type_id: 1 } },
+          ],
+          special_tokens: { [bos]: { id: bos, ids: [bosId], tokens: [bos] } },
+        }
+      : null,
     decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
     model: {
       type: 'BPE',
@@ -69,26 +63,26 @@ export function buildDecoderTokenizerJson(vocabSize: number): JsonObject {
   };
 }
 
-export function buildDecoderTokenizerConfig(modelMaxLength: number): JsonObject {
+export function buildDecoderTokenizerConfig(modelMaxLength: number, tokens: DecoderTokens = GENERIC_TOKENS): JsonObject {
   const decoder: Record<string, JsonObject> = {};
-  for (const tok of DECODER_SPECIAL_TOKENS) {
-    const { id, ...rest } = addedToken(decoderSpecialId(tok), tok);
+  for (const tok of tokens.specials) {
+    const { id, ...rest } = addedToken(specialTokenId(tokens, tok), tok);
     decoder[String(id)] = rest;
   }
   return {
     added_tokens_decoder: decoder,
     // The chat template starts with bos_token, so chat prompts must be encoded
     // without adding special tokens (as transformers' apply_chat_template does).
-    add_bos_token: true,
+    add_bos_token: tokens.addBos,
     add_eos_token: false,
-    bos_token: BOS_TOKEN,
-    eos_token: EOS_TOKEN,
-    pad_token: PAD_TOKEN,
+    bos_token: tokens.bos,
+    eos_token: tokens.eos,
+    pad_token: tokens.pad,
     unk_token: null,
     clean_up_tokenization_spaces: false,
     model_max_length: modelMaxLength,
     tokenizer_class: 'PreTrainedTokenizerFast',
-    chat_template: CHAT_TEMPLATE,
+    chat_template: tokens.chatTemplate,
   };
 }
 

@@ -4,13 +4,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeSafetensors, writeShardedSafetensors, type TensorToWrite } from '../safetensors.js';
-import type { DecoderConfig, EncoderConfig, F32Tensor, SentenceTransformerConfig, WeightDType } from '../types.js';
+import type { DecoderConfig, EncoderConfig, F32Tensor, RopeScaling, SentenceTransformerConfig, WeightDType } from '../types.js';
 import {
   DECODER_PRESETS,
   ENCODER_PRESET,
   ENCODER_SENTENCE_CONFIG,
   decoderParamCount,
   isDecoderPreset,
+  presetTokens,
   type PresetName,
 } from './presets.js';
 import { randomDecoderWeights, randomEncoderWeights } from './random-weights.js';
@@ -42,20 +43,61 @@ export interface WrittenModel {
 const TORCH_DTYPE: Record<WeightDType, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
 const DTYPE_BYTES: Record<WeightDType, number> = { F32: 4, F16: 2, BF16: 2 };
 
+function ropeScalingJson(s: RopeScaling | null): Record<string, unknown> | null {
+  if (s === null) return null;
+  switch (s.type) {
+    case 'linear':
+      return { rope_type: 'linear', factor: s.factor };
+    case 'llama3':
+      return {
+        rope_type: 'llama3',
+        factor: s.factor,
+        low_freq_factor: s.lowFreqFactor,
+        high_freq_factor: s.highFreqFactor,
+        original_max_position_embeddings: s.originalMaxPositionEmbeddings,
+      };
+    case 'longrope':
+      // As Phi-3 writes it: `type`, the factor lists; the original context is a top-level key.
+      return { long_factor: s.longFactor, short_factor: s.shortFactor, type: 'longrope' };
+  }
+}
+
+/** The keys only some families have, spelled as their checkpoints spell them. */
+function familyConfigJson(c: DecoderConfig): Record<string, unknown> {
+  const sliding = c.slidingWindow === null ? {} : { sliding_window: c.slidingWindow };
+  switch (c.modelType) {
+    case 'smollm3':
+      return { no_rope_layers: c.layerRope.map((r) => (r ? 1 : 0)), no_rope_layer_interval: 4, use_sliding_window: false, sliding_window: null };
+    case 'granite':
+      return {
+        embedding_multiplier: c.embeddingMultiplier,
+        residual_multiplier: c.residualMultiplier,
+        attention_multiplier: c.attentionScale,
+        logits_scaling: c.logitsDivisor,
+      };
+    case 'phi3':
+      return {
+        partial_rotary_factor: c.rotaryDim / c.headDim,
+        ...(c.ropeScaling?.type === 'longrope' ? { original_max_position_embeddings: c.ropeScaling.originalMaxPositionEmbeddings } : {}),
+        ...sliding,
+      };
+    case 'gemma3_text':
+      return {
+        hidden_activation: 'gelu_pytorch_tanh',
+        query_pre_attn_scalar: 1 / c.attentionScale ** 2,
+        rope_local_base_freq: c.slidingRopeTheta,
+        ...sliding,
+        layer_types: c.layerAttention.map((a) => (a === 'sliding' ? 'sliding_attention' : 'full_attention')),
+        final_logit_softcapping: c.finalLogitSoftcap,
+        attn_logit_softcapping: null,
+      };
+    default:
+      return {};
+  }
+}
+
 /** HF `config.json` for a decoder, with the field names transformers writes. */
 export function decoderConfigJson(c: DecoderConfig, dtype: WeightDType): Record<string, unknown> {
-  const ropeScaling =
-    c.ropeScaling === null
-      ? null
-      : c.ropeScaling.type === 'linear'
-        ? { rope_type: 'linear', factor: c.ropeScaling.factor }
-        : {
-            rope_type: 'llama3',
-            factor: c.ropeScaling.factor,
-            low_freq_factor: c.ropeScaling.lowFreqFactor,
-            high_freq_factor: c.ropeScaling.highFreqFactor,
-            original_max_position_embeddings: c.ropeScaling.originalMaxPositionEmbeddings,
-          };
   return {
     architectures: [c.architecture],
     model_type: c.modelType,
@@ -65,7 +107,7 @@ export function decoderConfigJson(c: DecoderConfig, dtype: WeightDType): Record<
     // config.json names only end-of-text; generation_config.json adds end-of-turn.
     eos_token_id: c.eosTokenIds[0],
     head_dim: c.headDim,
-    hidden_act: 'silu',
+    ...(c.modelType === 'gemma3_text' ? {} : { hidden_act: c.hiddenAct === 'silu' ? 'silu' : 'gelu_pytorch_tanh' }),
     hidden_size: c.hiddenSize,
     initializer_range: 0.02,
     intermediate_size: c.intermediateSize,
@@ -75,12 +117,13 @@ export function decoderConfigJson(c: DecoderConfig, dtype: WeightDType): Record<
     num_hidden_layers: c.numLayers,
     num_key_value_heads: c.numKvHeads,
     rms_norm_eps: c.rmsNormEps,
-    rope_scaling: ropeScaling,
+    rope_scaling: ropeScalingJson(c.ropeScaling),
     rope_theta: c.ropeTheta,
     tie_word_embeddings: c.tieWordEmbeddings,
     torch_dtype: TORCH_DTYPE[dtype],
     use_cache: true,
     vocab_size: c.vocabSize,
+    ...familyConfigJson(c),
   };
 }
 
@@ -144,9 +187,10 @@ export async function writeTestModel(preset: PresetName, outDir: string, opts: W
   if (isDecoderPreset(preset)) {
     const config = DECODER_PRESETS[preset];
     await writeJson(outDir, 'config.json', decoderConfigJson(config, dtype), files);
+    const tokens = presetTokens(preset);
     await writeJson(outDir, 'generation_config.json', { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenIds }, files);
-    await writeJson(outDir, 'tokenizer.json', buildDecoderTokenizerJson(config.vocabSize), files);
-    await writeJson(outDir, 'tokenizer_config.json', buildDecoderTokenizerConfig(config.maxPositionEmbeddings), files);
+    await writeJson(outDir, 'tokenizer.json', buildDecoderTokenizerJson(config.vocabSize, tokens), files);
+    await writeJson(outDir, 'tokenizer_config.json', buildDecoderTokenizerConfig(config.maxPositionEmbeddings, tokens), files);
     const weightBytes = await writeWeights(outDir, randomDecoderWeights(config, seed), opts, files);
     return { dir: outDir, preset, files, paramCount: decoderParamCount(config), weightBytes };
   }
