@@ -17,6 +17,8 @@ export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
   const graph = buildDecoderGraph(c, model.weights, {
     quantize: config.quantize ?? undefined,
     sliceKvToMaxPast: config.sliceKvToMaxPast,
+    // Not max_position_embeddings (131072 for Llama 3): tables of tens of MB the engine never reads.
+    maxPositions: config.maxModelLen,
   });
   const session = await createDecoderSession(graph, {
     intraOpThreads: config.intraOpThreads,

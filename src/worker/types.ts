@@ -18,6 +18,8 @@ export interface DeviceWorkerConfig {
   spinning: boolean;
   maxSlots: number;
   kvBudgetTokens: number;
+  /** The engine's max model length: positions stay below it, so the graph's RoPE tables have this many rows. */
+  maxModelLen: number;
   /** Test-only fault hooks; ignored unless SERVAL_TEST_HOOKS=1 in the environment. */
   testHooks?: boolean;
 }

@@ -24,6 +24,7 @@ export async function startEngineCore(channel: ActorChannel, config: EngineConfi
         spinning: config.spinning,
         maxSlots: config.maxBatchSize,
         kvBudgetTokens: kvBudget(config, maxModelLen),
+        maxModelLen,
         testHooks: config.testHooks,
       }, config.pipelineDepth),
   );

@@ -53,7 +53,10 @@ export interface DecoderGraphOptions {
    * the Slice copy costs more than it saves. Default false.
    */
   sliceKvToMaxPast?: boolean;
-  /** Rows in the RoPE tables; positions must stay below it. Default config.maxPositionEmbeddings. */
+  /**
+   * Rows in the RoPE tables; positions must stay below it (Gather rejects the rest). The engine
+   * passes its max model length; at most, and by default, config.maxPositionEmbeddings.
+   */
   maxPositions?: number;
 }
 
@@ -75,6 +78,9 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   const I = c.intermediateSize;
   const rep = c.numHeads / c.numKvHeads;
   const maxPositions = options.maxPositions ?? c.maxPositionEmbeddings;
+  if (!Number.isInteger(maxPositions) || maxPositions < 1 || maxPositions > c.maxPositionEmbeddings) {
+    throw new Error(`maxPositions must be an integer in [1, ${c.maxPositionEmbeddings}], got ${maxPositions}`);
+  }
 
   const tensor = (name: string, shape: number[]): Float32Array => checkedTensor(weights, name, shape);
   const i64 = (values: number[]): string => g.int64Tensor('const', values);
