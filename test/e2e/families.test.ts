@@ -48,3 +48,21 @@ for (const preset of FAMILY_PRESET_NAMES) {
     for (let i = 0; i < questions.length; i++) t.equal(together[i], await ask(questions[i]), `question ${i}: batched equals alone`);
   });
 }
+
+// The device worker's RoPE tables have exactly --max-model-len rows (position N
+// would fail the graph's Gather): replies that run into the limit, one of them
+// batched with another, end by 'length' without asking for a position beyond it.
+t.test('phi4-mini at a max model length of 32: replies run to the limit inside the tables', async (t) => {
+  const N = 32;
+  const served = await startRealServer({ maxBatchSize: 4, maxModelLen: N }, 'phi4-mini');
+  t.teardown(() => served.close());
+  const complete = async (promptLength: number) => {
+    const prompt = Array.from({ length: promptLength }, (_, i) => 300 + i);
+    const reply = await served.client.completions.create({ model: MODEL_ID, prompt, max_tokens: 100, temperature: 0, ignore_eos: true } as never);
+    return { finish: reply.choices[0].finish_reason, completion: reply.usage?.completion_tokens };
+  };
+  const [a, b] = await Promise.all([complete(20), complete(9)]);
+  t.same(a, { finish: 'length', completion: N - 20 }, 'prompt 20: generates up to the limit');
+  t.same(b, { finish: 'length', completion: N - 9 }, 'prompt 9, batched with it');
+  t.same(await complete(N - 1), { finish: 'length', completion: 1 }, `prompt ${N - 1}: one token`);
+});

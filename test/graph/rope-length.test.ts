@@ -5,7 +5,8 @@
 // engine never asks for position N is the scheduler's invariant (KV length ≤
 // capacity ≤ maxModelLen), checked on every plan by test/scheduler/harness.ts
 // under the random configs of test/scheduler/property.test.ts, and end to end in
-// test/e2e/families.test.ts (a reply running into a small --max-model-len).
+// test/e2e/families.test.ts (a reply running into a small --max-model-len). The
+// device worker's own tables: test/worker/load-device.test.ts.
 
 import t from 'tap';
 import { buildDecoderGraph } from '../../src/model/graph/decoder-graph.js';
