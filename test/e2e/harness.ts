@@ -2,6 +2,7 @@
 // one: generated model, real engine (scheduler actor + device worker +
 // onnxruntime), real HTTP on a free port.
 
+import '../support/thread-loaders.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,6 +1,7 @@
 // Shared by the embeddings tests: the built-in encoder written to a temp
 // folder, served over real HTTP, plus the TypeScript reference as the oracle.
 
+import '../support/thread-loaders.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
