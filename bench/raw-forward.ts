@@ -2,8 +2,21 @@
 // device worker drives it: `DecoderForward` packs the feeds, `KvSlotPool` owns
 // the KV buffers (zero-copy prefix / slot views) and stores the returned new
 // K/V after every call. No scheduler, no sampling, no threads: this is the
-// "raw forward" the engine is compared against.
+// "raw forward" bench/engine.ts compares the engine against.
+//
+// Run directly (`npm run bench:graph`), it prints decode step times at
+// B = 1, 8, 32, 64 with 128 positions of past and a B = 1 prefill of 512
+// tokens, fp32 and int4, on the bench preset (~56M params), with process CPU
+// time per call next to wall time. By default it fills the whole KV capacity
+// (so --capacity-slack shows what slack costs) and fetches every row's logits;
+// --fill past and --greedy drive the graph as the engine's greedy decode does.
+//
+//   node dist/bench/raw-forward.js [--model-dir DIR] [--threads 2] [--no-spin] [--slice]
+//                                  [--capacity-slack 64] [--fill capacity|past] [--greedy] [--only fp32|int4]
 
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { loadModelFolder } from '../src/model/folder.js';
 import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
 import { createDecoderSession } from '../src/model/graph/session.js';
@@ -11,11 +24,20 @@ import type { DecoderConfig } from '../src/model/types.js';
 import { DecoderForward, type ForwardKv } from '../src/worker/forward.js';
 import { KvSlotPool } from '../src/worker/kv-pool.js';
 import type ort from 'onnxruntime-node';
+import { ensureBenchModel } from './bench-model.js';
 
 export interface RawForwardOptions {
   quantize: 'int4' | null;
   intraOpThreads: number;
   spinning: boolean;
+  /** Graph variant that slices the KV inputs to the longest past (default off, as the engine). */
+  sliceKvToMaxPast?: boolean;
+  /** KV positions a decode slot gets beyond its past (default CAPACITY_GRANULE). */
+  capacitySlack?: number;
+  /** Write data into the slack positions too, not only the past (default off, as in the engine's pool). */
+  fillSlack?: boolean;
+  /** Decode fetches every row's logits instead of the in-graph argmax (default off, as greedy rows). */
+  fetchLogits?: boolean;
 }
 
 /** KV positions a slot gets beyond the rows' past: the engine grows capacity in 64-position granules. */
@@ -28,7 +50,13 @@ export class RawForward {
   private readonly forward: DecoderForward;
   private readonly pools = new Map<string, KvSlotPool>();
 
-  private constructor(config: DecoderConfig, session: ort.InferenceSession, buildMs: number) {
+  private constructor(
+    config: DecoderConfig,
+    session: ort.InferenceSession,
+    buildMs: number,
+    readonly graphBytes: number,
+    private readonly options: RawForwardOptions,
+  ) {
     this.config = config;
     this.session = session;
     this.buildMs = buildMs;
@@ -40,9 +68,9 @@ export class RawForward {
   static async load(modelDir: string, options: RawForwardOptions): Promise<RawForward> {
     const started = performance.now();
     const model = await loadModelFolder(modelDir);
-    const graph = buildDecoderGraph(model.config, model.weights, { quantize: options.quantize ?? undefined });
+    const graph = buildDecoderGraph(model.config, model.weights, { quantize: options.quantize ?? undefined, sliceKvToMaxPast: options.sliceKvToMaxPast });
     const session = await createDecoderSession(graph, { intraOpThreads: options.intraOpThreads, spinning: options.spinning });
-    return new RawForward(model.config, session, performance.now() - started);
+    return new RawForward(model.config, session, performance.now() - started, graph.length, options);
   }
 
   /**
@@ -50,8 +78,8 @@ export class RawForward {
    * positions, each including the KV store, after `warmup` untimed calls.
    */
   async decodeStepTimes(batch: number, past: number, steps: number, warmup = 1): Promise<number[]> {
-    const capacity = past + CAPACITY_GRANULE;
-    const pool = this.pool(batch, capacity, past);
+    const capacity = past + (this.options.capacitySlack ?? CAPACITY_GRANULE);
+    const pool = this.pool(batch, capacity, this.options.fillSlack ? capacity : past);
     const ids = new BigInt64Array(batch);
     for (let b = 0; b < batch; b++) ids[b] = BigInt(16 + ((b * 7919) % (this.config.vocabSize - 16)));
     const input = {
@@ -69,7 +97,7 @@ export class RawForward {
     for (let i = 0; i < warmup + steps; i++) {
       const started = performance.now();
       // The engine's greedy decode steps fetch the in-graph argmax, not the logits.
-      const out = await this.forward.runGreedy(input);
+      const out = this.options.fetchLogits ? await this.forward.run(input) : await this.forward.runGreedy(input);
       for (let row = 0; row < batch; row++) store(pool, out, 1, row, row, past, 1);
       if (i >= warmup) times.push(performance.now() - started);
     }
@@ -109,15 +137,15 @@ export class RawForward {
   }
 
   /** Pools are kept per shape: the B = 64 ones are hundreds of MB and get reused across measurement rounds. */
-  private pool(slots: number, capacity: number, past: number): KvSlotPool {
-    const key = `${slots}x${capacity}x${past}`;
+  private pool(slots: number, capacity: number, filled: number): KvSlotPool {
+    const key = `${slots}x${capacity}x${filled}`;
     const cached = this.pools.get(key);
     if (cached) return cached;
     const c = this.config;
     const pool = new KvSlotPool({ layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, maxSlots: slots, budgetTokens: slots * capacity });
     pool.reserve(capacity, slots);
     for (let s = 0; s < slots; s++) pool.acquire(`raw-${s}`);
-    fillWithData(pool, slots, past);
+    fillWithData(pool, slots, filled);
     this.pools.set(key, pool);
     return pool;
   }
@@ -125,7 +153,8 @@ export class RawForward {
 
 /**
  * Writes small non-zero values into positions [0, past) of every slot, as the
- * prefills and decode steps before this call would have. Positions beyond stay
+ * prefills and decode steps before this call would have (with fillSlack, `past`
+ * is the whole capacity). Positions beyond stay
  * untouched, as in the engine's pool: a fresh Float32Array's untouched pages all
  * map the kernel's zero page, which stays in cache, so attention over them is
  * nearly free while written positions cost real memory traffic. Without this the
@@ -193,3 +222,85 @@ function bracket(grid: number[], x: number): [number, number, number] {
   while (i < grid.length - 2 && x > grid[i + 1]) i++;
   return [i, i + 1, (x - grid[i]) / (grid[i + 1] - grid[i])];
 }
+
+// ---- `npm run bench:graph`: the raw forward alone, as a table ----------------
+
+const PAST = 128;
+const BATCHES = [1, 8, 32, 64];
+const PREFILL = 512;
+
+interface Row {
+  variant: string;
+  what: string;
+  ms: number;
+  tokPerS: number;
+  /** Process CPU time (user + sys, all threads) per call: less sensitive to other load than wall time. */
+  cpuMs: number;
+}
+
+/** Median wall ms and process CPU ms per call of `measure(calls)`, after `warmup` untimed calls. */
+async function timed(warmup: number, calls: number, measure: (calls: number, warmup: number) => Promise<number[]>): Promise<{ ms: number; cpuMs: number }> {
+  await measure(0, warmup);
+  const cpu = process.cpuUsage();
+  const times = await measure(calls, 0);
+  const used = process.cpuUsage(cpu);
+  return { ms: median(times), cpuMs: (used.user + used.system) / 1000 / calls };
+}
+
+async function benchVariant(label: string, modelDir: string, options: RawForwardOptions, rows: Row[]): Promise<DecoderConfig> {
+  const raw = await RawForward.load(modelDir, options);
+  console.error(`${label}: graph ${(raw.graphBytes / 1e6).toFixed(1)} MB; weights + graph + session in ${raw.buildMs.toFixed(0)} ms`);
+  for (const batch of BATCHES) {
+    const { ms, cpuMs } = await timed(3, batch >= 32 ? 15 : 30, (calls, warmup) => raw.decodeStepTimes(batch, PAST, calls, warmup));
+    rows.push({ variant: label, what: `decode B=${batch} past=${PAST}`, ms, tokPerS: (batch * 1000) / ms, cpuMs });
+  }
+  const { ms, cpuMs } = await timed(1, 3, (calls, warmup) => raw.prefillTimes(PREFILL, calls, warmup));
+  rows.push({ variant: label, what: `prefill B=1 S=${PREFILL}`, ms, tokPerS: (PREFILL * 1000) / ms, cpuMs });
+  await raw.release();
+  return raw.config;
+}
+
+async function main(): Promise<void> {
+  const { values: args } = parseArgs({
+    options: {
+      'model-dir': { type: 'string' },
+      threads: { type: 'string', default: '2' },
+      'no-spin': { type: 'boolean', default: false },
+      slice: { type: 'boolean', default: false },
+      'capacity-slack': { type: 'string', default: '64' },
+      fill: { type: 'string', default: 'capacity' },
+      greedy: { type: 'boolean', default: false },
+      only: { type: 'string' },
+    },
+  });
+  if (args.fill !== 'capacity' && args.fill !== 'past') throw new Error(`--fill must be capacity or past, got '${args.fill}'`);
+  console.error(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
+  const modelDir = args['model-dir'] ?? (await ensureBenchModel());
+  const slice = args.slice === true;
+  const common = {
+    intraOpThreads: Number(args.threads),
+    spinning: !args['no-spin'],
+    sliceKvToMaxPast: slice,
+    capacitySlack: Number(args['capacity-slack']),
+    fillSlack: args.fill === 'capacity',
+    fetchLogits: !args.greedy,
+  };
+  const rows: Row[] = [];
+  const variants = (['fp32', 'int4'] as const).filter((variant) => args.only === undefined || args.only === variant);
+  let config: DecoderConfig | null = null;
+  for (const variant of variants) {
+    config = await benchVariant(slice ? `${variant} Cs` : variant, modelDir, { quantize: variant === 'int4' ? 'int4' : null, ...common }, rows);
+  }
+  if (config === null) throw new Error(`--only must be fp32 or int4, got '${args.only}'`);
+  console.log(
+    `\n${modelDir} (${config.numLayers} layers, hidden ${config.hiddenSize}, vocab ${config.vocabSize}); intraOp=${args.threads}, spinning=${common.spinning}, ` +
+      `KV capacity = past + ${common.capacitySlack} (${args.fill === 'capacity' ? 'all of it' : 'the past'} holding data), decode fetches ${common.fetchLogits ? 'every row\'s logits' : 'the in-graph argmax'}`,
+  );
+  console.log(`load average at the end (1/5/15 min): ${loadavg().map((l) => l.toFixed(2)).join(' / ')} (a quiet 2-core box reads < 1)`);
+  console.log('| variant | step | median ms | tok/s | CPU ms/step (all threads) |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.variant} | ${r.what} | ${r.ms.toFixed(2)} | ${r.tokPerS.toFixed(0)} | ${r.cpuMs.toFixed(1)} |`);
+}
+
+// A library for bench/engine.ts; a bench of its own when run as the script.
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) await main();

@@ -2,7 +2,7 @@
 // flags' defaulting rules live here) and how its workers are sized.
 
 import { defaultThreads, type ServeOptions } from './serve-options.js';
-import { loadEmbeddingModel, type LoadedEmbeddingModel } from '../front/embeddings/load-embedding-model.js';
+import type { EmbeddingModelOptions } from '../front/embeddings/load-embedding-model.js';
 import type { DefaultModelPaths } from '../model/testmodels/default-model.js';
 import type { ExecutionProviderConfig } from '../worker/types.js';
 
@@ -25,18 +25,19 @@ export function needsDefaultModels(options: Pick<ServeOptions, 'model' | 'embedd
   return options.model === null || (options.model === 'none' && options.embeddingModel === null);
 }
 
-export async function startEmbeddingModel(options: ServeOptions, dir: string, executionProvider: ExecutionProviderConfig): Promise<LoadedEmbeddingModel> {
-  return loadEmbeddingModel({
+/** The embedding model's options from the flags. */
+export function embeddingModelOptions(options: ServeOptions, dir: string, executionProvider: ExecutionProviderConfig): EmbeddingModelOptions {
+  return {
     modelDir: dir,
     servedName: options.embeddingModelName,
     workers: options.embeddingWorkers,
     intraOpThreads: options.embeddingThreads ?? defaultThreads(options.embeddingWorkers),
-    // Off: spinning buys ~nothing on a quiet machine (research §5) but costs 3-4x
+    // Off: spinning buys ~nothing on a quiet machine but costs 3-4x
     // when anything else (the chat engine, another process) wants the cores.
     spinning: false,
     executionProvider,
     batchWindowMs: options.embeddingBatchWindowMs,
     maxBatchInputs: options.embeddingMaxBatch,
     maxBatchTokens: options.embeddingMaxBatchTokens,
-  });
+  };
 }

@@ -13,35 +13,9 @@ import rustTokenizers from 'tokenizers';
 import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import { byteLevelTokenBytes } from './byte-level.js';
 import { decodeUtf8Strict } from './utf8-stream.js';
+import { detectVocabType, modelTypeOf, planDecoder, postProcessorBos, specialTokenName, type DecoderPlan, type TokenizerJson, type VocabType } from './tokenizer-json.js';
 
 export type TokenizerBackend = 'rust' | 'js';
-
-/**
- * How token strings map to bytes:
- * - `byte_level`: GPT-2 style, every character stands for one byte (Ġ = space).
- * - `byte_fallback`: SentencePiece BPE, `▁` = space, `<0xE2>` tokens carry raw bytes.
- * - `raw`: token strings are text (WordPiece, Unigram without byte fallback, ...).
- */
-export type VocabType = 'byte_level' | 'byte_fallback' | 'raw';
-
-/**
- * The decoder pipeline, when it is one the detokenizer can replay token by token
- * exactly (see detokenizer.ts); `generic` means "only the library can decode".
- */
-export type DecoderPlan =
-  | { kind: 'byte_level' }
-  | {
-      kind: 'sentencepiece';
-      /** Leading spaces the Strip decoder removes from the whole output. */
-      stripLeadingSpaces: number;
-      /**
-       * How a run of byte tokens that is not valid UTF-8 decodes:
-       * Rust replaces every byte of the run with U+FFFD (`strict`); the JS library
-       * decodes the run with TextDecoder (`lossy`, BOM at run start dropped).
-       */
-      byteRuns: 'strict' | 'lossy';
-    }
-  | { kind: 'generic' };
 
 export class TokenizerLoadError extends Error {
   constructor(
@@ -134,7 +108,7 @@ export class TextTokenizer {
     }
 
     this.vocabType = detectVocabType(json);
-    this.decoderPlan = planDecoder(json.decoder, impl.kind);
+    this.decoderPlan = planDecoder(json.decoder, impl.kind === 'rust' ? 'strict' : 'lossy');
 
     const configToken = (key: string): number | null => {
       const name = specialTokenName(config?.[key]);
@@ -354,112 +328,6 @@ export class TextTokenizer {
 }
 
 const EMPTY = new Uint8Array(0);
-
-// ---- tokenizer.json inspection ---------------------------------------------
-
-interface DecoderJson {
-  type?: string;
-  decoders?: DecoderJson[];
-  pattern?: { String?: string; Regex?: string };
-  content?: string;
-  start?: number;
-  stop?: number;
-}
-
-interface TokenizerJson {
-  model?: { type?: string; byte_fallback?: boolean; unk_token?: unknown; vocab?: unknown } | null;
-  decoder?: DecoderJson | null;
-  pre_tokenizer?: { type?: string; pretokenizers?: { type?: string }[] } | null;
-  post_processor?: PostProcessorJson | null;
-  added_tokens?: { id: number; content: string; special?: boolean }[];
-}
-
-interface PostProcessorJson {
-  type?: string;
-  single?: { SpecialToken?: { id: string } }[];
-  processors?: PostProcessorJson[];
-  special_tokens?: Record<string, { ids?: number[] }>;
-  cls?: [string, number];
-}
-
-/** `model.type`, or what Rust infers when it is absent (older files omit it). */
-function modelTypeOf(model: NonNullable<TokenizerJson['model']>): string {
-  if (typeof model.type === 'string') return model.type;
-  if (Array.isArray(model.vocab)) return 'Unigram';
-  if ('merges' in model) return 'BPE';
-  if ('max_input_chars_per_word' in model) return 'WordPiece';
-  return 'WordLevel';
-}
-
-function decoderTypes(decoder: DecoderJson | null | undefined): string[] {
-  if (!decoder) return [];
-  if (decoder.type === 'Sequence') return (decoder.decoders ?? []).flatMap(decoderTypes);
-  return decoder.type ? [decoder.type] : [];
-}
-
-function detectVocabType(json: TokenizerJson): VocabType {
-  const preTokenizers = json.pre_tokenizer?.type === 'Sequence' ? (json.pre_tokenizer.pretokenizers ?? []) : [json.pre_tokenizer];
-  if (decoderTypes(json.decoder).includes('ByteLevel') || preTokenizers.some((p) => p?.type === 'ByteLevel')) {
-    return 'byte_level';
-  }
-  if (json.model?.byte_fallback === true) return 'byte_fallback';
-  return 'raw';
-}
-
-function planDecoder(decoder: DecoderJson | null | undefined, backend: TokenizerBackend): DecoderPlan {
-  if (!decoder) return { kind: 'generic' };
-  const steps = decoder.type === 'Sequence' ? (decoder.decoders ?? []) : [decoder];
-  if (steps.length === 1 && steps[0].type === 'ByteLevel') return { kind: 'byte_level' };
-  // The SentencePiece BPE pipeline of Llama 2, Mistral, Phi-3, Gemma:
-  // Replace(▁→' '), ByteFallback, Fuse, [Strip(' ', n, 0)].
-  const [replace, byteFallback, fuse, strip, ...rest] = steps;
-  const isSentencePiece =
-    replace?.type === 'Replace' &&
-    replace.pattern?.String === '\u2581' &&
-    replace.content === ' ' &&
-    byteFallback?.type === 'ByteFallback' &&
-    fuse?.type === 'Fuse' &&
-    rest.length === 0 &&
-    (strip === undefined || (strip.type === 'Strip' && strip.content === ' ' && (strip.stop ?? 0) === 0));
-  if (isSentencePiece) {
-    return {
-      kind: 'sentencepiece',
-      stripLeadingSpaces: strip?.start ?? 0,
-      byteRuns: backend === 'rust' ? 'strict' : 'lossy',
-    };
-  }
-  return { kind: 'generic' };
-}
-
-/** The BOS id a TemplateProcessing / Bert / Roberta post-processor puts first, if any. */
-function postProcessorBos(processor: PostProcessorJson | null | undefined, ids: Map<string, number>): number | null {
-  if (!processor) return null;
-  if (processor.type === 'Sequence') {
-    for (const p of processor.processors ?? []) {
-      const bos = postProcessorBos(p, ids);
-      if (bos !== null) return bos;
-    }
-    return null;
-  }
-  if (processor.type === 'TemplateProcessing') {
-    const first = processor.single?.[0]?.SpecialToken?.id;
-    if (first === undefined) return null;
-    return processor.special_tokens?.[first]?.ids?.[0] ?? ids.get(first) ?? null;
-  }
-  if ((processor.type === 'BertProcessing' || processor.type === 'RobertaProcessing') && processor.cls) {
-    return processor.cls[1];
-  }
-  return null;
-}
-
-/** tokenizer_config.json stores special tokens as a string or an AddedToken object. */
-function specialTokenName(value: unknown): string | null {
-  if (typeof value === 'string') return value;
-  if (value !== null && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') {
-    return (value as { content: string }).content;
-  }
-  return null;
-}
 
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -1,17 +1,16 @@
-// A real Serval server for end-to-end tests: generated model, real engine
-// (scheduler actor + device worker + onnxruntime), real HTTP on a free port.
+// A real Serval server for end-to-end tests, started as `serval serve` starts
+// one: generated model, real engine (scheduler actor + device worker +
+// onnxruntime), real HTTP on a free port.
 
+import '../support/thread-loaders.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { resolveEngineConfig, type EngineOptions } from '../../src/engine/config.js';
-import { loadChatModel } from '../../src/front/chat-model.js';
-import { EngineBackend, type ChatModel } from '../../src/front/engine-backend.js';
-import { bindEngineMetrics } from '../../src/front/engine-metrics.js';
-import { LoadingBackend } from '../../src/front/loading-backend.js';
-import { startHttpServer, type HttpServer } from '../../src/front/server.js';
-import { createMetrics } from '../../src/metrics/registry.js';
+import type { EngineOptions } from '../../src/engine/config.js';
+import type { ChatModel } from '../../src/front/engine-backend.js';
+import type { HttpServer, HttpServerOptions } from '../../src/front/server.js';
+import { startServer } from '../../src/front/start-server.js';
 import type { DecoderPresetName } from '../../src/model/testmodels/presets.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 
@@ -26,26 +25,35 @@ export interface RealServer {
   close(): Promise<void>;
 }
 
-export async function startRealServer(engine: Partial<EngineOptions> = {}, preset: DecoderPresetName = 'tiny'): Promise<RealServer> {
+/**
+ * Serves a freshly generated `preset` model as MODEL_ID; `engine` and `http`
+ * override the defaults (16 slots, 1 MiB bodies).
+ */
+export async function startRealServer(
+  engine: Partial<EngineOptions> = {},
+  preset: DecoderPresetName = 'tiny',
+  http: Partial<HttpServerOptions> = {},
+): Promise<RealServer> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'serval-e2e-'));
   const modelDir = path.join(root, preset);
   await writeTestModel(preset, modelDir);
-  const metrics = createMetrics({ modelName: MODEL_ID });
-  const backend = new LoadingBackend();
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, metrics, maxBodyBytes: 1 << 20 });
-  const model = await loadChatModel(resolveEngineConfig({ maxBatchSize: 16, ...engine, modelDir }), MODEL_ID);
-  bindEngineMetrics(model.engine, metrics);
-  backend.set(new EngineBackend(model, metrics));
-  const base = `http://127.0.0.1:${server.port}`;
+  const served = await startServer({
+    chat: { id: MODEL_ID, engine: { maxBatchSize: 16, ...engine, modelDir } },
+    embedding: null,
+    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, ...http },
+  }).catch(async (error: unknown) => {
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  });
+  const base = `http://127.0.0.1:${served.port}`;
   return {
     base,
     client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 }),
-    server,
-    model,
+    server: served.server,
+    model: served.chat!,
     modelDir,
     async close() {
-      await server.close();
-      await model.engine.close();
+      await served.close();
       await rm(root, { recursive: true, force: true });
     },
   };

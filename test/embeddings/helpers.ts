@@ -1,14 +1,14 @@
 // Shared by the embeddings tests: the built-in encoder written to a temp
 // folder, served over real HTTP, plus the TypeScript reference as the oracle.
 
+import '../support/thread-loaders.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { CombinedBackend } from '../../src/front/embeddings/combined-backend.js';
-import { loadEmbeddingModel, type EmbeddingModelOptions, type LoadedEmbeddingModel } from '../../src/front/embeddings/load-embedding-model.js';
-import { LoadingBackend } from '../../src/front/loading-backend.js';
-import { startHttpServer, type HttpServer } from '../../src/front/server.js';
+import type { EmbeddingModelOptions, LoadedEmbeddingModel } from '../../src/front/embeddings/load-embedding-model.js';
+import type { HttpServer } from '../../src/front/server.js';
+import { startServer } from '../../src/front/start-server.js';
 import { loadEncoderFolder } from '../../src/model/folder.js';
 import { l2Normalize, poolHidden, ReferenceEncoder } from '../../src/model/reference/bert-reference.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
@@ -64,22 +64,20 @@ export interface EmbeddingServer {
   close(): Promise<void>;
 }
 
-/** A real HTTP server serving only the embedding model at `dir`. */
+/** A real HTTP server serving only the embedding model at `dir`, started as `serval serve --model none` starts one. */
 export async function startEmbeddingServer(dir: string, extra: Partial<EmbeddingModelOptions> = {}): Promise<EmbeddingServer> {
-  const model = await loadEmbeddingModel({ modelDir: dir, intraOpThreads: 1, spinning: false, ...extra });
-  const backend = new LoadingBackend();
-  backend.set(new CombinedBackend(null, model.backend));
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, maxBodyBytes: 1 << 22 });
-  const base = `http://127.0.0.1:${server.port}`;
+  const served = await startServer({
+    chat: null,
+    embedding: { modelDir: dir, intraOpThreads: 1, spinning: false, ...extra },
+    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 22 },
+  });
+  const base = `http://127.0.0.1:${served.port}`;
   return {
     base,
     client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 }),
-    server,
-    model,
-    async close() {
-      await server.close();
-      await model.close();
-    },
+    server: served.server,
+    model: served.embedding!,
+    close: () => served.close(),
   };
 }
 

@@ -4,69 +4,21 @@
 // embeddings only; a classifier given as --embedding-model stops startup with
 // a message that says why.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import t from 'tap';
+import { ExitedBeforeReady, startChildServer, type ChildServer } from '../ops/child-server.js';
 import { tempDir, writeEncoder } from './helpers.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 const optimumDir = path.resolve(repoRoot, '..', 'shared', 'models', 'onnx', 'optimum-tiny-distilbert-cls');
 
-interface Served {
-  child: ChildProcess;
-  base: string;
-  client: OpenAI;
-  log: () => string;
-  stop(): Promise<number | null>;
-}
-
-/** Starts the CLI on a free port; resolves when /health says ready, rejects if the process exits first. */
-function serve(args: string[], cacheDir: string): Promise<Served> {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--log-level', 'info', ...args], {
-    env: { ...process.env, SERVAL_CACHE_DIR: cacheDir },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return new Promise<Served>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      const match = /"port":(\d+),"msg":"HTTP server listening"/.exec(output);
-      if (!match) return;
-      child.stdout!.off('data', onData);
-      child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
-      const base = `http://127.0.0.1:${match[1]}`;
-      const poll = async (): Promise<void> => {
-        for (let i = 0; i < 600; i++) {
-          if (child.exitCode !== null) return reject(Object.assign(new Error(`exited with ${child.exitCode}`), { log: output, code: child.exitCode }));
-          const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
-          if (ok) {
-            resolve({
-              child,
-              base,
-              client: new OpenAI({ baseURL: `${base}/v1`, apiKey: 'x', maxRetries: 0 }),
-              log: () => output,
-              stop: async () => {
-                child.kill('SIGTERM');
-                return exited;
-              },
-            });
-            return;
-          }
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        reject(new Error('server did not become ready'));
-      };
-      void poll();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
-    void exited.then((code) => reject(Object.assign(new Error(`exited with ${code}`), { log: output, code })));
-  });
+/** The CLI on a free port with its own model cache, and an SDK client for it. */
+async function serve(args: string[], cacheDir: string): Promise<ChildServer & { client: OpenAI }> {
+  const server = await startChildServer(['--log-level', 'info', ...args], { SERVAL_CACHE_DIR: cacheDir });
+  return { ...server, client: new OpenAI({ baseURL: `${server.base}/v1`, apiKey: 'x', maxRetries: 0 }) };
 }
 
 const cache = await tempDir('serval-emb-cache-');
@@ -115,10 +67,11 @@ t.test('a classifier as --embedding-model: startup fails and says why', { skip: 
       await s.stop();
       return null;
     },
-    (e: Error & { log?: string; code?: number }) => e,
+    (e: unknown) => e,
   );
-  t.ok(error, 'the server does not become ready');
-  t.equal(error?.code, 1, 'exit code 1');
-  t.match(error?.log, /not an embedding model/);
-  t.match(error?.log, /DistilBertForSequenceClassification/);
+  t.ok(error instanceof ExitedBeforeReady, `the server does not become ready (${String(error)})`);
+  const exited = error as ExitedBeforeReady;
+  t.equal(exited.code, 1, 'exit code 1');
+  t.match(exited.output, /not an embedding model/);
+  t.match(exited.output, /DistilBertForSequenceClassification/);
 });

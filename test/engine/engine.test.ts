@@ -4,7 +4,7 @@
 import t from 'tap';
 import { Engine } from '../../src/engine/client/engine.js';
 import { ApiError } from '../../src/protocol/errors.js';
-import { resolveEngineConfig } from '../../src/engine/config.js';
+import { resolveEngineConfig, type EngineOptions } from '../../src/engine/config.js';
 import { loadModelFolder } from '../../src/model/folder.js';
 import { ReferenceDecoder } from '../../src/model/reference/llama-reference.js';
 import { collect, makeModelDir, makePrompts } from './helpers.js';
@@ -18,14 +18,30 @@ const vocab = folder.config.vocabSize;
 const prompts = makePrompts([3, 17, 5, 40, 9, 1, 28, 64, 12, 7, 33, 2, 21, 50, 15, 6], 0, 256);
 const GEN = 12;
 
+/**
+ * One engine per configuration, booted on first use and closed when the file
+ * ends: tests with the same configuration share it (a boot takes seconds).
+ */
+const engines = new Map<string, Promise<Engine>>();
+function engineWith(options: Omit<EngineOptions, 'modelDir'>): Promise<Engine> {
+  const config = resolveEngineConfig({ modelDir: model.dir, ...options });
+  const key = JSON.stringify(config);
+  let engine = engines.get(key);
+  if (engine === undefined) {
+    engine = Engine.create(config);
+    engines.set(key, engine);
+    t.teardown(async () => (await engine!).close());
+  }
+  return engine;
+}
+
 /** Reference greedy continuation that stops at EOS like the engine does. */
 function referenceGreedy(prompt: number[], steps: number): number[] {
   return reference.greedy(reference.newState(), prompt, steps);
 }
 
 t.test('greedy output equals the reference forward pass', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ maxBatchSize: 8 });
   for (const prompt of prompts.slice(0, 4)) {
     const { tokens, finish } = await collect(engine, prompt, { maxTokens: GEN, ignoreEos: true });
     t.same(tokens, referenceGreedy(prompt, GEN), `prompt of ${prompt.length} tokens`);
@@ -34,8 +50,7 @@ t.test('greedy output equals the reference forward pass', async (t) => {
 });
 
 t.test('greedy tokens are the same from the in-graph argmax and from the sampler over fetched logits', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ maxBatchSize: 8 });
   // Plain greedy rows take the graph's argmax; asking for logprobs makes the
   // worker fetch the logits rows and run the sampler's own argmax instead.
   const chosen = prompts.slice(4, 10);
@@ -48,8 +63,7 @@ t.test('greedy tokens are the same from the in-graph argmax and from the sampler
 });
 
 t.test('a stop token id ends each sequence where the reference emits it, with the next step already queued', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, pipelineDepth: 2 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ maxBatchSize: 8, pipelineDepth: 2 });
   const chosen = prompts.slice(0, 6);
   // Each request stops on the token its reference continuation emits 4th (first occurrence).
   const expected = chosen.map((prompt) => {
@@ -70,15 +84,13 @@ t.test('a stop token id ends each sequence where the reference emits it, with th
 });
 
 t.test('lock-step (pipelineDepth 1, the CPU default) gives the reference tokens too', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, pipelineDepth: 1 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ maxBatchSize: 8, pipelineDepth: 1 });
   const results = await Promise.all(prompts.slice(8, 12).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
   results.forEach((result, i) => t.same(result.tokens, referenceGreedy(prompts[8 + i], GEN), `prompt ${8 + i}`));
 });
 
 t.test('batch invariance: alone vs together with staggered arrivals and cancellations (pipelined)', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxBatchTokens: 64, pipelineDepth: 2 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ maxBatchSize: 8, maxBatchTokens: 64, pipelineDepth: 2 });
   const alone: number[][] = [];
   for (const prompt of prompts) alone.push((await collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })).tokens);
 
@@ -105,10 +117,7 @@ t.test('batch invariance: alone vs together with staggered arrivals and cancella
 for (const pipelineDepth of [1, 2] as const) {
   t.test(`a tiny KV budget forces preemption and still gives the same greedy output (pipelineDepth ${pipelineDepth})`, async (t) => {
     const maxModelLen = 128;
-    const engine = await Engine.create(
-      resolveEngineConfig({ modelDir: model.dir, maxBatchSize: 8, maxModelLen, kvCacheTokens: maxModelLen, capacityGranule: 16, pipelineDepth }),
-    );
-    t.teardown(() => engine.close());
+    const engine = await engineWith({ maxBatchSize: 8, maxModelLen, kvCacheTokens: maxModelLen, capacityGranule: 16, pipelineDepth });
     const long = makePrompts([30, 25, 40, 35], 0, 256, 99);
     const results = await Promise.all(long.map((prompt) => collect(engine, prompt, { maxTokens: 40, ignoreEos: true })));
     results.forEach((result, i) => t.same(result.tokens, referenceGreedy(long[i], 40), `prompt ${i}`));
@@ -118,8 +127,7 @@ for (const pipelineDepth of [1, 2] as const) {
 }
 
 t.test('two CPU workers give the same results as one (pipelined)', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, workers: 2, intraOpThreads: 1, maxBatchSize: 8, pipelineDepth: 2 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ workers: 2, intraOpThreads: 1, maxBatchSize: 8, pipelineDepth: 2 });
   const results = await Promise.all(prompts.slice(0, 8).map((prompt) => collect(engine, prompt, { maxTokens: GEN, ignoreEos: true })));
   results.forEach((result, i) => t.same(result.tokens, referenceGreedy(prompts[i], GEN), `prompt ${i}`));
 });
@@ -139,8 +147,7 @@ t.test('n choices submitted together (as the front fans them out) equal separate
 });
 
 t.test('a prompt longer than the context is rejected with 400', async (t) => {
-  const engine = await Engine.create(resolveEngineConfig({ modelDir: model.dir, maxModelLen: 32 }));
-  t.teardown(() => engine.close());
+  const engine = await engineWith({ maxModelLen: 32 });
   const error = await collect(engine, makePrompts([40], 0, 256)[0], { maxTokens: 4 }).then(
     () => null,
     (caught: unknown) => caught,

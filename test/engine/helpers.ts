@@ -1,6 +1,7 @@
 // Shared fixtures for engine tests: a generated model folder per preset (made
 // once per process in a temp dir) and a helper that collects a request's tokens.
 
+import '../support/thread-loaders.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -2,6 +2,7 @@
 // integrity under constant backpressure, and a non-blocking event loop.
 
 import t from 'tap';
+import '../support/thread-loaders.js';
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { SpscRing } from '../../src/ipc/ring.js';

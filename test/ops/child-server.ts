@@ -15,19 +15,35 @@ export interface ChildServer {
   port: number;
   /** Every log line so far (pino JSON objects). */
   logs: Array<Record<string, unknown>>;
+  /** stdout and stderr so far, as text. */
+  output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number | null>;
 }
 
+/** The server process ended before it was ready. */
+export class ExitedBeforeReady extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly output: string,
+  ) {
+    super(`server exited (${code}) before ready: ${output}`);
+  }
+}
+
+/** Starts the CLI; resolves when it logs 'ready', rejects with ExitedBeforeReady if it exits first. */
 export async function startChildServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
   const child = spawn(process.execPath, [MAIN, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  let output = '';
+  child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let buffered = '';
   const ready = new Promise<number>((resolve, reject) => {
     let port = 0;
     child.stdout?.on('data', (d: Buffer) => {
+      output += d.toString();
       buffered += d.toString();
       let nl: number;
       while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -43,8 +59,19 @@ export async function startChildServer(args: string[], env: NodeJS.ProcessEnv = 
         }
       }
     });
-    void exited.then(({ code }) => reject(new Error(`server exited (${code}) before ready: ${stderr}`)));
+    void exited.then(({ code }) => reject(new ExitedBeforeReady(code, output)));
   });
   const port = await ready;
-  return { child, base: `http://127.0.0.1:${port}`, port, logs, exited };
+  return {
+    child,
+    base: `http://127.0.0.1:${port}`,
+    port,
+    logs,
+    output: () => output,
+    exited,
+    async stop() {
+      child.kill('SIGTERM');
+      return (await exited).code;
+    },
+  };
 }

@@ -7,7 +7,6 @@
 // The workers are pipelined, so a failed step always has the next one queued behind it.
 
 import t, { type Test } from 'tap';
-import { bindDeviceFailureMetric } from '../../src/front/ops-metrics.js';
 import { startRealServer } from '../e2e/harness.js';
 import { completionBody, post, sleep, streamCompletion, type SseResult } from './helpers.js';
 
@@ -25,7 +24,6 @@ async function greedyText(base: string, prompt: string): Promise<string> {
 // One two-worker server for the device-fault tests (each server start is costly under tap).
 const served = await startRealServer({ workers: 2, intraOpThreads: 1, testHooks: true, pipelineDepth: 2 });
 t.teardown(() => served.close());
-bindDeviceFailureMetric(served.server.metrics.registry, served.model.engine);
 const prompts = ['The serval is a wild cat', 'Once upon a time', 'In a quiet village', 'A long road'];
 const before = await Promise.all(prompts.map((p) => greedyText(served.base, p)));
 

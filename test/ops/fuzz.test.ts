@@ -6,7 +6,7 @@
 
 import fc from 'fast-check';
 import t from 'tap';
-import { MODEL_ID, startOpsServer } from './real-server.js';
+import { MODEL_ID, startRealServer } from '../e2e/harness.js';
 import { parseSse } from './helpers.js';
 
 const BODIES = 5000;
@@ -180,7 +180,7 @@ function problem(status: number, contentType: string, text: string): string | nu
 // ------------------------------------------------------------ run
 
 t.test(`fuzz: ${BODIES} generated and mutated bodies, no 5xx, well-formed answers`, async (t) => {
-  const served = await startOpsServer({ maxModelLen: 32, maxBatchSize: 16, intraOpThreads: 1 }, { maxBodyBytes: 1 << 20, maxConcurrency: 16, maxQueue: 1024, requestTimeoutMs: 30_000 });
+  const served = await startRealServer({ maxModelLen: 32, maxBatchSize: 16, intraOpThreads: 1 }, 'tiny', { maxBodyBytes: 1 << 20, maxConcurrency: 16, maxQueue: 1024, requestTimeoutMs: 30_000 });
   t.teardown(() => served.close());
   const cases = fc.sample(anyCase, { numRuns: BODIES, seed: SEED });
   const failures: string[] = [];

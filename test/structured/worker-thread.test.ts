@@ -2,6 +2,7 @@
 // the same masks there as on the main thread, with several threads at once.
 
 import t from 'tap';
+import '../support/thread-loaders.js';
 import { Worker } from 'node:worker_threads';
 import { GrammarCompiler, GrammarMatcher, GrammarVocab } from '../../src/structured/xgrammar.js';
 import { jsonSchemaGrammar } from '../../src/structured/schema-grammar.js';
