@@ -29,17 +29,6 @@ const LAYERS: string[][] = [
 
 const MAX_LINES = 500;
 
-/**
- * Violations present when this test was written, each being fixed on its own
- * branch (issue 13, "Seams"); empty this list once those fixes are merged.
- * Entries read 'from.ts -> to.ts' (paths under src/) or 'file.ts: over 500 lines'.
- */
-const KNOWN_VIOLATIONS_BEING_FIXED: string[] = [
-  'protocol/responses.ts -> front/backend.ts',
-  'structured/tool-calls.ts: over 500 lines',
-  'structured/schema-support.ts: over 500 lines',
-];
-
 const rank = new Map<string, number>(LAYERS.flatMap((folders, i) => folders.map((folder): [string, number] => [folder, LAYERS.length - i])));
 
 function tsFiles(dir: string): string[] {
@@ -115,11 +104,7 @@ t.test('every file under src/ belongs to a layer', async (t) => {
 t.test('no file imports from a layer above it, and none is over the size limit', async (t) => {
   const { violations, importsSeen } = check(sources);
   t.ok(importsSeen > 200, `saw ${importsSeen} relative imports`);
-  const known = new Set(KNOWN_VIOLATIONS_BEING_FIXED);
-  t.same(violations.filter((v) => !known.has(v)), [], 'new upward imports or oversize files');
-  for (const fixed of KNOWN_VIOLATIONS_BEING_FIXED.filter((v) => !violations.includes(v))) {
-    t.comment(`fixed, remove from KNOWN_VIOLATIONS_BEING_FIXED: ${fixed}`);
-  }
+  t.same(violations, [], 'upward imports or oversize files');
 });
 
 t.test('the import scanner and the layer check catch what they should', async (t) => {
