@@ -13,6 +13,7 @@ import { LoadingBackend } from '../../src/front/loading-backend.js';
 import { startHttpServer, type HttpServer } from '../../src/front/server.js';
 import { createMetrics } from '../../src/metrics/registry.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
+import { testTransport } from '../support/transport.js';
 
 export const MODEL_ID = 'serval-test';
 
@@ -31,7 +32,7 @@ export async function startRealServer(engine: Partial<EngineOptions> = {}, prese
   await writeTestModel(preset, modelDir);
   const metrics = createMetrics({ modelName: MODEL_ID });
   const backend = new LoadingBackend();
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, metrics, maxBodyBytes: 1 << 20 });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, metrics, maxBodyBytes: 1 << 20, transport: testTransport() });
   const model = await loadChatModel(resolveEngineConfig({ maxBatchSize: 16, ...engine, modelDir }), MODEL_ID);
   bindEngineMetrics(model.engine, metrics);
   backend.set(new EngineBackend(model, metrics));

@@ -14,6 +14,7 @@ import { l2Normalize, poolHidden, ReferenceEncoder } from '../../src/model/refer
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import type { SentenceTransformerConfig } from '../../src/model/types.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { testTransport } from '../support/transport.js';
 
 export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
@@ -69,7 +70,7 @@ export async function startEmbeddingServer(dir: string, extra: Partial<Embedding
   const model = await loadEmbeddingModel({ modelDir: dir, intraOpThreads: 1, spinning: false, ...extra });
   const backend = new LoadingBackend();
   backend.set(new CombinedBackend(null, model.backend));
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, maxBodyBytes: 1 << 22 });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, maxBodyBytes: 1 << 22, transport: testTransport() });
   const base = `http://127.0.0.1:${server.port}`;
   return {
     base,

@@ -10,6 +10,7 @@ import { EngineBackend, type ChatModel } from '../../src/front/engine-backend.js
 import { LoadingBackend } from '../../src/front/loading-backend.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../src/front/server.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
+import { testTransport } from '../support/transport.js';
 
 export const MODEL_ID = 'serval-test';
 
@@ -27,7 +28,7 @@ export async function startOpsServer(engine: Partial<EngineOptions>, http: Parti
   const backend = new LoadingBackend();
   const model = await loadChatModel(resolveEngineConfig({ maxBatchSize: 16, ...engine, modelDir }), MODEL_ID);
   backend.set(new EngineBackend(model));
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, ...http });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, backend, transport: testTransport(), ...http });
   return {
     base: `http://127.0.0.1:${server.port}`,
     server,
