@@ -32,7 +32,8 @@ function listen(host: string, port: number, handler: RequestHandler): Promise<Li
     socket.once('close', () => sockets.delete(socket));
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => reject(listenError(host, port, error.code ?? error.message)));
+    // Later errors (a failed accept, e.g. EMFILE) are dropped like uWS drops them: the server keeps accepting.
+    server.on('error', (error: NodeJS.ErrnoException) => reject(listenError(host, port, error.code ?? error.message)));
     // exclusive: no handle shared with cluster workers; node never sets SO_REUSEPORT unless asked.
     server.listen({ host, port, exclusive: true }, () => {
       const address = server.address() as net.AddressInfo;
