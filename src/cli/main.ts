@@ -2,8 +2,6 @@
 // `serval <command>`: serve (default) or make-model.
 
 import { readFileSync } from 'node:fs';
-import { runMakeModel } from './make-model.js';
-import { runServe } from './serve.js';
 
 const USAGE = `Usage: serval <command> [options]
        serval --version
@@ -18,9 +16,10 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case undefined:
     case 'serve':
-      return runServe(rest);
+      // Loaded on use: --version and --help need none of the server.
+      return (await import('./serve.js')).runServe(rest);
     case 'make-model':
-      await runMakeModel(rest);
+      await (await import('./make-model.js')).runMakeModel(rest);
       return 0;
     case '--help':
     case '-h':
