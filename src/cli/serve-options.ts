@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import os from 'node:os';
 import { parseDevices } from '../engine/config.js';
+import { TRANSPORT_CHOICES, type TransportChoice } from '../front/transport/select.js';
 
 export interface ServeOptions {
   model: string | null;
@@ -16,6 +17,7 @@ export interface ServeOptions {
   embeddingMaxBatchTokens: number;
   host: string;
   port: number;
+  httpTransport: TransportChoice;
   servedModelName: string | null;
   workers: number;
   device: string;
@@ -63,6 +65,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
+  { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
   { name: 'served-model-name', key: 'servedModelName', type: 'string', placeholder: 'NAME', help: 'Model id reported by /v1/models and required in requests (default: the folder name).' },
   { name: 'workers', key: 'workers', type: 'int', min: 1, placeholder: 'N', help: 'Device workers, each with its own ORT session and KV slots (CPU: default 1; use 2 for throughput on 2 cores). With --device cuda:0,cuda:1 one per GPU.' },
   { name: 'device', key: 'device', type: 'string', placeholder: 'LIST', help: "Execution provider: 'cpu' (default) or a comma list like 'cuda:0,cuda:1' (one worker per GPU; needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12)." },
@@ -77,7 +80,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', min: 1, placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
   { name: 'request-timeout', key: 'requestTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A chat/completions request not finished this long after arrival (queue time included) ends with a 408 timeout_error (streams: an error event, then [DONE]) and frees its slot (default 0 = no limit).' },
-  { name: 'body-timeout', key: 'bodyTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A request body not fully received this long after its headers gets 408 and the connection is closed (default 30; 0 = no limit). Headers themselves must arrive within 10 s (uWebSockets idle timeout).' },
+  { name: 'body-timeout', key: 'bodyTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A request body not fully received this long after its headers gets 408 and the connection is closed (default 30; 0 = no limit). Headers themselves must arrive within 10 s (the idle timeout, which also closes kept-alive connections idle that long).' },
   { name: 'shutdown-timeout', key: 'shutdownTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'On SIGTERM/SIGINT: stop accepting connections, give in-flight requests this long to finish, then end the rest with a 503 error and exit 0 (default 30). A second signal skips the wait.' },
   { name: 'api-key', key: 'apiKey', type: 'string', placeholder: 'KEY', help: 'Require "Authorization: Bearer KEY" on every /v1/* route (401 otherwise). Also read from SERVAL_API_KEY or --api-key-file, which keep the key out of the process list.' },
   { name: 'api-key-file', key: 'apiKeyFile', type: 'string', placeholder: 'PATH', help: "File of accepted API keys, one per line ('#' comments and blank lines ignored); combined with --api-key / SERVAL_API_KEY." },
@@ -98,6 +101,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   embeddingMaxBatchTokens: 8192,
   host: '127.0.0.1',
   port: 8000,
+  httpTransport: 'auto',
   servedModelName: null,
   workers: 1,
   device: 'cpu',

@@ -1,16 +1,17 @@
-// One HTTP request/response pair over uWS, with the rules uWS imposes made
-// impossible to forget:
-//  - onAborted is attached at construction; after an abort `res` is never
-//    touched again and the AbortSignal fires so the backend can cancel;
-//  - every write is corked (writes happen after awaits, outside the handler);
-//  - body chunks are copied (uWS neuters the ArrayBuffer after the callback)
-//    and reading stops at the byte limit;
-//  - streamed writes report backpressure and can wait for onWritable.
+// One HTTP request/response pair over a transport's ResponseChannel, with
+// the rules that keep it correct made impossible to forget:
+//  - the abort listener is attached at construction; after an abort the
+//    channel is never touched again and the AbortSignal fires so the backend
+//    can cancel;
+//  - exactly one response is sent, whatever races (timeouts, errors, aborts);
+//  - body chunks are copied (uWS reuses their memory after the callback) and
+//    reading stops at the byte limit;
+//  - streamed writes report backpressure and can wait for the socket to drain.
 
-import { ApiError, statusLine } from '../protocol/errors.js';
-import type { HttpResponse } from './uws.js';
+import { ApiError } from '../protocol/errors.js';
+import type { Headers, ResponseChannel } from './transport/transport.js';
 
-export type Headers = Readonly<Record<string, string>>;
+export type { Headers } from './transport/transport.js';
 
 const JSON_HEADERS: Headers = { 'Content-Type': 'application/json' };
 const SSE_HEADERS: Headers = { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' };
@@ -26,7 +27,7 @@ export class Exchange {
   private writableWaiter: (() => void) | null = null;
 
   constructor(
-    private readonly res: HttpResponse,
+    private readonly channel: ResponseChannel,
     /** Called exactly once, when the response ended or the client aborted. */
     private readonly onDone: (ex: Exchange) => void,
     /** HEAD request: send status and headers (with the would-be Content-Length) but no body. */
@@ -34,7 +35,7 @@ export class Exchange {
     /** Headers added to every response (e.g. CORS). */
     private readonly commonHeaders: Headers = {},
   ) {
-    res.onAborted(() => {
+    channel.onAborted(() => {
       this.aborted = true;
       this.controller.abort();
       this.resumeWriter();
@@ -52,11 +53,11 @@ export class Exchange {
   }
 
   /**
-   * Reads the whole body. Must be called synchronously inside the uWS route
-   * handler (uWS requires onData to be attached there). Rejects with a 413
-   * ApiError — after already answering 413 and closing the connection — as
-   * soon as the body exceeds `maxBytes`; rejects with an abort error if the
-   * client goes away.
+   * Reads the whole body. Must be called synchronously inside the transport's
+   * request handler (uWS requires its data listener to be attached there).
+   * Rejects with a 413 ApiError — after already answering 413 and closing the
+   * connection — as soon as the body exceeds `maxBytes`; rejects with an
+   * abort error if the client goes away.
    */
   readBody(maxBytes: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
@@ -64,7 +65,7 @@ export class Exchange {
       let size = 0;
       let over = false;
       this.signal.addEventListener('abort', () => reject(new Error('client aborted')), { once: true });
-      this.res.onData((chunk, isLast) => {
+      this.channel.onBody((chunk, isLast) => {
         if (over || this.aborted) return;
         size += chunk.byteLength;
         if (size > maxBytes) {
@@ -77,96 +78,56 @@ export class Exchange {
         }
         // Copy: the consumer runs after this callback returns, when uWS has neutered `chunk`.
         if (isLast && parts.length === 0) {
-          resolve(Buffer.from(new Uint8Array(chunk)));
+          resolve(Buffer.from(chunk));
           return;
         }
-        parts.push(Buffer.from(new Uint8Array(chunk)));
+        parts.push(Buffer.from(chunk));
         if (isLast) resolve(Buffer.concat(parts, size));
       });
     });
   }
 
   sendJson(status: number, body: string, headers: Headers = {}, closeConnection = false): void {
-    if (this.aborted || this.done) return;
-    this.status = status;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status));
-      writeHeaders(this.res, JSON_HEADERS);
-      writeHeaders(this.res, this.commonHeaders);
-      writeHeaders(this.res, headers);
-      this.endWith(body, closeConnection);
-    });
-    this.finish();
+    this.sendBody(status, [JSON_HEADERS, this.commonHeaders, headers], body, closeConnection);
   }
 
   sendText(status: number, contentType: string, body: string, headers: Headers = {}): void {
-    if (this.aborted || this.done) return;
-    this.status = status;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(status)).writeHeader('Content-Type', contentType);
-      writeHeaders(this.res, this.commonHeaders);
-      writeHeaders(this.res, headers);
-      this.endWith(body, false);
-    });
-    this.finish();
+    this.sendBody(status, [{ 'Content-Type': contentType }, this.commonHeaders, headers], body, false);
   }
 
   /** A bodiless response (204 to a CORS preflight). */
   sendNoContent(headers: Headers): void {
     if (this.aborted || this.done) return;
     this.status = 204;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(204));
-      writeHeaders(this.res, this.commonHeaders);
-      writeHeaders(this.res, headers);
-      this.res.endWithoutBody();
-    });
+    this.channel.sendEmpty(204, [this.commonHeaders, headers]);
     this.finish();
   }
 
-  private endWith(body: string, closeConnection: boolean): void {
-    if (this.headOnly) {
-      // endWithoutBody(length) leaves the response unfinished in this uWS build and an explicit
-      // undefined becomes a garbage length: write the header ourselves and call it bare.
-      this.res.writeHeader('Content-Length', String(Buffer.byteLength(body)));
-      this.res.endWithoutBody();
-    } else {
-      this.res.end(body, closeConnection);
-    }
+  private sendBody(status: number, headers: readonly Headers[], body: string, closeConnection: boolean): void {
+    if (this.aborted || this.done) return;
+    this.status = status;
+    if (this.headOnly) this.channel.sendHead(status, headers, Buffer.byteLength(body));
+    else this.channel.send(status, headers, body, closeConnection);
+    this.finish();
   }
 
   sendError(err: ApiError, closeConnection = false): void {
     this.sendJson(err.status, JSON.stringify(err.toBody()), err.headers, closeConnection);
   }
 
-  /** Writes the 200 status and SSE headers plus `first` (the first frames) in one corked write. */
+  /** Sends the 200 status and SSE headers plus `first` (the first frames) at once. */
   beginStream(first: string): boolean {
     if (this.aborted || this.done) return false;
     this.status = 200;
     this.streaming = true;
-    this.res.onWritable(() => {
-      this.resumeWriter();
-      // uWS already buffered everything we wrote; nothing to retry.
-      return true;
-    });
-    let ok = true;
-    this.res.cork(() => {
-      this.res.writeStatus(statusLine(200));
-      writeHeaders(this.res, SSE_HEADERS);
-      writeHeaders(this.res, this.commonHeaders);
-      ok = this.res.write(first);
-    });
-    return ok;
+    this.channel.onWritable(() => this.resumeWriter());
+    return this.channel.beginStream(200, [SSE_HEADERS, this.commonHeaders], first);
   }
 
   /** Chunked write. false = backpressure built up: await waitWritable() before producing more. */
   write(chunk: string): boolean {
     if (this.aborted || this.done) return false;
-    let ok = true;
-    this.res.cork(() => {
-      ok = this.res.write(chunk);
-    });
-    return ok;
+    return this.channel.write(chunk);
   }
 
   /** Resolves when the socket drained (or the client aborted). */
@@ -180,9 +141,7 @@ export class Exchange {
   /** Ends a streamed response (zero-length chunk; the connection stays alive). */
   endStream(last = ''): void {
     if (this.aborted || this.done || !this.streaming) return;
-    this.res.cork(() => {
-      this.res.end(last);
-    });
+    this.channel.endStream(last);
     this.finish();
   }
 
@@ -197,8 +156,4 @@ export class Exchange {
     this.done = true;
     this.onDone(this);
   }
-}
-
-function writeHeaders(res: HttpResponse, headers: Headers): void {
-  for (const key in headers) res.writeHeader(key, headers[key]);
 }

@@ -1,5 +1,5 @@
-// The HTTP server: uWS app, routing, and the OpenAI endpoints, wired to a
-// GenerationBackend. Handlers validate and normalise here, then hand typed
+// The HTTP server: routing and the OpenAI endpoints over a transport
+// (uWebSockets.js or node:http, see transport/), wired to a GenerationBackend. Handlers validate and normalise here, then hand typed
 // requests to the backend; all protocol shapes come from src/protocol.
 
 import { ApiError } from '../protocol/errors.js';
@@ -24,7 +24,8 @@ import { runGeneration, type GenerationContext } from './generation.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
 import { ChatChunkEncoder, CompletionChunkEncoder } from './sse.js';
-import { closeListenSocket, createApp, listenExclusive, listenSocketPort, type HttpRequest, type HttpResponse, type ListenSocket } from './uws.js';
+import { selectTransport, type TransportChoice } from './transport/select.js';
+import type { RequestHead, ResponseChannel } from './transport/transport.js';
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -59,6 +60,8 @@ export interface HttpServerOptions {
   bodyTimeoutMs?: number | null;
   /** Default: compiled from schemas/ at startup. */
   validators?: Validators;
+  /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads, else node:http. */
+  transport?: TransportChoice;
 }
 
 export interface HttpServer {
@@ -93,7 +96,7 @@ export const DEFAULT_MAX_QUEUE = 1024;
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
 
-/** What a route handler gets; everything read from uWS's stack-allocated HttpRequest up front. */
+/** What a route handler gets; everything read from the request head up front (uWS's is stack-allocated). */
 interface RequestContext {
   ex: Exchange;
   /** Tail of a `/*` route (decoded), e.g. the model id. */
@@ -106,7 +109,7 @@ interface RequestContext {
 
 type Handler = (rc: RequestContext) => void;
 
-export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const backend = opts.backend;
   const logger = opts.logger ?? silentLogger;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -151,8 +154,8 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
 
   /**
    * Wraps a JSON POST handler: content-type and declared-length checks and the
-   * body read happen synchronously in the uWS callback (as uWS requires), the
-   * handler itself runs once the parsed body is there.
+   * body read happen synchronously in the transport's callback (as uWS
+   * requires), the handler itself runs once the parsed body is there.
    */
   const postJson = (handle: (rc: RequestContext, body: unknown) => Promise<void>): Handler => (rc) => {
     const mediaType = rc.contentType.split(';')[0].trim().toLowerCase();
@@ -300,18 +303,16 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     .add('GET', '/v1/health', health)
     .add('GET', '/metrics', renderMetrics);
 
-  // ---------------------------------------------------------------- uWS
+  // ---------------------------------------------------------------- transport
 
-  const app = createApp();
-  app.any('/*', (res: HttpResponse, req: HttpRequest) => {
-    // HttpRequest is only valid during this callback: read everything now.
+  const onRequest = (req: RequestHead, res: ResponseChannel): void => {
+    // The request head is only valid during this callback: read everything now.
     const arrival = performance.now();
-    const method = req.getMethod().toUpperCase();
-    const path = req.getUrl();
-    const authorization = req.getHeader('authorization');
-    const contentType = req.getHeader('content-type');
-    const contentLength = req.getHeader('content-length');
-    const origin = req.getHeader('origin');
+    const { method, path } = req;
+    const authorization = req.header('authorization');
+    const contentType = req.header('content-type');
+    const contentLength = req.header('content-length');
+    const origin = req.header('origin');
     let route = '*';
     const ex = new Exchange(
       res,
@@ -340,7 +341,7 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
           cors.allows(origin)
             ? {
                 'Access-Control-Allow-Methods': [...allowed, 'OPTIONS'].join(', '),
-                'Access-Control-Allow-Headers': req.getHeader('access-control-request-headers') || 'Authorization, Content-Type',
+                'Access-Control-Allow-Headers': req.header('access-control-request-headers') || 'Authorization, Content-Type',
                 'Access-Control-Max-Age': '86400',
               }
             : {},
@@ -357,58 +358,46 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
     } catch (err) {
       fail(ex, err);
     }
-  });
+  };
 
-  return new Promise((resolve, reject) => {
-    listenExclusive(app, opts.host, opts.port, (socket: ListenSocket | false) => {
-      if (socket === false) {
-        reject(new Error(`could not listen on ${opts.host}:${opts.port}`));
-        return;
+  const { transport, reason } = selectTransport(opts.transport ?? 'auto');
+  logger.info({ transport: transport.name, reason }, `HTTP transport: ${transport.name === 'uws' ? 'uWebSockets.js' : 'node:http'} (${reason})`);
+  const listener = await transport.listen(opts.host, opts.port, onRequest);
+  logger.info({ host: opts.host, port: listener.port }, 'HTTP server listening');
+  const settled = async (timeoutMs: number, force?: AbortSignal): Promise<void> => {
+    const until = performance.now() + timeoutMs;
+    while (active.size > 0 && performance.now() < until && force?.aborted !== true) await new Promise((r) => setTimeout(r, 20));
+  };
+  return {
+    port: listener.port,
+    metrics,
+    get inFlight() {
+      return active.size;
+    },
+    admission: () => (admission === null ? null : { active: admission.active, queued: admission.queued }),
+    drain: async (timeoutMs, force) => {
+      draining = true;
+      listener.stopListening();
+      const inFlightAtStart = active.size;
+      logger.info({ inFlight: inFlightAtStart, timeoutMs }, 'draining: no new connections; waiting for in-flight requests');
+      await settled(timeoutMs, force);
+      const cancelled = lifetimes.size;
+      if (cancelled > 0) {
+        logger.warn({ cancelled }, 'shutdown timeout reached: ending the remaining requests with an error');
+        for (const lifetime of [...lifetimes]) lifetime.cancel(ApiError.shuttingDown('The server is shutting down and could not finish this request in time.'));
+        // Let the error responses and SSE error events reach the clients.
+        await settled(1000);
       }
-      const port = listenSocketPort(socket);
-      logger.info({ host: opts.host, port }, 'HTTP server listening');
-      let listening = true;
-      const stopListening = (): void => {
-        if (!listening) return;
-        listening = false;
-        closeListenSocket(socket);
-      };
-      const settled = async (timeoutMs: number, force?: AbortSignal): Promise<void> => {
-        const until = performance.now() + timeoutMs;
-        while (active.size > 0 && performance.now() < until && force?.aborted !== true) await new Promise((r) => setTimeout(r, 20));
-      };
-      resolve({
-        port,
-        metrics,
-        get inFlight() {
-          return active.size;
-        },
-        admission: () => (admission === null ? null : { active: admission.active, queued: admission.queued }),
-        drain: async (timeoutMs, force) => {
-          draining = true;
-          stopListening();
-          const inFlightAtStart = active.size;
-          logger.info({ inFlight: inFlightAtStart, timeoutMs }, 'draining: no new connections; waiting for in-flight requests');
-          await settled(timeoutMs, force);
-          const cancelled = lifetimes.size;
-          if (cancelled > 0) {
-            logger.warn({ cancelled }, 'shutdown timeout reached: ending the remaining requests with an error');
-            for (const lifetime of [...lifetimes]) lifetime.cancel(ApiError.shuttingDown('The server is shutting down and could not finish this request in time.'));
-            // Let the error responses and SSE error events reach the clients.
-            await settled(1000);
-          }
-          return { inFlightAtStart, cancelled };
-        },
-        close: async () => {
-          draining = true;
-          stopListening();
-          // app.close() force-closes every socket; in-flight exchanges see onAborted and fire their signals.
-          app.close();
-          active.clear();
-          // Let abort handlers and backend cancellations run before returning.
-          await new Promise((r) => setImmediate(r));
-        },
-      });
-    });
-  });
+      return { inFlightAtStart, cancelled };
+    },
+    close: async () => {
+      draining = true;
+      listener.stopListening();
+      // In-flight exchanges see their abort listener and fire their signals.
+      await listener.closeConnections();
+      active.clear();
+      // Let abort handlers and backend cancellations run before returning.
+      await new Promise((r) => setImmediate(r));
+    },
+  };
 }

@@ -13,6 +13,7 @@ import type { HttpServer, HttpServerOptions } from '../../src/front/server.js';
 import { startServer } from '../../src/front/start-server.js';
 import type { DecoderPresetName } from '../../src/model/testmodels/presets.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
+import { testTransport } from '../support/transport.js';
 
 export const MODEL_ID = 'serval-test';
 
@@ -40,7 +41,7 @@ export async function startRealServer(
   const served = await startServer({
     chat: { id: MODEL_ID, engine: { maxBatchSize: 16, ...engine, modelDir } },
     embedding: null,
-    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, ...http },
+    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 20, transport: testTransport(), ...http },
   }).catch(async (error: unknown) => {
     await rm(root, { recursive: true, force: true });
     throw error;

@@ -14,6 +14,7 @@ import { l2Normalize, poolHidden, ReferenceEncoder } from '../../src/model/refer
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import type { SentenceTransformerConfig } from '../../src/model/types.js';
 import { TextTokenizer } from '../../src/tokenizer/tokenizer.js';
+import { testTransport } from '../support/transport.js';
 
 export async function tempDir(prefix: string): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
@@ -69,7 +70,7 @@ export async function startEmbeddingServer(dir: string, extra: Partial<Embedding
   const served = await startServer({
     chat: null,
     embedding: { modelDir: dir, intraOpThreads: 1, spinning: false, ...extra },
-    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 22 },
+    http: { host: '127.0.0.1', port: 0, maxBodyBytes: 1 << 22, transport: testTransport() },
   });
   const base = `http://127.0.0.1:${served.port}`;
   return {

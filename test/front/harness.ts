@@ -2,6 +2,7 @@
 
 import { startHttpServer, type HttpServer, type HttpServerOptions } from '../../src/front/server.js';
 import { createMetrics } from '../../src/metrics/registry.js';
+import { testTransport } from '../support/transport.js';
 import { CHAT_MODEL, FakeBackend } from './fake-backend.js';
 
 export interface Harness {
@@ -18,6 +19,7 @@ export async function startHarness(extra: Partial<HttpServerOptions> = {}): Prom
     backend,
     maxBodyBytes: 64 * 1024,
     metrics: createMetrics({ modelName: CHAT_MODEL }),
+    transport: testTransport(),
     ...extra,
   });
   return { server, backend, base: `http://127.0.0.1:${server.port}` };

@@ -13,6 +13,8 @@ import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { StopWatch, stopServer } from '../../src/cli/serve-ops.js';
 import type { Engine } from '../../src/engine/client/engine.js';
 import type { HttpServer } from '../../src/front/server.js';
+import { selectTransport } from '../../src/front/transport/select.js';
+import { testTransport } from '../support/transport.js';
 import { startChildServer } from './child-server.js';
 import { streamCompletion, type SseResult } from './helpers.js';
 
@@ -73,6 +75,10 @@ t.test('SIGTERM with 16 streams in flight: all finish, new connections refused, 
   t.equal(code, 0, 'exit code 0');
   const drained = server.logs.find((l) => l.msg === 'drained');
   t.equal(drained?.cancelled, 0, 'nothing had to be cancelled');
+  const transportLines = server.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('HTTP transport: '));
+  t.equal(transportLines.length, 1, 'one log line names the HTTP transport');
+  t.equal(transportLines[0]?.transport, selectTransport(testTransport()).transport.name, `--http-transport ${testTransport()} reached the server`);
+  t.match(transportLines[0]?.reason, /^(requested|auto: .+)$/, 'and says why');
 });
 
 t.test('streams outliving --shutdown-timeout end with an error event; exit 0', async (t) => {
