@@ -2,7 +2,7 @@
 // directions, per-request ordering, and send-side backpressure reporting.
 
 import t from 'tap';
-import '../support/thread-loaders.js';
+import '../../support/thread-loaders.js';
 import { Worker } from 'node:worker_threads';
 import { createChannelPair, FrontChannel } from '../../../src/engine/channel/channel.js';
 import type { ActorToFrontMessage } from '../../../src/engine/channel/messages.js';
