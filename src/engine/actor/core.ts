@@ -11,7 +11,7 @@ import type { TokenLogprob } from '../../sampling/logprobs.js';
 import type { SamplingParams } from '../../sampling/params.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
 import { InvalidSequenceError } from '../../scheduler/errors.js';
-import type { StepPlan } from '../../scheduler/types.js';
+import type { FinishReason, StepPlan } from '../../scheduler/types.js';
 import type { DeviceRow, DeviceStep, DeviceStepResult } from '../../worker/types.js';
 import type { EngineConfig } from '../config.js';
 
@@ -349,7 +349,7 @@ export class EngineCore {
   private finish(
     seqId: string,
     request: Request,
-    end: { reason: 'stop' | 'length' | 'abort' | 'error'; completionTokens: number; error?: { message: string; code: string } },
+    end: { reason: FinishReason; completionTokens: number; error?: { message: string; code: string } },
   ): void {
     this.requests.delete(seqId);
     this.channel.send({
