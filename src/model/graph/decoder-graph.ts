@@ -1,5 +1,5 @@
-// Builds Serval's slot-KV decoder graph ("variant C" of
-// shared/research/ort-batching.md) from a DecoderConfig and its weights.
+// Builds Serval's slot-KV decoder graph (the KV cache as a graph input, see
+// docs/engine.md) from a DecoderConfig and its weights.
 //
 // The KV cache is a caller-owned buffer fed as an input and only read; the
 // graph returns the new tokens' rotated K/V and the logits of the requested

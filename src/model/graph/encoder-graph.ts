@@ -1,7 +1,7 @@
 // Builds a BERT encoder graph (HF modeling_bert.py, post-LN) with the
 // sentence-transformers head (pooling, optional L2 normalisation) inside the
 // graph, so a batch fetches only the [B, H] sentence embeddings: the Node
-// binding copies every fetched output (shared/research/ort-batching.md §4),
+// binding copies every fetched output into a fresh buffer (measured, see docs/engine.md),
 // and [B, S, H] hidden states are S times larger than what the client needs.
 //
 // Rows are right-padded; attention_mask marks real tokens. Padding keys get a

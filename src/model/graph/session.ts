@@ -1,5 +1,5 @@
 // Creates an onnxruntime-node session for a built decoder graph with the
-// options shared/research/ort-batching.md §5 found to matter: full graph
+// options measured to matter on onnxruntime-node 1.30 CPU: full graph
 // optimisation (RMSNorm / SiLU / Transpose+MatMul fusions), an explicit
 // intra-op thread count, and a switch for intra-op spinning (turn it off when
 // one process holds several sessions, or their spinning threads steal cores).
