@@ -33,6 +33,9 @@ WORKDIR /app
 # skip: the CPU build needs none of onnxruntime-node's CUDA downloads (as .npmrc says).
 ARG ORT_INSTALL=skip
 ENV ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL}
+# Only behind a TLS-intercepting proxy: a CA bundle for npm, mounted by the build
+# (podman build -v ca.crt:/run/build-ca.crt:ro --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt).
+ARG NODE_EXTRA_CA_CERTS
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
