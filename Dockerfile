@@ -46,18 +46,27 @@ COPY schemas ./schemas
 COPY test ./test
 COPY bench ./bench
 RUN npx tsc -p . && npm prune --omit=dev && rm -rf dist/test dist/bench
+# The packages carry native builds for every platform (and uWS for every Node ABI):
+# keep this image's only (about 300 MB less). uWS has no build for Node 24, so the
+# server runs on its node:http transport (the startup log says so).
+RUN platform=$(node -p 'process.platform') arch=$(node -p 'process.arch') abi=$(node -p 'process.versions.modules') \
+ && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path "*/$platform/$arch" -exec rm -rf {} + \
+ && find node_modules/tokenizers -name 'tokenizers.*.node' ! -name "tokenizers.$platform-$arch-gnu.node" -delete \
+ && uws=node_modules/@trufflesuite/uws-js-unofficial \
+ && find $uws/binaries -type f ! -name "uws_${platform}_${arch}_${abi}.node" -delete \
+ && rm -rf $uws/dist $uws/docs $uws/src
 
 FROM node
 # tini as PID 1 forwards SIGTERM to Node (serve drains in-flight requests, then
 # exits 0) and reaps zombies.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 # The models volume belongs to the non-root user, so the built-in models can be
 # generated into it on first start (a named volume takes this owner; a bind
 # mount must be writable by uid 10001).
-RUN groupadd --system --gid 10001 serval \
- && useradd --system --uid 10001 --gid serval --home-dir /models --no-create-home --shell /usr/sbin/nologin serval \
+RUN groupadd --gid 10001 serval \
+ && useradd --uid 10001 --gid serval --home-dir /models --no-create-home --shell /usr/sbin/nologin serval \
  && mkdir /models && chown serval:serval /models
 WORKDIR /app
 ENV NODE_ENV=production SERVAL_CACHE_DIR=/models

@@ -65,9 +65,11 @@ echo "== build"
 build_ca=()
 [ -z "${NODE_EXTRA_CA_CERTS:-}" ] || build_ca=(-v "$NODE_EXTRA_CA_CERTS:/run/build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt)
 start=$(now)
-podman build -q --format docker "${flags[@]}" "${build_ca[@]}" \
-  --build-arg BASE="$base" --build-arg NODE_FROM=npm -t "$image" . > /dev/null
-echo "build: $(since "$start") s"
+build_log=/var/tmp/serval-container-build.log
+podman build --format docker "${flags[@]}" "${build_ca[@]}" \
+  --build-arg BASE="$base" --build-arg NODE_FROM=npm -t "$image" . > "$build_log" 2>&1 \
+  || { tail -40 "$build_log"; exit 1; }
+echo "build: $(since "$start") s (log: $build_log)"
 echo "image size: $(podman image inspect "$image" --format '{{.Size}}' | awk '{ printf "%.0f MB", $1 / 1e6 }')"
 podman image inspect "$image" --format 'user={{.Config.User}} entrypoint={{.Config.Entrypoint}} volumes={{.Config.Volumes}} healthcheck={{.Config.Healthcheck.Test}}'
 
@@ -83,7 +85,7 @@ echo "GET /health after $(since "$start") s (first start: built-in models genera
 curl -sf "http://127.0.0.1:$port/health"; echo
 podman logs "$name" 2>&1 | grep -m1 '"msg":"HTTP transport' || true
 echo "in the container: $(podman exec "$name" node --version), $(podman exec "$name" id), PID 1: $(podman exec "$name" cat /proc/1/cmdline | tr '\0' ' ')"
-podman exec "$name" ls -ln /models
+podman exec "$name" ls -lnd /models /models/*
 podman healthcheck run "$name" && echo 'HEALTHCHECK: healthy'
 
 echo "== chat completion"
