@@ -10,7 +10,9 @@
 # Elsewhere: `podman build -t serval .` uses node:24-trixie-slim.
 #
 # Needs root, podman, debootstrap, curl (Debian: apt-get install podman debootstrap runc).
-# SERVAL_SMOKE_FRESH_BASE=1 rebuilds the base image even if it exists.
+# SERVAL_SMOKE_FRESH_BASE=1 rebuilds the base image even if it exists;
+# SERVAL_SMOKE_CACHE=1 lets the build reuse cached layers (default: --no-cache, so the
+# printed build time is a full build's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,7 +68,9 @@ build_ca=()
 [ -z "${NODE_EXTRA_CA_CERTS:-}" ] || build_ca=(-v "$NODE_EXTRA_CA_CERTS:/run/build-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/build-ca.crt)
 start=$(now)
 build_log=/var/tmp/serval-container-build.log
-podman build --format docker "${flags[@]}" "${build_ca[@]}" \
+cache=(--no-cache)
+[ "${SERVAL_SMOKE_CACHE:-0}" = 0 ] || cache=()
+podman build --format docker "${cache[@]}" "${flags[@]}" "${build_ca[@]}" \
   --build-arg BASE="$base" --build-arg NODE_FROM=npm -t "$image" . > "$build_log" 2>&1 \
   || { tail -40 "$build_log"; exit 1; }
 echo "build: $(since "$start") s (log: $build_log)"
@@ -85,7 +89,7 @@ echo "GET /health after $(since "$start") s (first start: built-in models genera
 curl -sf "http://127.0.0.1:$port/health"; echo
 podman logs "$name" 2>&1 | grep -m1 '"msg":"HTTP transport' || true
 echo "in the container: $(podman exec "$name" node --version), $(podman exec "$name" id), PID 1: $(podman exec "$name" cat /proc/1/cmdline | tr '\0' ' ')"
-podman exec "$name" ls -lnd /models /models/*
+podman exec "$name" sh -c 'ls -lnd /models /models/*'
 podman healthcheck run "$name" && echo 'HEALTHCHECK: healthy'
 
 echo "== chat completion"
