@@ -1,7 +1,13 @@
 # Serval CPU image: Node 24 on Debian 13 (trixie), non-root, tini as PID 1.
 #   docker build -t serval .
 #   docker run --rm -p 8000:8000 -v serval-models:/models serval
-# GPU image (CUDA runtime base, onnxruntime's CUDA binaries): see Dockerfile.gpu.
+# GPU image: the same file on a CUDA 12 + cuDNN 9 runtime base, with onnxruntime's
+# CUDA execution provider (not built where this was written: no GPU, no registry):
+#   docker build -t serval:cuda12 \
+#     --build-arg BASE=docker.io/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 \
+#     --build-arg NODE_FROM=npm --build-arg ORT_INSTALL=cuda12 .
+#   docker run --rm --gpus all -p 8000:8000 -v serval-models:/models serval:cuda12 \
+#     serve --host 0.0.0.0 --port 8000 --device cuda:0
 #
 # BASE is the image both stages start from. The default, the official Node image,
 # already holds Node 24 and npm. NODE_FROM=npm is for a bare Debian base without
@@ -30,7 +36,8 @@ FROM node-${NODE_FROM} AS node
 
 FROM node AS build
 WORKDIR /app
-# skip: the CPU build needs none of onnxruntime-node's CUDA downloads (as .npmrc says).
+# skip: the CPU image needs none of onnxruntime-node's CUDA downloads (as .npmrc
+# says); cuda12 for the GPU image.
 ARG ORT_INSTALL=skip
 ENV ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL}
 # Only behind a TLS-intercepting proxy: a CA bundle for npm, mounted by the build
@@ -38,6 +45,10 @@ ENV ONNXRUNTIME_NODE_INSTALL=${ORT_INSTALL}
 ARG NODE_EXTRA_CA_CERTS
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
+# onnxruntime-node's install script fetches the CUDA execution provider. Run it
+# explicitly: npm 11 warns that it will stop running dependencies' install
+# scripts that no allowScripts entry covers.
+RUN [ "$ORT_INSTALL" = skip ] || node node_modules/onnxruntime-node/script/install.js
 COPY tsconfig.json ./
 COPY src ./src
 COPY workers ./workers
