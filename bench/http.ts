@@ -4,7 +4,7 @@
 //   node dist/bench/http.js [--url http://127.0.0.1:8000/v1 --model NAME]
 //        [--model-dir DIR] [--endpoint completions|chat] [--concurrency 1,8,32,128]
 //        [--requests N] [--prompt-len 128] [--output-len 64] [--max-level-s 60]
-//        [--workers 1] [--threads N] [--max-batch-size 32] [--max-batch-tokens 512] [--quantize int4] [--no-engine]
+//        [--workers 1] [--threads N] [--max-batch-size 32] [--max-batch-tokens 512] [--quantize int4] [--http-transport auto|uws|node] [--no-engine]
 //        [--server-node-args "--cpu-prof --cpu-prof-dir /tmp/prof"]
 //
 // Without --url it starts Serval itself (`node dist/src/cli/main.js serve --port 0`)
@@ -51,6 +51,8 @@ const { values: args } = parseArgs({
     'max-batch-size': { type: 'string', default: '32' },
     'max-batch-tokens': { type: 'string', default: '512' },
     quantize: { type: 'string' },
+    /** The Serval child's --http-transport: auto (uWS on Node 20), uws or node. */
+    'http-transport': { type: 'string', default: 'auto' },
     'no-engine': { type: 'boolean', default: false },
     /** Extra node flags for the Serval child, e.g. "--cpu-prof --cpu-prof-dir /tmp/prof". */
     'server-node-args': { type: 'string', default: '' },
@@ -249,7 +251,7 @@ interface StartedServer {
 
 async function startServal(modelDir: string): Promise<StartedServer> {
   const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const flags = ['serve', '--port', '0', '--host', '127.0.0.1', '--model', modelDir, '--workers', args.workers, '--max-batch-size', args['max-batch-size'], '--max-batch-tokens', args['max-batch-tokens'], '--log-level', 'info'];
+  const flags = ['serve', '--port', '0', '--host', '127.0.0.1', '--model', modelDir, '--workers', args.workers, '--max-batch-size', args['max-batch-size'], '--max-batch-tokens', args['max-batch-tokens'], '--http-transport', args['http-transport'], '--log-level', 'info'];
   if (args.threads) flags.push('--threads', args.threads);
   if (args.quantize) flags.push('--quantize', args.quantize);
   const nodeArgs = args['server-node-args'].split(' ').filter((a) => a.length > 0);
