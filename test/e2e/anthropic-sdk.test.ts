@@ -195,3 +195,28 @@ t.test('errors: status and error.type; the server stays up', async (t) => {
   const after = await client.messages.create(greedy({ max_tokens: 3, messages }));
   t.equal(after.type, 'message', 'the server still answers');
 });
+
+t.test('a final assistant turn is continued (prefill)', async (t) => {
+  const prefill = 'The serval is';
+  const messages: MessageParam[] = [{ role: 'user', content: 'Describe a serval.' }, { role: 'assistant', content: prefill }];
+  const made = await client.messages.create(greedy({ max_tokens: 8, messages }));
+  // The same prompt by hand: the template's rendering cut right after the prefill, as raw token ids.
+  const { template, tokenizer } = served.model;
+  const rendered = template?.render({ messages: [{ role: 'user', content: 'Describe a serval.' }, { role: 'assistant', content: prefill }], addGenerationPrompt: false, tools: null }) ?? '';
+  const prompt = await tokenizer.encode(rendered.slice(0, rendered.lastIndexOf(prefill) + prefill.length), { addSpecialTokens: false });
+  t.equal(made.usage.input_tokens, prompt.length, 'the prompt ends with the prefill');
+  const response = await fetch(`${served.base}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify({ model: MODEL_ID, prompt, max_tokens: 8, temperature: 0 }),
+  });
+  const raw = (await response.json()) as { choices: Array<{ text: string }> };
+  t.equal(text(made), raw.choices[0].text, 'the answer continues the prefill');
+});
+
+t.test('output_config.format constrains the text to the schema', async (t) => {
+  const schema = { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] }, days: { type: 'integer', minimum: 1, maximum: 7 } }, required: ['city', 'days'], additionalProperties: false };
+  const made = await client.messages.create(greedy({ max_tokens: 60, messages: [{ role: 'user', content: 'JSON please' }], output_config: { format: { type: 'json_schema', schema } } }));
+  t.equal(made.stop_reason, 'end_turn');
+  t.ok(ajv.validate(schema, JSON.parse(text(made))), `${text(made)} validates`);
+});
