@@ -271,3 +271,29 @@ t.test('x-api-key works on every route; the OpenAI routes keep their error shape
   t.equal(refused.status, 401);
   t.equal((refused.body as { error: { code: string } }).error.code, 'invalid_api_key', "OpenAI's shape on OpenAI routes");
 });
+
+t.test('a client leaving mid-stream aborts the generation; requests are counted under their route', async (t) => {
+  h.backend.endless = true;
+  h.backend.delayMs = 5;
+  t.teardown(() => {
+    h.backend.endless = false;
+    h.backend.delayMs = 0;
+  });
+  const started = h.backend.signals.length;
+  const ac = new AbortController();
+  const response = await fetch(`${h.base}/v1/messages`, { method: 'POST', headers: HEADERS, body: JSON.stringify({ ...base, stream: true }), signal: ac.signal });
+  t.equal(response.status, 200);
+  const reader = response.body?.getReader();
+  let received = '';
+  while (reader && !received.includes('tok3')) received += new TextDecoder().decode((await reader.read()).value);
+  t.match(received, /^event: message_start\n/, 'the stream opened with message_start');
+  const signal = h.backend.signals[started];
+  t.equal(signal.aborted, false, 'not aborted while the client reads');
+  ac.abort();
+  await Promise.race([h.backend.aborted, new Promise((_, reject) => setTimeout(() => reject(new Error('backend never saw the abort')), 3000))]);
+  t.equal(signal.aborted, true);
+
+  const metrics = await (await fetch(`${h.base}/metrics`)).text();
+  t.match(metrics, /http_requests_total\{[^}]*route="\/v1\/messages"[^}]*status="200"[^}]*\} [1-9]/, 'the route label');
+  t.match(metrics, /http_requests_total\{[^}]*route="\/v1\/messages"[^}]*status="400"[^}]*\} [1-9]/, 'refusals counted with their status');
+});
