@@ -1,7 +1,7 @@
-// API-key checking for `Authorization: Bearer <key>` (or `x-api-key: <key>`). Keys are compared as
-// SHA-256 digests with timingSafeEqual, and every configured key is always
-// checked, so the time taken says nothing about how much of a key matched or
-// which key it was.
+// API-key checking for `Authorization: Bearer <key>` or `x-api-key: <key>`.
+// Keys are compared as SHA-256 digests with timingSafeEqual, and every
+// configured key is always checked, so the time taken says nothing about how
+// much of a key matched or which key it was.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 
