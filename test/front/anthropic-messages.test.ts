@@ -17,7 +17,7 @@ t.teardown(() => h.server.close());
 const HEADERS = { 'content-type': 'application/json', 'x-api-key': KEY, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'tools-2024-04-04' };
 
 async function post(path: string, body: unknown, headers: Record<string, string> = HEADERS): Promise<{ status: number; body: unknown; text: string }> {
-  const response = await fetch(`${h.base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const response = await fetch(`${h.base}${path}`, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
   const text = await response.text();
   let parsed: unknown = null;
   try {
@@ -119,6 +119,8 @@ t.test('the request becomes the chat request the OpenAI route would make', async
   await post('/v1/messages', { ...base, system: 'plain', messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: 'The answer is' }] });
   t.same(h.backend.lastChat?.messages[0], { role: 'system', content: 'plain' });
   t.same([h.backend.lastChat?.addGenerationPrompt, h.backend.lastChat?.continueFinalMessage], [false, true], 'a final assistant turn is continued');
+  await post('/v1/messages', { ...base, messages: [{ role: 'user', content: 'x' }, { role: 'assistant', content: [] }] });
+  t.same([h.backend.lastChat?.addGenerationPrompt, h.backend.lastChat?.continueFinalMessage], [true, false], 'an empty one is not a prefill');
 });
 
 t.test('non-streamed: content blocks in order, stop_reason and usage', async (t) => {
@@ -239,6 +241,20 @@ t.test("errors on these routes have Anthropic's shape and status", async (t) => 
     ['wrong x-api-key', base, { ...HEADERS, 'x-api-key': 'wrong' }, 401, 'authentication_error', /API key/],
     ['no key', base, { 'content-type': 'application/json' }, 401, 'authentication_error', /x-api-key/],
     ['not JSON content', base, { ...HEADERS, 'content-type': 'text/plain' }, 415, 'invalid_request_error', /application\/json/],
+    ['body not an object', [base], HEADERS, 400, 'invalid_request_error', /JSON object/],
+    ['no messages', { ...base, messages: [] }, HEADERS, 400, 'invalid_request_error', /messages/],
+    ['max_tokens 0', { ...base, max_tokens: 0 }, HEADERS, 400, 'invalid_request_error', /max_tokens/],
+    ['temperature above 1', { ...base, temperature: 1.5 }, HEADERS, 400, 'invalid_request_error', /temperature/],
+    ['stop_sequences a string', { ...base, stop_sequences: 'x' }, HEADERS, 400, 'invalid_request_error', /stop_sequences/],
+    ['a system image block', { ...base, system: [{ type: 'image', source: {} }] }, HEADERS, 400, 'invalid_request_error', /system\[0\]\.type/],
+    ['a text block without text', { ...base, messages: [{ role: 'user', content: [{ type: 'text' }] }] }, HEADERS, 400, 'invalid_request_error', /messages\[0\]\.content\[0\]\.text/],
+    ['tool_use input not an object', { ...base, messages: [{ role: 'assistant', content: [{ type: 'tool_use', id: 'a', name: 'f', input: '{}' }] }] }, HEADERS, 400, 'invalid_request_error', /input/],
+    ['an image in a tool_result', { ...base, messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'a', content: [{ type: 'image', source: {} }] }] }] }, HEADERS, 400, 'invalid_request_error', /Image.*content\[0\]\.content\[0\]/],
+    ["tool_choice 'tool' without a name", { ...base, tools: [{ name: 'f', input_schema: {} }], tool_choice: { type: 'tool' } }, HEADERS, 400, 'invalid_request_error', /tool_choice\.name/],
+    ["tool_choice 'any' without tools", { ...base, tool_choice: { type: 'any' } }, HEADERS, 400, 'invalid_request_error', /tools/],
+    ['a tool without input_schema', { ...base, tools: [{ name: 'f' }] }, HEADERS, 400, 'invalid_request_error', /input_schema/],
+    ['malformed JSON', '{"model": ', HEADERS, 400, 'invalid_request_error', /JSON/],
+    ['a body over the limit', { ...base, system: 'x'.repeat(70 * 1024) }, HEADERS, 413, 'request_too_large', /limit/],
   ];
   for (const [name, body, headers, status, type, message] of cases) {
     const response = await post('/v1/messages', body, headers);

@@ -90,8 +90,9 @@ function promptRequest(body: AnthropicPromptFields, sampling: SamplingOptions): 
   body.messages.forEach((message, i) => messages.push(...toMessages(message, i)));
   const tools = toolsOf(body);
   const { choice, parallel } = toolChoiceOf(body, tools);
-  // A final assistant turn is a prefill: the answer continues it.
-  const prefill = body.messages[body.messages.length - 1].role === 'assistant';
+  // A final assistant turn with text is a prefill: the answer continues it.
+  const last = messages[messages.length - 1];
+  const prefill = last.role === 'assistant' && typeof last.content === 'string' && last.content !== '';
   return {
     kind: 'chat',
     model: body.model,
