@@ -65,10 +65,6 @@ export class ContentAssembler {
     return [{ type: 'content_block_stop', index: this.blocks.length - 1 }];
   }
 
-  get toolCalls(): number {
-    return this.blocks.filter((b) => b.kind === 'tool_use').length;
-  }
-
   /**
    * The finished blocks. A tool input that is not a JSON object (cut short by
    * max_tokens) becomes `{}`, the value a block starts with in the stream.
