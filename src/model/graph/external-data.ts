@@ -35,8 +35,16 @@ export class ExternalDataWriter {
     if (this.closed) throw new Error('external data file already closed');
     const offset = Math.ceil(this.end / ALIGNMENT) * ALIGNMENT;
     let written = 0;
-    while (written < bytes.byteLength) {
-      written += writeSync(this.fd, bytes, written, bytes.byteLength - written, offset + written);
+    try {
+      while (written < bytes.byteLength) {
+        written += writeSync(this.fd, bytes, written, bytes.byteLength - written, offset + written);
+      }
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(
+        `cannot stage the model's weights in ${this.dir} (${reason}); ` +
+          'it needs free space about the size of the weights as served: set SERVAL_STAGING_DIR (or TMPDIR) to a larger disk',
+      );
     }
     this.end = offset + bytes.byteLength;
     return { file: this.file, offset, length: bytes.byteLength };
