@@ -219,3 +219,12 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
       }),
   };
 }
+
+/** A URL on a port nothing listens on (connection refused). */
+export async function closedPort(): Promise<string> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}`;
+}
