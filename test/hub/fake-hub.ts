@@ -5,7 +5,7 @@
 //   GET  /api/models/ORG/NAME/tree/REV           file listing (oid, size, lfs)
 //   POST /api/models/ORG/NAME/paths-info/REV     the same for named paths
 //   GET|HEAD /ORG/NAME/resolve/REV/PATH          the file (X-Repo-Commit, ETag,
-//        X-Linked-Etag/-Size, Range); LFS files redirect to /lfs/SHA256 as the
+//        X-Linked-Etag/-Size, Range); LFS files redirect to /lfs/ORG/NAME/SHA256 as the
 //        Hub redirects to its CDN.
 // Faults on demand: drop the connection mid-file, slow a file down.
 
@@ -37,8 +37,8 @@ export interface FakeHub {
   faults: FakeHubFaults;
   /** Every request so far: `METHOD path`. */
   requests: string[];
-  /** Full-body GETs per file path (downloads, not probes). */
-  downloads(file: string): number;
+  /** Full-body GETs of a repo's file (downloads, not probes). */
+  downloads(repo: string, file: string): number;
   close(): Promise<void>;
 }
 
@@ -82,10 +82,12 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
   const requests: string[] = [];
   const downloads = new Map<string, number>();
   const sockets = new Set<Socket>();
-  const byLfs = new Map<string, { file: string; content: Buffer }>();
-  for (const repo of repos.values()) for (const [file, content] of repo.files) if (LFS_RE.test(file)) byLfs.set(sha256(content), { file, content });
+  const byLfs = new Map<string, { key: string; content: Buffer }>();
+  for (const [id, repo] of repos) for (const [file, content] of repo.files) if (LFS_RE.test(file)) byLfs.set(`${id}/${sha256(content)}`, { key: `${id}/${file}`, content });
 
-  const sendFile = (req: http.IncomingMessage, res: http.ServerResponse, file: string, content: Buffer, headers: Record<string, string>): void => {
+  /** `key` is `ORG/NAME/PATH`; faults name the PATH. */
+  const sendFile = (req: http.IncomingMessage, res: http.ServerResponse, key: string, content: Buffer, headers: Record<string, string>): void => {
+    const file = key.split('/').slice(2).join('/');
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
     const start = range ? Number(range[1]) : 0;
     const end = range && range[2] !== '' ? Math.min(Number(range[2]), content.length - 1) : content.length - 1;
@@ -99,7 +101,7 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
     });
     if (req.method === 'HEAD') return void res.end();
     const full = body.length === content.length;
-    if (full) downloads.set(file, (downloads.get(file) ?? 0) + 1);
+    if (full) downloads.set(key, (downloads.get(key) ?? 0) + 1);
     if (full && faults.dropOnce?.file === file) {
       const cut = faults.dropOnce.afterBytes;
       faults.dropOnce = undefined;
@@ -128,10 +130,10 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
     const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
     requests.push(`${req.method} ${url.pathname}`);
 
-    if (parts[0] === 'lfs' && parts.length === 2) {
-      const blob = byLfs.get(parts[1]);
+    if (parts[0] === 'lfs' && parts.length === 4) {
+      const blob = byLfs.get(parts.slice(1).join('/'));
       if (blob === undefined) return sendJson(res, 404, { error: 'Entry not found' }, 'EntryNotFound');
-      return sendFile(req, res, blob.file, blob.content, { etag: `"${parts[1]}"` });
+      return sendFile(req, res, blob.key, blob.content, { etag: `"${parts[3]}"` });
     }
     const api = parts[0] === 'api' && parts[1] === 'models';
     const [org, name, action, ...rest] = api ? parts.slice(2) : parts;
@@ -187,10 +189,10 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
       const common = { 'x-repo-commit': sha, etag: `"${gitOid(content)}"` };
       if (LFS_RE.test(file)) {
         const oid = sha256(content);
-        res.writeHead(302, { ...common, location: `/lfs/${oid}`, 'x-linked-etag': `"${oid}"`, 'x-linked-size': String(content.length) });
+        res.writeHead(302, { ...common, location: `/lfs/${repoId}/${oid}`, 'x-linked-etag': `"${oid}"`, 'x-linked-size': String(content.length) });
         return void res.end();
       }
-      return sendFile(req, res, file, content, common);
+      return sendFile(req, res, `${repoId}/${file}`, content, common);
     }
     sendJson(res, 404, { error: `no route for ${req.method} ${url.pathname}` });
   };
@@ -211,7 +213,7 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
     repos,
     faults,
     requests,
-    downloads: (file) => downloads.get(file) ?? 0,
+    downloads: (repo, file) => downloads.get(`${repo}/${file}`) ?? 0,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

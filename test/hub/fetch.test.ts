@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { snapshotFiles } from '../../src/model/hub/cache.js';
 import { fetchHubModel, type HubFetchOptions } from '../../src/model/hub/fetch-model.js';
 import { HubError } from '../../src/model/hub/errors.js';
 import { logProgress, silentProgress, terminalProgress, type DownloadProgress } from '../../src/model/hub/progress.js';
@@ -119,11 +120,11 @@ t.test('a connection dropped mid-file: the file is fetched again and ends byte-i
   const file = shards[0];
   const size = tiny.files.get(file)!.length;
   hub.faults.dropOnce = { file, afterBytes: Math.floor(size / 2) };
-  const before = hub.downloads(file);
+  const before = hub.downloads('test-org/tiny', file);
   const progress = recorder();
   const got = await fetchHubModel(spec('test-org/tiny'), options(cache, { progress }));
   t.equal(hub.faults.dropOnce, undefined, 'the fault fired');
-  t.equal(hub.downloads(file) - before, 2, 'one failed attempt, one complete');
+  t.equal(hub.downloads('test-org/tiny', file) - before, 2, 'one failed attempt, one complete');
   t.same(progress.events.filter((e) => e.startsWith('retry')), [`retry ${file} 1`]);
   t.same(readFileSync(path.join(got.path, file)), tiny.files.get(file), 'byte-identical');
   t.same(readdirSync(path.join(cache, 'models--test-org--tiny', 'blobs')).filter((b) => b.endsWith('.incomplete')), []);
@@ -170,6 +171,18 @@ t.test('Hub unreachable: the cache answers, or the error says it is empty for th
   const cached = await fetchHubModel(spec('test-org/tiny'), options(cache, { endpoint: down }));
   t.equal(cached.source, 'cache');
   t.equal(cached.offlineReason, `cannot reach ${down} (ECONNREFUSED)`);
+});
+
+t.test('an encoder repo (--embedding-model): the sentence-transformers files come along', async (t) => {
+  const dir = path.join(tempDir(t), 'embed');
+  await writeTestModel('encoder', dir);
+  const repo = repoFromDir(dir);
+  const own = await startFakeHub(new Map([['test-org/embed', repo]]));
+  t.teardown(() => own.close());
+  const cache = tempDir(t);
+  const got = await fetchHubModel(spec('test-org/embed'), { ...options(cache, { endpoint: own.url }), role: 'encoder' });
+  t.same(await snapshotFiles(got.path), [...repo.files.keys()].sort(), 'every file of the sentence-transformers folder');
+  t.ok(repo.files.has('modules.json') && [...repo.files.keys()].some((f) => /^\d+_Pooling\/config\.json$/.test(f)), 'modules.json and the pooling config are among them');
 });
 
 t.test('progress: log lines at start, every interval and at the end; a redrawn line on a terminal', async (t) => {

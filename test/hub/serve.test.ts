@@ -22,6 +22,8 @@ import { hubEnv, spawnServe, type ServeProcess } from './spawn-serve.js';
 const root = tempDir(t, 'serval-hub-serve-');
 const modelDir = path.join(root, 'tiny');
 await writeTestModel('tiny', modelDir);
+const encoderDir = path.join(root, 'embed');
+await writeTestModel('encoder', encoderDir);
 const WEIGHTS = 'model.safetensors';
 const weights = readFileSync(path.join(modelDir, WEIGHTS));
 const weightsBlob = createHash('sha256').update(weights).digest('hex');
@@ -34,6 +36,7 @@ function repos(): Map<string, ReturnType<typeof repoFromDir>> {
   ]);
   return new Map([
     ['test-org/tiny', repoFromDir(modelDir)],
+    ['test-org/embed', repoFromDir(encoderDir)],
     ['test-org/gated', repoFromDir(modelDir, { gated: true })],
     ['test-org/bin-only', repoFromFiles(binOnly)],
   ]);
@@ -66,28 +69,36 @@ async function failedStart(args: string[], env: NodeJS.ProcessEnv): Promise<{ co
   return { code, message: lines[lines.length - 1] };
 }
 
-t.test('--model test-org/tiny: downloads while /health is 503, serves under the hub id, then again offline from the cache', async (t) => {
+t.test('--model test-org/tiny: downloads while /health is 503, serves under the hub id (--embedding-model too), then again offline from the cache', async (t) => {
   const home = tempDir(t);
   // Its own hub, stopped halfway.
   const hub = await startFakeHub(repos());
   t.teardown(() => hub.close());
   // Slow enough (~1.5 s) that the server is surely listening while the weights still arrive.
   hub.faults.slow = { file: WEIGHTS, chunkBytes: 16_384, intervalMs: Math.ceil(1500 / Math.ceil(weights.length / 16_384)) };
-  const server = spawnServe(['--model', 'test-org/tiny'], hubEnv({ HF_HOME: home, HF_ENDPOINT: hub.url }));
+  // And the connection drops halfway through the tokenizer once: the start recovers.
+  const tokenizer = readFileSync(path.join(modelDir, 'tokenizer.json'));
+  hub.faults.dropOnce = { file: 'tokenizer.json', afterBytes: Math.floor(tokenizer.length / 2) };
+  const server = spawnServe(['--model', 'test-org/tiny', '--embedding-model', 'test-org/embed'], hubEnv({ HF_HOME: home, HF_ENDPOINT: hub.url }));
   t.teardown(() => server.stop());
   const port = await server.listening;
   const base = `http://127.0.0.1:${port}`;
   const during = await fetch(`${base}/health`);
   t.equal(during.status, 503, '/health is 503 while the model downloads');
   await server.ready;
-  t.equal(hub.downloads(WEIGHTS), 1);
+  t.equal(hub.downloads('test-org/tiny', WEIGHTS), 1);
+  t.equal(hub.faults.dropOnce, undefined, 'the connection was dropped');
+  t.match(logged(server, 'download failed; retrying'), { file: 'tokenizer.json', attempt: 1 });
+  t.same(readFileSync(path.join(home, 'hub', 'models--test-org--tiny', 'snapshots', hub.repos.get('test-org/tiny')!.sha, 'tokenizer.json')), tokenizer, 'the retried file is byte-identical');
   t.equal((await fetch(`${base}/health`)).status, 200, '/health is 200 once loaded');
   const models = await getJson(base, '/v1/models');
   t.same(
     (models.json.data as Array<{ id: string }>).map((m) => m.id),
-    ['test-org/tiny'],
-    '/v1/models reports the hub id',
+    ['test-org/tiny', 'test-org/embed'],
+    '/v1/models reports the hub ids',
   );
+  const embedded = await getJson(base, '/v1/embeddings', { model: 'test-org/embed', input: 'hello' });
+  t.equal(embedded.status, 200, 'the encoder from the hub answers');
   const text = await chat(base, 'test-org/tiny');
   t.type(text, 'string');
   const sha = hub.repos.get('test-org/tiny')!.sha;
