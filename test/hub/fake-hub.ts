@@ -65,8 +65,18 @@ export function repoFromFiles(files: Map<string, Buffer>, opts: { gated?: boolea
   return { files, refs: new Map([['main', sha]]), sha, gated: opts.gated ?? false };
 }
 
-const gitOid = (b: Buffer): string => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
-const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+// Hashed once per content: the listing is asked for on every start.
+const hashes = new WeakMap<Buffer, { oid: string; sha256: string }>();
+function hashed(b: Buffer): { oid: string; sha256: string } {
+  let h = hashes.get(b);
+  if (h === undefined) {
+    h = { oid: createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex'), sha256: createHash('sha256').update(b).digest('hex') };
+    hashes.set(b, h);
+  }
+  return h;
+}
+const gitOid = (b: Buffer): string => hashed(b).oid;
+const sha256 = (b: Buffer): string => hashed(b).sha256;
 
 function entry(file: string, content: Buffer): Record<string, unknown> {
   const base = { type: 'file', oid: gitOid(content), size: content.length, path: file };

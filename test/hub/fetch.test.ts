@@ -10,7 +10,7 @@ import t from 'tap';
 import { snapshotFiles } from '../../src/model/hub/cache.js';
 import { fetchHubModel, type HubFetchOptions } from '../../src/model/hub/fetch-model.js';
 import { HubError } from '../../src/model/hub/errors.js';
-import { logProgress, silentProgress, terminalProgress, type DownloadProgress } from '../../src/model/hub/progress.js';
+import { formatBytes, logProgress, silentProgress, terminalProgress, type DownloadProgress } from '../../src/model/hub/progress.js';
 import { parseHubSpec, type HubSpec } from '../../src/model/hub/spec.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { tempDir } from '../model/helpers.js';
@@ -213,4 +213,6 @@ t.test('progress: log lines at start, every interval and at the end; a redrawn l
   now = 4_000;
   bar.done('a.gguf', 2_000_000);
   t.match(written, /2\.0 MB \/ 2\.0 MB 100% 500\.0 kB\/s in 00:04\n$/);
+  t.equal(formatBytes(417.17), '417 B', 'whole bytes below 1 kB');
+  t.equal(formatBytes(1_234_567_890), '1.2 GB');
 });

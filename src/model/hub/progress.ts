@@ -32,7 +32,7 @@ export function formatBytes(n: number): string {
     v /= 1000;
     u++;
   }
-  return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+  return `${u === 0 ? Math.round(v) : v.toFixed(1)} ${units[u]}`;
 }
 
 function formatSeconds(s: number): string {
