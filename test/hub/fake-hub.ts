@@ -35,7 +35,7 @@ export interface FakeHub {
   url: string;
   repos: Map<string, FakeRepo>;
   faults: FakeHubFaults;
-  /** Every request so far: `METHOD path`. */
+  /** Every request so far: `METHOD path[ Range]`, e.g. `GET /lfs/o/n/<sha256> bytes=100-`. */
   requests: string[];
   /** Full-body GETs of a repo's file (downloads, not probes). */
   downloads(repo: string, file: string): number;
@@ -138,7 +138,7 @@ export async function startFakeHub(repos: Map<string, FakeRepo>, faults: FakeHub
   const handle = (req: http.IncomingMessage, res: http.ServerResponse, bodyText: string): void => {
     const url = new URL(req.url ?? '/', 'http://hub');
     const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
-    requests.push(`${req.method} ${url.pathname}`);
+    requests.push(`${req.method} ${url.pathname}${req.headers.range === undefined ? '' : ` ${req.headers.range}`}`);
 
     if (parts[0] === 'lfs' && parts.length === 4) {
       const blob = byLfs.get(parts.slice(1).join('/'));

@@ -115,18 +115,23 @@ t.test('downloads the needed files into the huggingface_hub cache layout, then s
   t.equal(hub.requests.length, offlineBefore, 'a cached commit sha needs no request');
 });
 
-t.test('a connection dropped mid-file: the file is fetched again and ends byte-identical', async (t) => {
+t.test('a connection dropped mid-file: the download resumes where it stopped and ends byte-identical', async (t) => {
   const cache = tempDir(t);
   const file = shards[0];
-  const size = tiny.files.get(file)!.length;
-  hub.faults.dropOnce = { file, afterBytes: Math.floor(size / 2) };
-  const before = hub.downloads('test-org/tiny', file);
+  const content = tiny.files.get(file)!;
+  const cut = Math.floor(content.length / 2);
+  hub.faults.dropOnce = { file, afterBytes: cut };
+  const before = hub.requests.length;
   const progress = recorder();
   const got = await fetchHubModel(spec('test-org/tiny'), options(cache, { progress }));
   t.equal(hub.faults.dropOnce, undefined, 'the fault fired');
-  t.equal(hub.downloads('test-org/tiny', file) - before, 2, 'one failed attempt, one complete');
   t.same(progress.events.filter((e) => e.startsWith('retry')), [`retry ${file} 1`]);
-  t.same(readFileSync(path.join(got.path, file)), tiny.files.get(file), 'byte-identical');
+  const blobUrl = `/lfs/test-org/tiny/${sha256(content)}`;
+  const gets = hub.requests.slice(before).filter((r) => r.startsWith(`GET ${blobUrl}`) && r !== `GET ${blobUrl} bytes=0-0`);
+  t.equal(gets.length, 2, 'the cut request and one more');
+  const resumedAt = Number(/ bytes=(\d+)-/.exec(gets[1])?.[1]);
+  t.ok(resumedAt > 0 && resumedAt <= cut, `the second asks for the rest only (from byte ${resumedAt} of ${content.length})`);
+  t.same(readFileSync(path.join(got.path, file)), content, 'byte-identical');
   t.same(readdirSync(path.join(cache, 'models--test-org--tiny', 'blobs')).filter((b) => b.endsWith('.incomplete')), []);
 });
 

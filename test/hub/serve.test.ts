@@ -89,6 +89,7 @@ t.test('--model test-org/tiny: downloads while /health is 503, serves under the 
   t.equal(hub.downloads('test-org/tiny', WEIGHTS), 1);
   t.equal(hub.faults.dropOnce, undefined, 'the connection was dropped');
   t.match(logged(server, 'download failed; retrying'), { file: 'tokenizer.json', attempt: 1 });
+  t.match(logged(server, 'resuming download'), { file: 'tokenizer.json', bytes: tokenizer.length }, 'and resumes the file');
   t.same(readFileSync(path.join(home, 'hub', 'models--test-org--tiny', 'snapshots', hub.repos.get('test-org/tiny')!.sha, 'tokenizer.json')), tokenizer, 'the retried file is byte-identical');
   t.equal((await fetch(`${base}/health`)).status, 200, '/health is 200 once loaded');
   const models = await getJson(base, '/v1/models');
@@ -140,8 +141,11 @@ t.test('a start killed mid-download leaves nothing a later start takes for compl
   t.match(offline.message, /^serval serve: failed to load the model: HF_HUB_OFFLINE is set, and the cached snapshot \w{12} of test-org\/tiny is incomplete \(.*model\.safetensors.*\): run once with network access to finish the download$/);
   hub.faults.slow = undefined;
   // The next fetch with the network (what the next start runs) downloads it whole.
+  const partial = statSync(incomplete).size;
+  const before = hub.requests.length;
   const again = await fetchHubModel(parseHubSpec('test-org/tiny')!, { role: 'decoder', settings: hubSettings(env), progress: silentProgress });
   t.equal(again.downloadedFiles, 1, 'only the interrupted file is fetched again');
+  t.ok(hub.requests.slice(before).includes(`GET /lfs/test-org/tiny/${weightsBlob} bytes=${partial}-${weights.length - 1}`), 'from where the killed start stopped');
   t.same(readFileSync(path.join(repoDir, 'snapshots', sha, WEIGHTS)), weights, 'byte-identical');
   t.same(readdirSync(path.join(repoDir, 'blobs')).filter((b) => b.endsWith('.incomplete')), []);
 });

@@ -1,15 +1,21 @@
-// One file of a snapshot into the cache, through @huggingface/hub's
-// downloadFileToCacheDir: it streams into `blobs/<etag>.incomplete` and renames
-// to `blobs/<etag>` only when the body ended, then links the snapshot path.
-// Here: progress (by watching the .incomplete file grow), a size check
-// against the repo listing, and retries when the connection drops — each
-// attempt restarts the file (the library truncates the .incomplete file), so
-// nothing partial is ever taken for complete.
+// One file of a snapshot into the cache, as @huggingface/hub's
+// downloadFileToCacheDir lays it out (stream into `blobs/<etag>.incomplete`,
+// rename to `blobs/<etag>` once whole, link `snapshots/<sha>/<path>` to it),
+// with what that function lacks: a download cut short resumes where the
+// `.incomplete` file ends (the blob is content-addressed, so its bytes are a
+// prefix of the same file) through the library's blob `slice` — a Range
+// request, or the xet protocol for xet-stored files — and the file is checked
+// against the size the repo lists before it takes its final name. Progress
+// comes from watching the `.incomplete` file grow.
 
-import { rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { downloadFileToCacheDir } from '@huggingface/hub';
+import { downloadFile } from '@huggingface/hub';
 import { blobPath, fileSize } from './cache.js';
 import { checkedFetch, HubError, HubHttpError } from './errors.js';
 import type { DownloadProgress } from './progress.js';
@@ -18,7 +24,7 @@ import type { DownloadProgress } from './progress.js';
 export interface RepoFile {
   path: string;
   size: number;
-  /** The blob name the library uses: LFS sha256, else xet hash, else git oid. */
+  /** The blob name huggingface_hub uses: LFS sha256, else xet hash, else git oid. */
   etag: string;
 }
 
@@ -28,7 +34,6 @@ export interface FileTarget {
   repoDir: string;
   snapshot: string;
   endpoint: string;
-  cacheDir: string;
   token: string | null;
   progress: DownloadProgress;
 }
@@ -36,26 +41,29 @@ export interface FileTarget {
 export const MAX_ATTEMPTS = 4;
 const POLL_MS = 250;
 
-/** Whether the snapshot already holds `file` complete (links followed); a wrong-sized one is removed. */
-async function cached(target: FileTarget, file: RepoFile): Promise<boolean> {
-  const pointer = path.join(target.snapshot, file.path);
-  const size = await fileSize(pointer);
-  if (size === file.size) return true;
-  if (size !== null) await discard(target, file);
-  return false;
-}
-
-async function discard(target: FileTarget, file: RepoFile): Promise<void> {
-  await rm(path.join(target.snapshot, file.path), { force: true });
-  await rm(blobPath(target.repoDir, file.etag), { force: true });
-}
-
-/** Ensures the snapshot holds `file`; returns whether it was downloaded (false: already cached). */
+/** Ensures the snapshot holds `file`; returns whether anything was downloaded (false: already cached). */
 export async function ensureFile(target: FileTarget, file: RepoFile): Promise<boolean> {
-  if (await cached(target, file)) return false;
-  const incomplete = `${blobPath(target.repoDir, file.etag)}.incomplete`;
+  const pointer = path.join(target.snapshot, file.path);
+  const pointed = await fileSize(pointer);
+  if (pointed === file.size) return false;
+  const blob = blobPath(target.repoDir, file.etag);
+  // A wrong-sized entry was not written by a complete download: start over.
+  if (pointed !== null) await Promise.all([rm(pointer, { force: true }), rm(blob, { force: true })]);
+  let downloaded = false;
+  if ((await fileSize(blob)) !== file.size) {
+    await rm(blob, { force: true });
+    await downloadBlob(target, file, blob);
+    downloaded = true;
+  }
+  await linkBlob(blob, pointer);
+  return downloaded;
+}
+
+async function downloadBlob(target: FileTarget, file: RepoFile, blob: string): Promise<void> {
+  const incomplete = `${blob}.incomplete`;
+  await mkdir(path.dirname(blob), { recursive: true });
   for (let attempt = 1; ; attempt++) {
-    target.progress.start(file.path, file.size);
+    target.progress.start(file.path, file.size, (await fileSize(incomplete)) ?? 0);
     const watch = setInterval(() => {
       stat(incomplete).then(
         (s) => target.progress.update(file.path, s.size),
@@ -63,26 +71,13 @@ export async function ensureFile(target: FileTarget, file: RepoFile): Promise<bo
       );
     }, POLL_MS);
     try {
-      await quietly(() =>
-        downloadFileToCacheDir({
-          repo: target.repo,
-          path: file.path,
-          revision: target.sha,
-          hubUrl: target.endpoint,
-          cacheDir: target.cacheDir,
-          fetch: checkedFetch(),
-          ...(target.token === null ? {} : { accessToken: target.token }),
-        }),
-      );
-      const size = await fileSize(path.join(target.snapshot, file.path));
-      if (size !== file.size) {
-        await discard(target, file);
-        throw new Error(`received ${size ?? 0} bytes, the repo lists ${file.size}`);
-      }
-      target.progress.done(file.path, size);
-      return true;
+      await fetchInto(target, file, incomplete);
+      await rename(incomplete, blob);
+      target.progress.done(file.path, file.size);
+      return;
     } catch (error) {
       if (error instanceof HubHttpError && !retriable(error)) throw error;
+      if (error instanceof HubError) throw error;
       const reason = describe(error);
       if (attempt >= MAX_ATTEMPTS) throw new HubError(`downloading ${file.path} of ${target.repo} failed ${attempt} times, last: ${reason}`);
       target.progress.retry(file.path, attempt, reason);
@@ -90,6 +85,46 @@ export async function ensureFile(target: FileTarget, file: RepoFile): Promise<bo
     } finally {
       clearInterval(watch);
     }
+  }
+}
+
+/** Appends the rest of the file to `incomplete` (creating it when absent); throws unless it ends whole. */
+async function fetchInto(target: FileTarget, file: RepoFile, incomplete: string): Promise<void> {
+  let have = (await fileSize(incomplete)) ?? 0;
+  if (have > file.size) {
+    await rm(incomplete, { force: true });
+    have = 0;
+  }
+  if (have < file.size) {
+    const remote = await downloadFile({
+      repo: target.repo,
+      path: file.path,
+      revision: target.sha,
+      hubUrl: target.endpoint,
+      fetch: checkedFetch(),
+      ...(target.token === null ? {} : { accessToken: target.token }),
+    });
+    if (remote === null) throw new HubError(`${target.repo}@${target.sha.slice(0, 12)} has no ${file.path}, though it lists it`);
+    if (remote.size !== file.size) throw new HubError(`${target.repo}: ${file.path} is ${remote.size} bytes to download but listed as ${file.size}`);
+    const body = remote.slice(have).stream() as ReadableStream<Uint8Array>;
+    await pipeline(Readable.fromWeb(body), createWriteStream(incomplete, { flags: have > 0 ? 'a' : 'w' }));
+  }
+  const size = (await fileSize(incomplete)) ?? 0;
+  if (size !== file.size) {
+    // Longer than listed cannot be a prefix: drop it. Shorter: keep it for the next attempt to resume.
+    if (size > file.size) await rm(incomplete, { force: true });
+    throw new Error(`received ${size} of ${file.size} bytes`);
+  }
+}
+
+/** Links the snapshot path to the blob, relatively as huggingface_hub does; copies where links fail. */
+async function linkBlob(blob: string, pointer: string): Promise<void> {
+  await mkdir(path.dirname(pointer), { recursive: true });
+  await rm(pointer, { force: true });
+  try {
+    await symlink(path.relative(path.dirname(pointer), blob), pointer);
+  } catch {
+    await copyFile(blob, pointer);
   }
 }
 
@@ -101,24 +136,4 @@ function retriable(error: HubHttpError): boolean {
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
-}
-
-let quietDepth = 0;
-let savedDebug: typeof console.debug = console.debug;
-
-/**
- * Runs `fn` with console.debug muted: the library prints "Downloading X to Y"
- * with it, a plain line on stdout amid the JSON log lines (and under the
- * progress bar). Serval itself never uses console.debug.
- */
-async function quietly<T>(fn: () => Promise<T>): Promise<T> {
-  if (quietDepth++ === 0) {
-    savedDebug = console.debug;
-    console.debug = () => {};
-  }
-  try {
-    return await fn();
-  } finally {
-    if (--quietDepth === 0) console.debug = savedDebug;
-  }
 }

@@ -75,7 +75,7 @@ export async function fetchHubModel(spec: HubSpec, options: HubFetchOptions): Pr
   const snapshot = snapshotDir(repoDir, sha);
   const selection = selectFiles(spec.repo, [...files.keys()], options.role, gguf);
   await writeRef(repoDir, spec.revision, sha);
-  const target: FileTarget = { repo: spec.repo, sha, repoDir, snapshot, endpoint: settings.endpoint, cacheDir: settings.cacheDir, token: settings.token, progress: options.progress };
+  const target: FileTarget = { repo: spec.repo, sha, repoDir, snapshot, endpoint: settings.endpoint, token: settings.token, progress: options.progress };
   let downloadedFiles = 0;
   let downloadedBytes = 0;
   const ensure = async (name: string): Promise<void> => {

@@ -2,8 +2,8 @@
 // stderr), or rate-limited log lines when the output is not a terminal.
 
 export interface DownloadProgress {
-  /** A file starts (or restarts after a failed attempt) downloading. */
-  start(file: string, total: number): void;
+  /** A file starts downloading, or resumes at byte `from` (a previous attempt's part). */
+  start(file: string, total: number, from?: number): void;
   /** Bytes of the file received so far. */
   update(file: string, bytes: number): void;
   done(file: string, bytes: number): void;
@@ -21,6 +21,8 @@ export const silentProgress: DownloadProgress = { start() {}, update() {}, done(
 interface FileState {
   total: number;
   startedAt: number;
+  /** Bytes already there when this attempt started (resumed). */
+  from: number;
   bytes: number;
 }
 
@@ -44,10 +46,10 @@ function formatSeconds(s: number): string {
   return h > 0 ? `${h}:${mm}:${ss}` : `${mm}:${ss}`;
 }
 
-/** Average rate since the file started, in bytes per second. */
+/** Average rate since this attempt started, in bytes per second. */
 function rateOf(state: FileState, now: number): number {
   const seconds = (now - state.startedAt) / 1000;
-  return seconds > 0 ? state.bytes / seconds : 0;
+  return seconds > 0 ? (state.bytes - state.from) / seconds : 0;
 }
 
 /** One redrawn line per file on a terminal stream. */
@@ -66,8 +68,8 @@ export function terminalProgress(out: NodeJS.WriteStream, now: () => number = Da
     out.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
   };
   return {
-    start(file, total) {
-      files.set(file, { total, startedAt: now(), bytes: 0 });
+    start(file, total, from = 0) {
+      files.set(file, { total, startedAt: now(), from, bytes: from });
       draw(file, false);
     },
     update(file, bytes) {
@@ -93,10 +95,10 @@ export function terminalProgress(out: NodeJS.WriteStream, now: () => number = Da
 export function logProgress(log: ProgressLog, everyMs = 10_000, now: () => number = Date.now): DownloadProgress {
   const files = new Map<string, FileState & { loggedAt: number }>();
   return {
-    start(file, total) {
+    start(file, total, from = 0) {
       const t = now();
-      files.set(file, { total, startedAt: t, bytes: 0, loggedAt: t });
-      log.info({ file, bytes: total }, 'downloading');
+      files.set(file, { total, startedAt: t, from, bytes: from, loggedAt: t });
+      log.info(from > 0 ? { file, bytes: total, resumeFrom: from } : { file, bytes: total }, from > 0 ? 'resuming download' : 'downloading');
     },
     update(file, bytes) {
       const s = files.get(file);
