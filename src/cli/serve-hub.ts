@@ -20,8 +20,11 @@ export interface ModelArg {
   locate: (() => Promise<string>) | null;
 }
 
-/** What --model / --embedding-model `arg` names; `ggufFile` is --gguf-file (chat model only). */
-export function modelArg(arg: string, role: ModelRole, ggufFile: string | null, logger: Logger): ModelArg {
+/**
+ * What --model / --embedding-model `arg` names; `ggufFile` is --gguf-file
+ * (chat model only); `signal` stops a download (a signal during startup).
+ */
+export function modelArg(arg: string, role: ModelRole, ggufFile: string | null, logger: Logger, signal: AbortSignal): ModelArg {
   const spec = hubSpecOf(arg);
   if (spec === null) {
     if (ggufFile !== null) throw new UsageError(`--gguf-file needs --model to name a Hugging Face repo, but '${arg}' is a local path`);
@@ -32,7 +35,7 @@ export function modelArg(arg: string, role: ModelRole, ggufFile: string | null, 
   const locate = async (): Promise<string> => {
     const settings = hubSettings();
     const progress = process.stderr.isTTY ? terminalProgress(process.stderr) : logProgress(logger);
-    const model = await fetchHubModel(spec, { role, ggufFile, settings, progress });
+    const model = await fetchHubModel(spec, { role, ggufFile, settings, progress, signal });
     const from = { model: spec.given, revision: model.revision, sha: model.sha, path: model.path, cache: settings.cacheDir };
     if (model.source === 'download') {
       logger.info({ ...from, files: model.downloadedFiles, bytes: model.downloadedBytes }, 'model files downloaded from the Hugging Face Hub');

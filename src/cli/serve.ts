@@ -35,12 +35,13 @@ export async function runServe(argv: string[]): Promise<number> {
   // --model none: embeddings only.
   const modelDir = options.model === 'none' ? null : (options.model ?? defaults!.chatModelDir);
   const embeddingDir = embeddingModelDir(options, defaults);
-  // Hub ids are fetched once the server listens (see locate below).
+  // Hub ids are fetched once the server listens (see locate below); a signal meanwhile stops the download.
+  const fetching = new AbortController();
   let chatArg: ModelArg | null;
   let embeddingArg: ModelArg | null;
   try {
-    chatArg = modelDir === null ? null : modelArg(modelDir, 'decoder', options.ggufFile, logger);
-    embeddingArg = embeddingDir === null ? null : modelArg(embeddingDir, 'encoder', null, logger);
+    chatArg = modelDir === null ? null : modelArg(modelDir, 'decoder', options.ggufFile, logger, fetching.signal);
+    embeddingArg = embeddingDir === null ? null : modelArg(embeddingDir, 'encoder', null, logger, fetching.signal);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`serval serve: ${error.message}\n`);
@@ -48,6 +49,7 @@ export async function runServe(argv: string[]): Promise<number> {
   }
   const devices = parseDevices(options.device, options.workers);
   const stop = new StopWatch();
+  void stop.stopped.then(() => fetching.abort());
   let served: RunningServer;
   try {
     served = await startServer({
@@ -78,6 +80,11 @@ export async function runServe(argv: string[]): Promise<number> {
   } catch (error) {
     if (!(error instanceof ModelLoadError)) throw error;
     stop.dispose();
+    if (fetching.signal.aborted) {
+      // Stopped on purpose while downloading: a clean stop; the partial file resumes next time.
+      process.stderr.write('serval serve: stopped while fetching the model\n');
+      return 0;
+    }
     process.stderr.write(`serval serve: ${error.message}\n`);
     return 1;
   }

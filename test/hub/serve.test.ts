@@ -120,18 +120,29 @@ t.test('--model test-org/tiny: downloads while /health is 503, serves under the 
   t.equal(await again.stop(), 0);
 });
 
-t.test('a start killed mid-download leaves nothing a later start takes for complete', async (t) => {
+t.test('a start stopped (SIGTERM) or killed mid-download leaves nothing a later start takes for complete, and the part resumes', async (t) => {
   const home = tempDir(t);
   const repoDir = path.join(home, 'hub', 'models--test-org--tiny');
   const incomplete = path.join(repoDir, 'blobs', `${weightsBlob}.incomplete`);
   hub.faults.slow = { file: WEIGHTS, chunkBytes: 8192, intervalMs: 100 };
   t.teardown(() => (hub.faults.slow = undefined));
   const env = hubEnv({ HF_HOME: home, HF_ENDPOINT: hub.url });
+  // SIGTERM (Ctrl-C) during the download stops it at once: a clean stop, the part kept.
+  const first = spawnServe(['--model', 'test-org/tiny'], env);
+  t.teardown(() => first.stop());
+  while (!existsSync(incomplete) || statSync(incomplete).size === 0) await sleep(20);
+  first.child.kill('SIGTERM');
+  t.equal((await first.exited).code, 0, 'SIGTERM while downloading: exit 0');
+  t.match(first.stderr(), /serval serve: stopped while fetching the model\n$/);
+  const afterTerm = statSync(incomplete).size;
+  t.ok(afterTerm < weights.length, 'the download stopped with the process, unfinished');
+  // SIGKILL: the next start resumes the part, then dies mid-file.
   const server = spawnServe(['--model', 'test-org/tiny'], env);
   t.teardown(() => server.stop());
-  while (!existsSync(incomplete) || statSync(incomplete).size === 0) await sleep(20);
+  while (statSync(incomplete).size <= afterTerm) await sleep(20);
   server.child.kill('SIGKILL');
   await server.exited;
+  t.ok(hub.requests.includes(`GET /lfs/test-org/tiny/${weightsBlob} bytes=${afterTerm}-${weights.length - 1}`), 'the second start resumed the first one\'s part');
   t.ok(statSync(incomplete).size < weights.length, 'the kill hit mid-file');
   const sha = hub.repos.get('test-org/tiny')!.sha;
   t.notOk(existsSync(path.join(repoDir, 'blobs', weightsBlob)), 'no blob under the final name');

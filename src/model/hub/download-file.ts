@@ -36,6 +36,8 @@ export interface FileTarget {
   endpoint: string;
   token: string | null;
   progress: DownloadProgress;
+  /** Stops the download (the `.incomplete` file stays, to resume). */
+  signal?: AbortSignal;
 }
 
 export const MAX_ATTEMPTS = 4;
@@ -76,12 +78,13 @@ async function downloadBlob(target: FileTarget, file: RepoFile, blob: string): P
       target.progress.done(file.path, file.size);
       return;
     } catch (error) {
+      if (target.signal?.aborted) throw new HubError(`downloading ${file.path} of ${target.repo} was stopped`);
       if (error instanceof HubHttpError && !retriable(error)) throw error;
       if (error instanceof HubError) throw error;
       const reason = describe(error);
       if (attempt >= MAX_ATTEMPTS) throw new HubError(`downloading ${file.path} of ${target.repo} failed ${attempt} times, last: ${reason}`);
       target.progress.retry(file.path, attempt, reason);
-      await sleep(250 * 2 ** (attempt - 1));
+      await sleep(250 * 2 ** (attempt - 1), undefined, { signal: target.signal });
     } finally {
       clearInterval(watch);
     }
@@ -101,7 +104,7 @@ async function fetchInto(target: FileTarget, file: RepoFile, incomplete: string)
       path: file.path,
       revision: target.sha,
       hubUrl: target.endpoint,
-      fetch: checkedFetch(),
+      fetch: checkedFetch(target.signal),
       ...(target.token === null ? {} : { accessToken: target.token }),
     });
     if (remote === null) throw new HubError(`${target.repo}@${target.sha.slice(0, 12)} has no ${file.path}, though it lists it`);

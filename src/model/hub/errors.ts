@@ -22,10 +22,10 @@ export class HubHttpError extends Error {
   }
 }
 
-/** A fetch that throws HubHttpError on any non-2xx response (redirects are followed before). */
-export function checkedFetch(inner: typeof fetch = fetch): typeof fetch {
+/** A fetch that throws HubHttpError on any non-2xx response (redirects are followed before), aborted by `signal`. */
+export function checkedFetch(signal?: AbortSignal, inner: typeof fetch = fetch): typeof fetch {
   return async (input, init) => {
-    const response = await inner(input, init);
+    const response = await inner(input, signal === undefined ? init : { ...init, signal });
     if (response.ok) return response;
     const text = await response.text().catch(() => '');
     let detail = text.trim() || response.statusText;

@@ -21,6 +21,8 @@ export interface HubFetchOptions {
   ggufFile?: string | null;
   settings: HubSettings;
   progress: DownloadProgress;
+  /** Stops asking the Hub and downloading (e.g. on SIGTERM during startup). */
+  signal?: AbortSignal;
 }
 
 export interface HubModel {
@@ -50,7 +52,7 @@ export async function fetchHubModel(spec: HubSpec, options: HubFetchOptions): Pr
     if (local !== null) return local;
   }
 
-  const fetch = checkedFetch();
+  const fetch = checkedFetch(options.signal);
   const credentials = settings.token === null ? {} : { accessToken: settings.token };
   let sha: string;
   let files: Map<string, RepoFile>;
@@ -66,6 +68,7 @@ export async function fetchHubModel(spec: HubSpec, options: HubFetchOptions): Pr
       files.set(entry.path, { path: entry.path, size: entry.size, etag });
     }
   } catch (error) {
+    if (options.signal?.aborted) throw new HubError(`asking ${settings.endpoint} about ${spec.repo} was stopped`);
     if (error instanceof HubHttpError) throw describeHubFailure(error, spec.repo, spec.revision, settings.endpoint, settings.token !== null);
     const down = networkFailure(error);
     if (down === null) throw error;
@@ -75,7 +78,7 @@ export async function fetchHubModel(spec: HubSpec, options: HubFetchOptions): Pr
   const snapshot = snapshotDir(repoDir, sha);
   const selection = selectFiles(spec.repo, [...files.keys()], options.role, gguf);
   await writeRef(repoDir, spec.revision, sha);
-  const target: FileTarget = { repo: spec.repo, sha, repoDir, snapshot, endpoint: settings.endpoint, token: settings.token, progress: options.progress };
+  const target: FileTarget = { repo: spec.repo, sha, repoDir, snapshot, endpoint: settings.endpoint, token: settings.token, progress: options.progress, signal: options.signal };
   let downloadedFiles = 0;
   let downloadedBytes = 0;
   const ensure = async (name: string): Promise<void> => {
