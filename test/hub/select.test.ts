@@ -4,6 +4,9 @@
 
 import path from 'node:path';
 import t from 'tap';
+import { modelArg, type ModelArg } from '../../src/cli/serve-hub.js';
+import { UsageError } from '../../src/cli/serve-options.js';
+import { silentLogger } from '../../src/front/logger.js';
 import { HubError } from '../../src/model/hub/errors.js';
 import { availableQuants, indexShards, selectFiles, selectGguf } from '../../src/model/hub/select-files.js';
 import { hubSettings } from '../../src/model/hub/settings.js';
@@ -112,4 +115,22 @@ t.test('settings: HF_ENDPOINT, HF_TOKEN (or the login token file), HF_HUB_OFFLIN
   t.equal(hubSettings({ HF_HOME: home }).token, 'hf_fromlogin', 'the token `hf auth login` stored');
   t.throws(() => hubSettings({ HF_HOME: home, HF_TOKEN: 'abc' }), /must start with 'hf_'/);
   t.equal(hubSettings({ HF_HOME: home, HF_HUB_OFFLINE: '0' }).offline, false);
+});
+
+t.test('the id a model is served as: the hub id as given, a .gguf file without its extension, a folder by its name', async (t) => {
+  const signal = new AbortController().signal;
+  const arg = (a: string, gguf: string | null = null): ModelArg => modelArg(a, 'decoder', gguf, silentLogger, signal);
+  t.match(arg('unsloth/Qwen3-0.6B-GGUF:Q4_K_M'), { id: 'unsloth/Qwen3-0.6B-GGUF:Q4_K_M' });
+  t.type(arg('Qwen/Qwen3-0.6B').locate, 'function', 'a hub id is fetched when the server listens');
+  t.same(arg('/models/Qwen3-0.6B-Q4_K_M.gguf'), { id: 'Qwen3-0.6B-Q4_K_M', dir: '/models/Qwen3-0.6B-Q4_K_M.gguf', locate: null });
+  t.match(arg('/models/Llama-3.2-1B/'), { id: 'Llama-3.2-1B', locate: null });
+  let thrown: unknown = null;
+  try {
+    arg('/models/x', 'a.gguf');
+  } catch (error) {
+    thrown = error;
+  }
+  t.ok(thrown instanceof UsageError, '--gguf-file with a local path is a usage error');
+  t.match((thrown as Error).message, /--gguf-file needs --model to name a Hugging Face repo, but '\/models\/x' is a local path/);
+  t.throws(() => arg('o/r:Q4_0', 'a.gguf'), /either ':Q4_0' in --model or --gguf-file/);
 });
