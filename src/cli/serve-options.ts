@@ -8,6 +8,7 @@ import { TRANSPORT_CHOICES, type TransportChoice } from '../front/transport/sele
 
 export interface ServeOptions {
   model: string | null;
+  ggufFile: string | null;
   embeddingModel: string | null;
   embeddingModelName: string | null;
   embeddingWorkers: number;
@@ -55,8 +56,9 @@ interface FlagSpec {
 }
 
 const FLAGS: FlagSpec[] = [
-  { name: 'model', key: 'model', type: 'string', placeholder: 'DIR', help: "Hugging Face model folder to serve for chat/completions (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
-  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR', help: "sentence-transformers folder (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
+  { name: 'model', key: 'model', type: 'string', placeholder: 'DIR|ID', help: "Model to serve for chat/completions: a Hugging Face model folder, or a Hub id ORG/NAME[@REVISION] (a GGUF repo: ORG/REPO[:QUANT], e.g. :Q4_K_M) downloaded into the Hugging Face cache (HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE apply) (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
+  { name: 'gguf-file', key: 'ggufFile', type: 'string', placeholder: 'NAME', help: 'With a Hub id in --model: the GGUF file of the repo to download and serve (instead of picking one by :QUANT).' },
+  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR|ID', help: "sentence-transformers folder or Hub id ORG/NAME[@REVISION] (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
   { name: 'embedding-model-name', key: 'embeddingModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the embedding model in /v1/models and requests (default: the folder name).' },
   { name: 'embedding-workers', key: 'embeddingWorkers', type: 'int', min: 1, placeholder: 'N', help: 'Encoder worker threads, each with its own ORT session (default 1).' },
   { name: 'embedding-threads', key: 'embeddingThreads', type: 'int', min: 1, placeholder: 'N', help: 'Intra-op threads per encoder worker (default: cores / embedding workers, at least 1).' },
@@ -92,6 +94,7 @@ const FLAGS: FlagSpec[] = [
 
 export const SERVE_DEFAULTS: ServeOptions = {
   model: null,
+  ggufFile: null,
   embeddingModel: null,
   embeddingModelName: null,
   embeddingWorkers: 1,
@@ -154,6 +157,7 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (result.ggufFile !== null && (result.model === null || result.model === 'none')) throw new UsageError('--gguf-file needs --model to name a Hugging Face repo');
   if (result.model === 'none' && result.embeddingModel === 'none') throw new UsageError("--model none and --embedding-model none leave nothing to serve");
   return result;
 }
