@@ -59,6 +59,7 @@ export async function runServe(argv: string[]): Promise<number> {
             },
       // The encoder shares the first device.
       embedding: embeddingDir === null ? null : embeddingModelOptions(options, embeddingDir, devices[0]),
+      rerank: options.rerankModel === null ? null : { ...embeddingModelOptions(options, options.rerankModel, devices[0]), servedName: options.rerankModelName },
       http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN }, ...ops },
       logger,
     });

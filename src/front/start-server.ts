@@ -10,6 +10,7 @@ import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import { loadChatModel } from './chat-model.js';
 import { CombinedBackend } from './embeddings/combined-backend.js';
 import { loadEmbeddingModel, type EmbeddingModelOptions, type LoadedEmbeddingModel } from './embeddings/load-embedding-model.js';
+import { loadRerankModel, type LoadedRerankModel } from './rerank/load-rerank-model.js';
 import { EngineBackend, type ChatModel } from './engine-backend.js';
 import { bindEngineMetrics } from './engine-metrics.js';
 import { LoadingBackend } from './loading-backend.js';
@@ -22,6 +23,8 @@ export interface ServerOptions {
   chat: { id: string; engine: EngineOptions } | null;
   /** The /v1/embeddings model; null serves none. */
   embedding: EmbeddingModelOptions | null;
+  /** The /v1/rerank and /v1/score cross-encoder; absent or null serves none. */
+  rerank?: EmbeddingModelOptions | null;
   /** Listening address, limits, auth, CORS, backpressure. */
   http: Omit<HttpServerOptions, 'backend' | 'metrics' | 'logger'>;
   /** Default: silent. */
@@ -34,6 +37,7 @@ export interface RunningServer {
   metrics: ServerMetrics;
   chat: ChatModel | null;
   embedding: LoadedEmbeddingModel | null;
+  rerank: LoadedRerankModel | null;
   /** Closes the models; after server.close() (or a drain and close) for a clean stop. */
   closeModels(): Promise<void>;
   /** Closes the HTTP server, then the models. */
@@ -61,6 +65,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const embeddingLoad = embeddingOptions === null ? null : loadEmbeddingModel(embeddingOptions);
   // Awaited below; marked handled now so a fast failure is not an unhandled rejection meanwhile.
   embeddingLoad?.catch(() => undefined);
+  const rerankOptions = options.rerank ?? null;
+  const rerankLoad = rerankOptions === null ? null : loadRerankModel(rerankOptions);
+  rerankLoad?.catch(() => undefined);
+  let rerank: LoadedRerankModel | null = null;
   try {
     if (chat !== null) {
       const config = resolveEngineConfig(chat.engine);
@@ -78,19 +86,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const m = embedding.backend.model;
       logger.info({ model: m.id, dir: embeddingOptions?.modelDir, source: embedding.info.source, dimensions: m.dimensions, maxSeqLength: m.maxSeqLength }, 'embedding model loaded');
     }
-    backend.set(new CombinedBackend(model === null ? null : new EngineBackend(model, metrics), embedding?.backend ?? null));
+    rerank = rerankLoad === null ? null : await rerankLoad;
+    if (rerank !== null) logger.info({ model: rerank.backend.model.id, dir: rerankOptions?.modelDir, maxSeqLength: rerank.backend.model.maxSeqLength }, 'rerank model loaded');
+    backend.set(new CombinedBackend(model === null ? null : new EngineBackend(model, metrics), embedding?.backend ?? null, rerank?.backend ?? null));
     logger.info({ models: backend.models().map((m) => m.id) }, 'ready');
   } catch (error) {
     logger.error({ err: error }, 'failed to load the model');
     await server.close();
     await model?.engine.close();
     await embeddingLoad?.then((e) => e.close(), () => undefined);
+    await rerankLoad?.then((r) => r.close(), () => undefined);
     throw new ModelLoadError(`failed to load the model: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 
   const closeModels = async (): Promise<void> => {
     await model?.engine.close();
     await embedding?.close();
+    await rerank?.close();
   };
   return {
     port: server.port,
@@ -98,6 +110,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     chat: model,
     embedding,
+    rerank,
     closeModels,
     async close() {
       await server.close();
