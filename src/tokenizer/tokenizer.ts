@@ -28,7 +28,10 @@ export class TokenizerLoadError extends Error {
 }
 
 export interface TokenizerFiles {
+  /** The tokenizer.json to read; with `tokenizerJsonText` it only names the source in messages. */
   tokenizerJsonPath: string;
+  /** The tokenizer.json contents, when they do not come from a file (e.g. built from GGUF metadata). */
+  tokenizerJsonText?: string;
   /** Parsed tokenizer_config.json, if the model has one. */
   tokenizerConfig?: Record<string, unknown> | null;
   /** Force one library (tests, debugging); default: Rust, JS when Rust rejects the file. */
@@ -155,7 +158,7 @@ export class TextTokenizer {
     const path = files.tokenizerJsonPath;
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = files.tokenizerJsonText ?? (await readFile(path, 'utf8'));
     } catch (err) {
       throw new TokenizerLoadError(path, `cannot read file (${errorMessage(err)})`);
     }

@@ -12,7 +12,7 @@ import { isDecoderEmbeddingFolder, loadDecoderEmbeddingFolder } from '../../mode
 import { ModelLoadError } from '../../model/errors.js';
 import { buildDecoderGraph } from '../../model/graph/decoder-graph.js';
 import { buildEncoderGraph, CLASSIFIER_LOGITS, ENCODER_ATTENTION_MASK, ENCODER_INPUT_IDS, ENCODER_TOKEN_TYPE_IDS, SENTENCE_EMBEDDING } from '../../model/graph/encoder-graph.js';
-import { decoderSessionOptions } from '../../model/graph/session.js';
+import { createStagedSession, decoderSessionOptions } from '../../model/graph/session.js';
 import { DecoderEmbeddingRunner } from './decoder-embedding-runner.js';
 import { EncoderRunner, type BatchRunner } from './encoder-runner.js';
 import { findOnnxExport, hasSafetensors, planOnnxFeeds, type FeedPlan, type GraphValue } from './onnx-export.js';
@@ -41,25 +41,27 @@ const EMBEDDING_HINT = 'serve it with --embedding-model';
 export async function loadEncoder(config: EncoderWorkerConfig): Promise<LoadedEncoder> {
   const dir = path.resolve(config.modelDir);
   // The session options the decoder uses (full optimisation, explicit threads, spinning switch).
-  const options = decoderSessionOptions({
+  const sessionOptions = {
     intraOpThreads: config.intraOpThreads,
     spinning: config.spinning,
     executionProvider: config.executionProvider,
-  });
+  };
   if (isDecoderEmbeddingFolder(dir)) {
     if (config.task === 'rerank') throw new ModelLoadError(dir, 'architectures', `a decoder is not a cross-encoder; ${EMBEDDING_HINT}`);
     const folder = await loadDecoderEmbeddingFolder(dir);
     if (folder.sentence.pooling !== 'lasttoken') {
       throw new ModelLoadError(path.join(dir, 'modules.json'), 'pooling', `a causal decoder body needs last-token pooling, not ${folder.sentence.pooling}`);
     }
-    const graph = buildDecoderGraph(folder.config, folder.weights, { output: 'hidden', maxPositions: folder.sentence.maxSeqLength });
-    const session = await ort.InferenceSession.create(graph, options);
+    const session = await createStagedSession(
+      (externalData) => buildDecoderGraph(folder.config, folder.weights, { output: 'hidden', maxPositions: folder.sentence.maxSeqLength, externalData }),
+      sessionOptions,
+    );
     return { runner: new DecoderEmbeddingRunner(session, folder.config, folder.sentence.normalize), source: 'built-decoder-graph', onnxPath: null };
   }
   const onnxPath = findOnnxExport(dir);
   if (onnxPath !== null && !hasSafetensors(dir)) {
     if (config.task === 'rerank') throw new ModelLoadError(onnxPath, null, 'reranking needs the safetensors weights (ONNX exports are served for embeddings only)');
-    const session = await ort.InferenceSession.create(onnxPath, options);
+    const session = await ort.InferenceSession.create(onnxPath, decoderSessionOptions(sessionOptions));
     const plan = planOnnxFeeds(onnxPath, session.inputMetadata as readonly GraphValue[], session.outputMetadata as readonly GraphValue[]);
     const folder = await loadEncoderFolder(dir);
     // A sentence_embedding output already went through the export's own Pooling/Normalize;
@@ -78,8 +80,8 @@ export async function loadEncoder(config: EncoderWorkerConfig): Promise<LoadedEn
     if (classifier === null) throw new ModelLoadError(configFile, 'architectures', `${folder.config.architecture} has no classification head, so it cannot score pairs; ${EMBEDDING_HINT}`);
     if (classifier.numLabels !== 1) throw new ModelLoadError(configFile, 'id2label', `a reranker has one label (a relevance logit), this classifier has ${classifier.numLabels}`);
   }
-  const graph = buildEncoderGraph(folder.config, folder.weights, folder.sentence);
-  const session = await ort.InferenceSession.create(graph, options);
+  const weights = folder.weights;
+  const session = await createStagedSession((externalData) => buildEncoderGraph(folder.config, weights, folder.sentence, externalData), sessionOptions);
   // Pooling and normalisation (or the classifier) are in the graph; the runner passes the output through.
   const plan = builtGraphPlan(classifier === null ? SENTENCE_EMBEDDING : CLASSIFIER_LOGITS);
   const runner = new EncoderRunner(session, plan, { pooling: folder.sentence.pooling, normalize: false });
