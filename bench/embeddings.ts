@@ -189,7 +189,7 @@ async function main(): Promise<void> {
   const batches = await batchesOf(sequences);
   const padded = batches.reduce((a, b) => a + (b.offsets.length - 1) * Math.max(...Array.from({ length: b.offsets.length - 1 }, (_, r) => b.offsets[r + 1] - b.offsets[r])), 0);
 
-  const raw = await loadEncoder({ modelDir: dir, executionProvider: 'cpu', intraOpThreads: threads, spinning: false }); // as the server's encoder workers
+  const raw = await loadEncoder({ modelDir: dir, executionProvider: 'cpu', intraOpThreads: threads, spinning: false, task: 'embedding' }); // as the server's encoder workers
   const server = await startServer(dir);
   try {
     // Warm-up: sessions, tokenizer, HTTP connections.

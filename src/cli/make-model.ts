@@ -12,7 +12,10 @@ export const MAKE_MODEL_USAGE = `Usage: serval make-model --preset NAME --out DI
 Options:
   --preset NAME        tiny (~0.1M params), small (~4M), bench (~56M), encoder (tiny BERT);
                        smollm3, granite3, phi4-mini, gemma3: those families' published shapes,
-                       fewer layers (see src/model/testmodels/family-presets.ts)
+                       fewer layers (see src/model/testmodels/family-presets.ts);
+                       xlmr-embed (bge-m3), xlmr-rerank (bge-reranker-base), bert-rerank
+                       (ms-marco-MiniLM-L6), qwen3-embed (Qwen3-Embedding-0.6B): embedding and
+                       rerank models (see src/model/testmodels/encoder-presets.ts)
   --out DIR            output folder (created if missing)
   --seed N             weight seed (default ${DEFAULT_SEED})
   --dtype T            F32 (default), F16 or BF16

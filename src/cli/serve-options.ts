@@ -16,6 +16,8 @@ export interface ServeOptions {
   embeddingBatchWindowMs: number;
   embeddingMaxBatch: number;
   embeddingMaxBatchTokens: number;
+  rerankModel: string | null;
+  rerankModelName: string | null;
   host: string;
   port: number;
   httpTransport: TransportChoice;
@@ -65,6 +67,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding-batch-window-ms', key: 'embeddingBatchWindowMs', type: 'int', placeholder: 'MS', help: 'How long an embedding input may wait for inputs of other requests to share its forward pass (default 2; 0 = no wait).' },
   { name: 'embedding-max-batch', key: 'embeddingMaxBatch', type: 'int', min: 1, placeholder: 'N', help: 'Most inputs in one encoder forward pass (default 64).' },
   { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
+  { name: 'rerank-model', key: 'rerankModel', type: 'string', placeholder: 'DIR', help: 'Cross-encoder folder (one-label BertForSequenceClassification / XLMRobertaForSequenceClassification, e.g. bge-reranker, ms-marco-MiniLM) served on /v1/rerank, /rerank and /v1/score, beside the other models (default: none). Uses the --embedding-* worker and batch settings.' },
+  { name: 'rerank-model-name', key: 'rerankModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the rerank model in /v1/models and requests (default: the folder name).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
   { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
@@ -102,6 +106,8 @@ export const SERVE_DEFAULTS: ServeOptions = {
   embeddingBatchWindowMs: 2,
   embeddingMaxBatch: 64,
   embeddingMaxBatchTokens: 8192,
+  rerankModel: null,
+  rerankModelName: null,
   host: '127.0.0.1',
   port: 8000,
   httpTransport: 'auto',
@@ -158,7 +164,9 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
     throw new UsageError((error as Error).message);
   }
   if (result.ggufFile !== null && (result.model === null || result.model === 'none')) throw new UsageError('--gguf-file needs --model to name a Hugging Face repo');
-  if (result.model === 'none' && result.embeddingModel === 'none') throw new UsageError("--model none and --embedding-model none leave nothing to serve");
+  if (result.model === 'none' && result.embeddingModel === 'none' && result.rerankModel === null) {
+    throw new UsageError('--model none and --embedding-model none leave nothing to serve (add --rerank-model DIR to serve only a reranker)');
+  }
   return result;
 }
 
@@ -190,7 +198,7 @@ export function defaultThreads(workers: number): number {
 }
 
 export function serveHelp(): string {
-  const lines = ['Usage: serval serve [options]', '', 'Serve an OpenAI-compatible API (chat, completions, embeddings, models, health, metrics).', '', 'Options:'];
+  const lines = ['Usage: serval serve [options]', '', 'Serve an OpenAI-compatible API (chat, completions, embeddings, rerank, models, health, metrics).', '', 'Options:'];
   const width = Math.max(...FLAGS.map((flag) => flag.name.length + flag.placeholder.length + 4));
   for (const flag of FLAGS) {
     const left = `  --${flag.name} ${flag.placeholder}`;

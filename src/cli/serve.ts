@@ -74,6 +74,7 @@ export async function runServe(argv: string[]): Promise<number> {
       embedding:
         embeddingArg === null ? null : { ...embeddingModelOptions(options, embeddingArg.dir, devices[0]), servedName: options.embeddingModelName ?? embeddingArg.id },
       locate: { chat: chatArg?.locate ?? undefined, embedding: embeddingArg?.locate ?? undefined },
+      rerank: options.rerankModel === null ? null : { ...embeddingModelOptions(options, options.rerankModel, devices[0]), servedName: options.rerankModelName },
       http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN }, ...ops },
       logger,
     });

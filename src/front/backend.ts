@@ -44,6 +44,7 @@
 import type { ApiError } from '../protocol/errors.js';
 import type { ModelEntry, TextTokenLogprob, UsageEvent } from '../protocol/generation.js';
 import type { WireFinishReason } from '../protocol/openai-types.js';
+import type { PairScores, ScorePair } from '../protocol/rerank.js';
 import type { ToolCallDelta } from '../structured/tool-call-deltas.js';
 import type {
   ToolCall,
@@ -111,4 +112,6 @@ export interface GenerationBackend {
   countChatTokens?(req: ValidatedChatRequest): Promise<number>;
   /** Absent = no embedding support (POST /v1/embeddings answers 404 model_not_found for every model). */
   embed?(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  /** A cross-encoder's score for each pair, in order (POST /v1/rerank, /v1/score). Absent = no rerank model. */
+  scorePairs?(model: string, pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores>;
 }

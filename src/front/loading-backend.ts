@@ -4,9 +4,10 @@
 
 import { ApiError } from '../protocol/errors.js';
 import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
+import type { PairScores, ScorePair } from '../protocol/rerank.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../protocol/requests.js';
 
-export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed' | 'countChatTokens'>;
+export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed' | 'countChatTokens' | 'scorePairs'>;
 
 export class LoadingBackend implements GenerationBackend {
   private inner: ServingBackend | null = null;
@@ -41,6 +42,12 @@ export class LoadingBackend implements GenerationBackend {
     const inner = this.loaded();
     if (inner.embed === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
     return inner.embed(req, signal);
+  }
+
+  scorePairs(model: string, pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores> {
+    const inner = this.loaded();
+    if (inner.scorePairs === undefined) return Promise.reject(ApiError.modelNotFound(model));
+    return inner.scorePairs(model, pairs, signal);
   }
 
   private loaded(): ServingBackend {

@@ -13,6 +13,8 @@ import {
   type RequestLimits,
 } from '../protocol/requests.js';
 import { chatCompletion, embeddingList, modelList, modelObject, nowSeconds, textCompletion } from '../protocol/responses.js';
+import { describeModelKind } from '../protocol/generation.js';
+import { normalizeRerankRequest, normalizeScoreRequest, rerankPairs, rerankResponse, scoreResponse, type PairScores, type ScorePair } from '../protocol/rerank.js';
 import { createValidators, type Validators } from '../protocol/validation.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
@@ -139,9 +141,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const model = backend.models().find((m) => m.id === id);
     if (model === undefined) throw ApiError.modelNotFound(id);
     if (model.kind !== kind) {
-      const where = model.kind === 'embedding' ? '/v1/embeddings' : '/v1/chat/completions or /v1/completions';
-      const article = model.kind === 'embedding' ? 'an' : 'a';
-      throw ApiError.invalidRequest(`The model '${id}' is ${article} ${model.kind} model; use ${where}.`, 'model', 'model_not_supported');
+      const { article, endpoints } = describeModelKind(model.kind);
+      throw ApiError.invalidRequest(`The model '${id}' is ${article} ${model.kind} model; use ${endpoints}.`, 'model', 'model_not_supported');
     }
     return model;
   };
@@ -276,6 +277,23 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     rc.ex.sendJson(200, JSON.stringify(embeddingList(model.id, result.embeddings, req.encodingFormat, result.promptTokens)));
   });
 
+  /** /v1/rerank and /v1/score: `model` may be omitted when one rerank model is served (as llama.cpp's route allows). */
+  const scoreRoute = <T>(parse: (body: unknown) => T, modelOf: (req: T) => string | null, pairsOf: (req: T) => ScorePair[], respond: (model: string, req: T, result: PairScores) => unknown) =>
+    postJson(async (rc, body) => {
+      ensureReady();
+      const req = parse(body);
+      const id = modelOf(req) ?? backend.models().find((m) => m.kind === 'rerank')?.id;
+      if (id === undefined) throw ApiError.invalidRequest('No rerank model is served here; start Serval with --rerank-model.', 'model', 'model_not_found');
+      const model = findModel(id, 'rerank');
+      if (backend.scorePairs === undefined) throw ApiError.modelNotFound(id);
+      const pairs = pairsOf(req);
+      const result = await backend.scorePairs(model.id, pairs, rc.ex.signal);
+      if (result.scores.length !== pairs.length) throw new Error(`backend returned ${result.scores.length} scores for ${pairs.length} pairs`);
+      rc.ex.sendJson(200, JSON.stringify(respond(model.id, req, result)));
+    });
+  const rerank = scoreRoute((b) => normalizeRerankRequest(validators.rerank(b)), (r) => r.model, rerankPairs, rerankResponse);
+  const score = scoreRoute((b) => normalizeScoreRequest(validators.score(b)), (r) => r.model, (r) => r.pairs, (model, _req, result) => scoreResponse(model, nowSeconds(), result));
+
   const listModels: Handler = ({ ex }) => ex.sendJson(200, JSON.stringify(modelList(backend.models())));
 
   const getModel: Handler = ({ ex, rest }) => {
@@ -304,6 +322,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     .add('POST', '/v1/messages/count_tokens', postJson(anthropic.countTokens))
     .add('POST', '/v1/completions', completions)
     .add('POST', '/v1/embeddings', embeddings)
+    .add('POST', '/v1/rerank', rerank)
+    .add('POST', '/rerank', rerank)
+    .add('POST', '/v1/score', score)
     .add('GET', '/v1/models', listModels)
     .add('GET', '/v1/models/*', getModel)
     .add('GET', '/health', health)
@@ -358,8 +379,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         );
         return;
       }
-      // Checked before routing, so unknown /v1 paths do not reveal which routes exist.
-      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/')) && !keyChecker.accepts(authorization, xApiKey)) {
+      // Checked before routing, so unknown /v1 paths do not reveal which routes exist; /rerank is the API too.
+      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/') || path === '/rerank') && !keyChecker.accepts(authorization, xApiKey)) {
         throw ApiError.unauthorized();
       }
       const m = router.match(method, path);

@@ -10,6 +10,7 @@ import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import { loadChatModel } from './chat-model.js';
 import { CombinedBackend } from './embeddings/combined-backend.js';
 import { loadEmbeddingModel, type EmbeddingModelOptions, type LoadedEmbeddingModel } from './embeddings/load-embedding-model.js';
+import { loadRerankModel, type LoadedRerankModel } from './rerank/load-rerank-model.js';
 import { EngineBackend, type ChatModel } from './engine-backend.js';
 import { bindEngineMetrics } from './engine-metrics.js';
 import { LoadingBackend } from './loading-backend.js';
@@ -22,6 +23,8 @@ export interface ServerOptions {
   chat: { id: string; engine: EngineOptions } | null;
   /** The /v1/embeddings model; null serves none. */
   embedding: EmbeddingModelOptions | null;
+  /** The /v1/rerank and /v1/score cross-encoder; absent or null serves none. */
+  rerank?: EmbeddingModelOptions | null;
   /** Listening address, limits, auth, CORS, backpressure. */
   http: Omit<HttpServerOptions, 'backend' | 'metrics' | 'logger'>;
   /** Default: silent. */
@@ -40,6 +43,7 @@ export interface RunningServer {
   metrics: ServerMetrics;
   chat: ChatModel | null;
   embedding: LoadedEmbeddingModel | null;
+  rerank: LoadedRerankModel | null;
   /** Closes the models; after server.close() (or a drain and close) for a clean stop. */
   closeModels(): Promise<void>;
   /** Closes the HTTP server, then the models. */
@@ -64,6 +68,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let model: ChatModel | null = null;
   let embedding: LoadedEmbeddingModel | null = null;
   let embeddingLoad: Promise<LoadedEmbeddingModel> | null = null;
+  const rerankOptions = options.rerank ?? null;
+  const rerankLoad = rerankOptions === null ? null : loadRerankModel(rerankOptions);
+  rerankLoad?.catch(() => undefined);
+  let rerank: LoadedRerankModel | null = null;
   try {
     const { locate } = options;
     if (chat !== null && locate?.chat !== undefined) chat = { ...chat, engine: { ...chat.engine, modelDir: await locate.chat() } };
@@ -88,19 +96,23 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const m = embedding.backend.model;
       logger.info({ model: m.id, dir: embeddingOptions?.modelDir, source: embedding.info.source, dimensions: m.dimensions, maxSeqLength: m.maxSeqLength }, 'embedding model loaded');
     }
-    backend.set(new CombinedBackend(model === null ? null : new EngineBackend(model, metrics), embedding?.backend ?? null));
+    rerank = rerankLoad === null ? null : await rerankLoad;
+    if (rerank !== null) logger.info({ model: rerank.backend.model.id, dir: rerankOptions?.modelDir, maxSeqLength: rerank.backend.model.maxSeqLength }, 'rerank model loaded');
+    backend.set(new CombinedBackend(model === null ? null : new EngineBackend(model, metrics), embedding?.backend ?? null, rerank?.backend ?? null));
     logger.info({ models: backend.models().map((m) => m.id) }, 'ready');
   } catch (error) {
     logger.error({ err: error }, 'failed to load the model');
     await server.close();
     await model?.engine.close();
     await embeddingLoad?.then((e) => e.close(), () => undefined);
+    await rerankLoad?.then((r) => r.close(), () => undefined);
     throw new ModelLoadError(`failed to load the model: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
   }
 
   const closeModels = async (): Promise<void> => {
     await model?.engine.close();
     await embedding?.close();
+    await rerank?.close();
   };
   return {
     port: server.port,
@@ -108,6 +120,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     metrics,
     chat: model,
     embedding,
+    rerank,
     closeModels,
     async close() {
       await server.close();

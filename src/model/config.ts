@@ -13,7 +13,7 @@ import {
 } from './config-families.js';
 import { ModelLoadError } from './errors.js';
 import { FieldReader, positive, type Json } from './field-reader.js';
-import type { DecoderConfig, EncoderConfig, GenerationDefaults, RopeScaling } from './types.js';
+import type { DecoderConfig, EncoderClassifier, EncoderConfig, GenerationDefaults, RopeScaling } from './types.js';
 
 interface DecoderArchitecture {
   architecture: string;
@@ -36,8 +36,6 @@ const DECODER_ARCHITECTURES: DecoderArchitecture[] = [
 ];
 
 export const SUPPORTED_DECODER_ARCHITECTURES = DECODER_ARCHITECTURES.map((a) => a.architecture);
-/** BertForMaskedLM checkpoints carry the same encoder weights (under a `bert.` prefix). */
-export const SUPPORTED_ENCODER_ARCHITECTURES = ['BertModel', 'BertForMaskedLM'];
 
 export function asJsonObject(file: string, value: unknown): Json {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -210,20 +208,70 @@ export function parseGenerationConfig(json: Json, file = 'generation_config.json
   return out;
 }
 
-/** Parses a BERT `config.json` (sentence-transformers checkpoints). */
+interface EncoderArchitecture {
+  modelTypes: EncoderConfig['modelType'][];
+  classifier: EncoderClassifier['kind'] | null;
+}
+
+/** *ForMaskedLM checkpoints carry the same encoder weights (under a `bert.` / `roberta.` prefix). */
+const ENCODER_ARCHITECTURES: Record<string, EncoderArchitecture> = {
+  BertModel: { modelTypes: ['bert'], classifier: null },
+  BertForMaskedLM: { modelTypes: ['bert'], classifier: null },
+  BertForSequenceClassification: { modelTypes: ['bert'], classifier: 'bert-pooler' },
+  RobertaModel: { modelTypes: ['roberta'], classifier: null },
+  RobertaForMaskedLM: { modelTypes: ['roberta'], classifier: null },
+  RobertaForSequenceClassification: { modelTypes: ['roberta'], classifier: 'roberta-head' },
+  XLMRobertaModel: { modelTypes: ['xlm-roberta'], classifier: null },
+  XLMRobertaForMaskedLM: { modelTypes: ['xlm-roberta'], classifier: null },
+  XLMRobertaForSequenceClassification: { modelTypes: ['xlm-roberta'], classifier: 'roberta-head' },
+};
+export const SUPPORTED_ENCODER_ARCHITECTURES = Object.keys(ENCODER_ARCHITECTURES);
+const ENCODER_MODEL_TYPES: EncoderConfig['modelType'][] = ['bert', 'roberta', 'xlm-roberta'];
+
+/** sentence-transformers CrossEncoder `activation_fn` class names Serval applies. */
+const SCORE_ACTIVATIONS: Record<string, EncoderClassifier['activation']> = {
+  'torch.nn.modules.activation.Sigmoid': 'sigmoid',
+  'torch.nn.modules.linear.Identity': 'identity',
+};
+
+function parseClassifier(r: FieldReader, kind: EncoderClassifier['kind']): EncoderClassifier {
+  const labels = r.raw('id2label');
+  const numLabels =
+    labels !== undefined && labels !== null && typeof labels === 'object' ? Object.keys(labels).length : r.optInt('num_labels', 2);
+  if (numLabels < 1) throw r.fail('id2label', 'expected at least one label');
+  // CrossEncoder: `sentence_transformers.activation_fn` (v4), else `sbert_ce_default_activation_function` (older);
+  // without either, Sigmoid for one label (what vLLM and TEI return as relevance_score).
+  const st = r.nested('sentence_transformers');
+  const field = st?.optString('activation_fn') !== undefined ? 'sentence_transformers.activation_fn' : 'sbert_ce_default_activation_function';
+  const name = st?.optString('activation_fn') ?? r.optString('sbert_ce_default_activation_function');
+  let activation: EncoderClassifier['activation'] = numLabels === 1 ? 'sigmoid' : 'identity';
+  if (name !== undefined) {
+    const known = SCORE_ACTIVATIONS[name];
+    if (known === undefined) throw r.fail(field, `unsupported activation ${JSON.stringify(name)} (supported: ${Object.keys(SCORE_ACTIVATIONS).join(', ')})`);
+    activation = known;
+  }
+  return { kind, numLabels, activation };
+}
+
+/** Parses a BERT / RoBERTa / XLM-RoBERTa `config.json` (sentence-transformers checkpoints, cross-encoders). */
 export function parseEncoderConfig(json: Json, file = 'config.json'): EncoderConfig {
   const r = new FieldReader(file, json);
   const archs = r.raw('architectures');
-  let architecture = 'BertModel';
+  let architecture: string | null = null;
   if (archs !== undefined && archs !== null) {
     if (!Array.isArray(archs) || typeof archs[0] !== 'string') throw r.fail('architectures', 'expected a non-empty list of class names');
     architecture = archs[0];
-    if (!SUPPORTED_ENCODER_ARCHITECTURES.includes(architecture)) {
+    if (!(architecture in ENCODER_ARCHITECTURES)) {
       throw r.fail('architectures', `unsupported encoder architecture ${JSON.stringify(archs)} (supported: ${SUPPORTED_ENCODER_ARCHITECTURES.join(', ')})`);
     }
   }
-  const modelType = r.optString('model_type');
-  if (modelType !== undefined && modelType !== 'bert') throw r.fail('model_type', `unsupported model_type ${JSON.stringify(modelType)} (only bert)`);
+  const modelTypeRaw = r.optString('model_type') ?? (architecture === null ? 'bert' : ENCODER_ARCHITECTURES[architecture].modelTypes[0]);
+  const modelType = ENCODER_MODEL_TYPES.find((m) => m === modelTypeRaw);
+  if (modelType === undefined) throw r.fail('model_type', `unsupported model_type ${JSON.stringify(modelTypeRaw)} (supported: ${ENCODER_MODEL_TYPES.join(', ')})`);
+  const arch = architecture === null ? null : ENCODER_ARCHITECTURES[architecture];
+  if (arch !== null && !arch.modelTypes.includes(modelType)) {
+    throw r.fail('model_type', `${JSON.stringify(modelType)} does not match architecture ${architecture}`);
+  }
   const act = r.optString('hidden_act') ?? 'gelu';
   if (act !== 'gelu' && act !== 'gelu_new' && act !== 'relu') {
     throw r.fail('hidden_act', `unsupported activation ${JSON.stringify(act)} (supported: gelu, gelu_new, relu)`);
@@ -235,17 +283,30 @@ export function parseEncoderConfig(json: Json, file = 'config.json'): EncoderCon
   const hiddenSize = r.int('hidden_size');
   const numHeads = r.int('num_attention_heads');
   if (hiddenSize % numHeads !== 0) throw r.fail('num_attention_heads', `${numHeads} does not divide hidden_size (${hiddenSize})`);
+  const maxPositionEmbeddings = r.int('max_position_embeddings');
+  // RoBERTa's embedding module takes padding_idx = pad_token_id (1 in every published checkpoint).
+  const positionPaddingIdx = modelType === 'bert' ? null : r.optInt('pad_token_id', 1, 0);
+  if (positionPaddingIdx !== null && positionPaddingIdx + 1 >= maxPositionEmbeddings) {
+    throw r.fail('pad_token_id', `${positionPaddingIdx} leaves no positions below max_position_embeddings (${maxPositionEmbeddings})`);
+  }
   return {
-    architecture,
-    modelType: 'bert',
+    architecture: architecture ?? (modelType === 'bert' ? 'BertModel' : modelType === 'roberta' ? 'RobertaModel' : 'XLMRobertaModel'),
+    modelType,
     hiddenSize,
     numLayers: r.int('num_hidden_layers'),
     numHeads,
     intermediateSize: r.int('intermediate_size'),
     layerNormEps: r.optNum('layer_norm_eps', 1e-12),
-    maxPositionEmbeddings: r.int('max_position_embeddings'),
+    maxPositionEmbeddings,
     typeVocabSize: r.optInt('type_vocab_size', 2),
     vocabSize: r.int('vocab_size'),
     hiddenAct: act,
+    positionPaddingIdx,
+    classifier: arch?.classifier == null ? null : parseClassifier(r, arch.classifier),
   };
+}
+
+/** Positions an encoder row may use: all of them for BERT, those above padding_idx for RoBERTa. */
+export function encoderMaxTokens(c: EncoderConfig): number {
+  return c.positionPaddingIdx === null ? c.maxPositionEmbeddings : c.maxPositionEmbeddings - c.positionPaddingIdx - 1;
 }

@@ -5,10 +5,10 @@
 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { dedupe, parseDecoderConfig, parseEncoderConfig, parseGenerationConfig, parseJsonText } from './config.js';
+import { dedupe, encoderMaxTokens, parseDecoderConfig, parseEncoderConfig, parseGenerationConfig, parseJsonText } from './config.js';
 import { ModelLoadError } from './errors.js';
 import { openSafetensorsDir, isSupportedDType, type SafetensorsWeightStore } from './safetensors.js';
-import { decoderTensorSpecs, encoderTensorSpecs, type TensorSpec } from './tensor-names.js';
+import { classifierTensorSpecs, decoderTensorSpecs, encoderTensorSpecs, type TensorSpec } from './tensor-names.js';
 import type {
   DecoderConfig,
   EncoderConfig,
@@ -43,22 +43,22 @@ export interface LoadedEncoderFolder {
   onnxPath: string | null;
 }
 
-function readJson(file: string): Record<string, unknown> {
+export function readJson(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new ModelLoadError(file, null, 'file not found');
   return parseJsonText(file, readFileSync(file, 'utf8'));
 }
 
-function readOptionalJson(file: string): Record<string, unknown> | null {
+export function readOptionalJson(file: string): Record<string, unknown> | null {
   return existsSync(file) ? readJson(file) : null;
 }
 
-function checkDir(dir: string): string {
+export function checkDir(dir: string): string {
   const abs = path.resolve(dir);
   if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new ModelLoadError(abs, null, 'model folder not found');
   return abs;
 }
 
-function requireTokenizerJson(dir: string): string {
+export function requireTokenizerJson(dir: string): string {
   const p = path.join(dir, 'tokenizer.json');
   if (!existsSync(p)) {
     throw new ModelLoadError(p, null, 'file not found (tokenizers must be in the Hugging Face tokenizer.json format)');
@@ -67,7 +67,7 @@ function requireTokenizerJson(dir: string): string {
 }
 
 /** Checks presence, shape and dtype of every tensor the config needs. */
-function validateTensors(store: SafetensorsWeightStore, specs: TensorSpec[]): void {
+export function validateTensors(store: SafetensorsWeightStore, specs: TensorSpec[]): void {
   for (const spec of specs) {
     if (!store.has(spec.name)) {
       throw new ModelLoadError(store.source, spec.name, `missing tensor (expected shape [${spec.shape.join(', ')}])`);
@@ -201,7 +201,8 @@ function readPooling(file: string): PoolingMode {
   return mode;
 }
 
-function readSentenceConfig(dir: string, config: EncoderConfig): SentenceTransformerConfig {
+/** modules.json, the Pooling config and sentence_bert_config.json; `positions` bounds max_seq_length (its default). */
+export function readSentenceConfig(dir: string, positions: number): SentenceTransformerConfig {
   const modules = readModules(dir);
   let pooling: PoolingMode = 'mean';
   let normalize = false;
@@ -212,37 +213,44 @@ function readSentenceConfig(dir: string, config: EncoderConfig): SentenceTransfo
   }
   const stFile = path.join(dir, 'sentence_bert_config.json');
   const st = readOptionalJson(stFile);
-  let maxSeqLength = config.maxPositionEmbeddings;
+  let maxSeqLength = positions;
   if (st !== null && st.max_seq_length !== undefined && st.max_seq_length !== null) {
     const v = st.max_seq_length;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
       throw new ModelLoadError(stFile, 'max_seq_length', `expected a positive integer, got ${JSON.stringify(v)}`);
     }
-    if (v > config.maxPositionEmbeddings) {
-      throw new ModelLoadError(stFile, 'max_seq_length', `${v} exceeds max_position_embeddings (${config.maxPositionEmbeddings}) in config.json`);
+    if (v > positions) {
+      throw new ModelLoadError(stFile, 'max_seq_length', `${v} exceeds the ${positions} positions max_position_embeddings in config.json allows`);
     }
     maxSeqLength = v;
   }
   return { pooling, normalize, maxSeqLength };
 }
 
-/** Strips a `bert.` prefix some checkpoints (e.g. *ForMaskedLM exports) put on encoder tensors. */
-class PrefixStrippedStore implements WeightStore {
+/**
+ * Reads encoder tensors under the prefix *For{MaskedLM,SequenceClassification}
+ * checkpoints put on them (`bert.`, `roberta.`); names not found under it
+ * (the `classifier.*` head) are read as they are.
+ */
+class PrefixedStore implements WeightStore {
   constructor(
     private readonly inner: WeightStore,
     private readonly prefix: string,
   ) {}
+  private resolve(name: string): string {
+    return this.inner.has(this.prefix + name) ? this.prefix + name : name;
+  }
   names(): string[] {
-    return this.inner.names().filter((n) => n.startsWith(this.prefix)).map((n) => n.slice(this.prefix.length));
+    return this.inner.names().map((n) => (n.startsWith(this.prefix) ? n.slice(this.prefix.length) : n));
   }
   has(name: string): boolean {
-    return this.inner.has(this.prefix + name);
+    return this.inner.has(this.resolve(name));
   }
   get(name: string): F32Tensor {
-    return this.inner.get(this.prefix + name);
+    return this.inner.get(this.resolve(name));
   }
   dtypeOf(name: string): WeightDType {
-    return this.inner.dtypeOf(this.prefix + name);
+    return this.inner.dtypeOf(this.resolve(name));
   }
 }
 
@@ -250,7 +258,7 @@ export async function loadEncoderFolder(dirArg: string): Promise<LoadedEncoderFo
   const dir = checkDir(dirArg);
   const configFile = path.join(dir, 'config.json');
   const config = parseEncoderConfig(readJson(configFile), configFile);
-  const sentence = readSentenceConfig(dir, config);
+  const sentence = readSentenceConfig(dir, encoderMaxTokens(config));
 
   const onnxCandidates = [path.join(dir, 'onnx', 'model.onnx'), path.join(dir, 'model.onnx')];
   const onnxPath = onnxCandidates.find((p) => existsSync(p)) ?? null;
@@ -259,15 +267,11 @@ export async function loadEncoderFolder(dirArg: string): Promise<LoadedEncoderFo
   let weights: WeightStore | null = null;
   if (hasSafetensors || onnxPath === null) {
     const store = openSafetensorsDir(dir);
-    const specs = encoderTensorSpecs(config);
-    const prefixed = !store.has(specs[0].name) && store.has('bert.' + specs[0].name);
-    if (prefixed) {
-      validateTensors(store, specs.map((s) => ({ ...s, name: 'bert.' + s.name })));
-      weights = new PrefixStrippedStore(store, 'bert.');
-    } else {
-      validateTensors(store, specs);
-      weights = store;
-    }
+    const specs = [...encoderTensorSpecs(config), ...classifierTensorSpecs(config)];
+    // Whatever the architecture says, the tensors decide: some exports drop or keep the prefix.
+    const prefix = ['bert.', 'roberta.'].find((p) => !store.has(specs[0].name) && store.has(p + specs[0].name)) ?? '';
+    validateTensors(store, specs.map((s) => ({ ...s, name: store.has(prefix + s.name) ? prefix + s.name : s.name })));
+    weights = prefix === '' ? store : new PrefixedStore(store, prefix);
   }
   const tokenizerJsonPath = requireTokenizerJson(dir);
   const tokenizerConfig = readOptionalJson(path.join(dir, 'tokenizer_config.json'));

@@ -92,3 +92,27 @@ export function encoderTensorSpecs(c: EncoderConfig): TensorSpec[] {
   }
   return specs;
 }
+
+/**
+ * The classification head's tensors, named as the graph and reference read them
+ * (the loader resolves `pooler.dense` under the checkpoint's `bert.` prefix;
+ * `classifier.*` sits outside it).
+ */
+export function classifierTensorSpecs(c: EncoderConfig): TensorSpec[] {
+  if (c.classifier === null) return [];
+  const h = c.hiddenSize;
+  const labels = c.classifier.numLabels;
+  const linear = (name: string, out: number): TensorSpec[] => [
+    { name: `${name}.weight`, shape: [out, h], role: 'linear' },
+    { name: `${name}.bias`, shape: [out], role: 'bias' },
+  ];
+  return c.classifier.kind === 'bert-pooler'
+    ? [...linear('pooler.dense', h), ...linear('classifier', labels)]
+    : [...linear('classifier.dense', h), ...linear('classifier.out_proj', labels)];
+}
+
+/** The prefix *For{MaskedLM,SequenceClassification} checkpoints put on encoder tensors ('' for base models). */
+export function encoderWeightPrefix(c: EncoderConfig): string {
+  if (c.architecture.endsWith('Model')) return '';
+  return c.modelType === 'bert' ? 'bert.' : 'roberta.';
+}

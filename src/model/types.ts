@@ -116,10 +116,22 @@ export interface WeightStore {
   dtypeOf(name: string): WeightDType;
 }
 
-/** BERT-style encoder used for embeddings. */
+/**
+ * The head of a *ForSequenceClassification cross-encoder, on the first token:
+ * BERT: pooler dense + tanh, then `classifier`; RoBERTa / XLM-R: `classifier.dense`
+ * + tanh, then `classifier.out_proj` (HF modeling_bert.py / modeling_roberta.py).
+ */
+export interface EncoderClassifier {
+  kind: 'bert-pooler' | 'roberta-head';
+  numLabels: number;
+  /** What turns a logit into a score (sentence-transformers CrossEncoder activation_fn; default sigmoid for one label). */
+  activation: 'sigmoid' | 'identity';
+}
+
+/** BERT-style encoder (BERT, RoBERTa, XLM-RoBERTa) used for embeddings and reranking. */
 export interface EncoderConfig {
   architecture: string;
-  modelType: 'bert';
+  modelType: 'bert' | 'roberta' | 'xlm-roberta';
   hiddenSize: number;
   numLayers: number;
   numHeads: number;
@@ -129,6 +141,14 @@ export interface EncoderConfig {
   typeVocabSize: number;
   vocabSize: number;
   hiddenAct: 'gelu' | 'gelu_new' | 'relu';
+  /**
+   * RoBERTa family: HF create_position_ids_from_input_ids, i.e. a token's position is
+   * padding_idx + (non-pad tokens up to and including it), a pad token's is padding_idx.
+   * null for BERT (positions 0, 1, 2, …).
+   */
+  positionPaddingIdx: number | null;
+  /** The classification head of a cross-encoder; null for a plain encoder. */
+  classifier: EncoderClassifier | null;
 }
 
 export type PoolingMode = 'mean' | 'cls' | 'max' | 'lasttoken';

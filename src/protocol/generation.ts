@@ -2,10 +2,24 @@
 // front's GenerationBackend produces them (src/front/backend.ts has the full
 // event contract), protocol/responses.ts turns them into OpenAI JSON.
 
+export type ModelKind = 'chat' | 'embedding' | 'rerank';
+
+/** How a wrong-kind error names a model's kind and the endpoints that serve it. */
+export function describeModelKind(kind: ModelKind): { article: string; endpoints: string } {
+  switch (kind) {
+    case 'chat':
+      return { article: 'a', endpoints: '/v1/chat/completions or /v1/completions' };
+    case 'embedding':
+      return { article: 'an', endpoints: '/v1/embeddings' };
+    case 'rerank':
+      return { article: 'a', endpoints: '/v1/rerank or /v1/score' };
+  }
+}
+
 export interface ModelEntry {
   /** The id clients send in `model`; may contain '/' (e.g. `org/name`). */
   id: string;
-  kind: 'chat' | 'embedding';
+  kind: ModelKind;
   /** Unix seconds. */
   created: number;
   ownedBy: string;

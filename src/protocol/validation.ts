@@ -10,11 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ApiError } from './errors.js';
 import type { WireChatRequest, WireCompletionRequest, WireEmbeddingRequest } from './openai-types.js';
+import type { WireRerankRequest, WireScoreRequest } from './rerank.js';
 
 export const SCHEMA_FILES = {
   chat: 'chat-completions.json',
   completions: 'completions.json',
   embeddings: 'embeddings.json',
+  rerank: 'rerank.json',
+  score: 'score.json',
 } as const;
 
 export interface Validators {
@@ -22,6 +25,8 @@ export interface Validators {
   chat(body: unknown): WireChatRequest;
   completions(body: unknown): WireCompletionRequest;
   embeddings(body: unknown): WireEmbeddingRequest;
+  rerank(body: unknown): WireRerankRequest;
+  score(body: unknown): WireScoreRequest;
 }
 
 /** Finds `schemas/` by walking up from this file (works from src/ and from dist/src/). */
@@ -53,6 +58,8 @@ export function createValidators(schemaDir = findSchemaDir()): Validators {
   const chat = compile(0);
   const completions = compile(1);
   const embeddings = compile(2);
+  const rerank = compile(3);
+  const score = compile(4);
   const run = <T>(fn: ValidateFunction, body: unknown): T => {
     if (fn(body)) return body as T;
     throw toApiError(fn.errors?.[0], body);
@@ -61,6 +68,8 @@ export function createValidators(schemaDir = findSchemaDir()): Validators {
     chat: (b) => run<WireChatRequest>(chat, b),
     completions: (b) => run<WireCompletionRequest>(completions, b),
     embeddings: (b) => run<WireEmbeddingRequest>(embeddings, b),
+    rerank: (b) => run<WireRerankRequest>(rerank, b),
+    score: (b) => run<WireScoreRequest>(score, b),
   };
 }
 

@@ -46,9 +46,15 @@ export interface TokenizerJson {
   added_tokens?: { id: number; content: string; special?: boolean }[];
 }
 
+interface TemplateItem {
+  SpecialToken?: { id: string; type_id?: number };
+  Sequence?: { id: 'A' | 'B'; type_id?: number };
+}
+
 interface PostProcessorJson {
   type?: string;
-  single?: { SpecialToken?: { id: string } }[];
+  single?: TemplateItem[];
+  pair?: TemplateItem[];
   processors?: PostProcessorJson[];
   special_tokens?: Record<string, { ids?: number[] }>;
   cls?: [string, number];
@@ -132,4 +138,32 @@ export function specialTokenName(value: unknown): string | null {
     return (value as { content: string }).content;
   }
   return null;
+}
+
+/**
+ * Segment ids of a pair encoding, from the post-processor's pair template, for a
+ * library that returns only ids (@huggingface/tokenizers). `firstLen` / `secondLen`
+ * are the texts' token counts without special tokens. Null when the processor is
+ * not one this reads (TemplateProcessing, BertProcessing, RobertaProcessing).
+ */
+export function pairTypeIds(processor: PostProcessorJson | null | undefined, firstLen: number, secondLen: number): number[] | null {
+  if (!processor) return null;
+  const fill = (n: number, v: number): number[] => new Array<number>(n).fill(v);
+  switch (processor.type) {
+    case 'BertProcessing':
+      return [...fill(firstLen + 2, 0), ...fill(secondLen + 1, 1)];
+    case 'RobertaProcessing':
+      return fill(firstLen + secondLen + 4, 0);
+    case 'TemplateProcessing': {
+      if (!processor.pair) return null;
+      const out: number[] = [];
+      for (const item of processor.pair) {
+        if (item.Sequence) out.push(...fill(item.Sequence.id === 'A' ? firstLen : secondLen, item.Sequence.type_id ?? 0));
+        else if (item.SpecialToken) out.push(...fill(processor.special_tokens?.[item.SpecialToken.id]?.ids?.length ?? 1, item.SpecialToken.type_id ?? 0));
+      }
+      return out;
+    }
+    default:
+      return null;
+  }
 }

@@ -13,7 +13,7 @@ import rustTokenizers from 'tokenizers';
 import { Tokenizer as JsTokenizer } from '@huggingface/tokenizers';
 import { byteLevelTokenBytes } from './byte-level.js';
 import { decodeUtf8Strict } from './utf8-stream.js';
-import { detectVocabType, modelTypeOf, planDecoder, postProcessorBos, specialTokenName, type DecoderPlan, type TokenizerJson, type VocabType } from './tokenizer-json.js';
+import { detectVocabType, modelTypeOf, pairTypeIds, planDecoder, postProcessorBos, specialTokenName, type DecoderPlan, type TokenizerJson, type VocabType } from './tokenizer-json.js';
 
 export type TokenizerBackend = 'rust' | 'js';
 
@@ -42,6 +42,12 @@ export interface EncodeOptions {
   addSpecialTokens: boolean;
 }
 
+/** A text pair through the post-processor's pair template (cross-encoders): ids and segment ids. */
+export interface EncodedPair {
+  ids: number[];
+  typeIds: number[];
+}
+
 export interface DecodeOptions {
   skipSpecialTokens: boolean;
 }
@@ -50,6 +56,7 @@ export interface DecodeOptions {
 interface Backend {
   readonly kind: TokenizerBackend;
   encode(text: string, addSpecialTokens: boolean): Promise<number[]>;
+  encodePair(first: string, second: string): Promise<EncodedPair>;
   /** Library decode of already-filtered ids (async for Rust: runs off the event loop). */
   decode(ids: number[], skipSpecialTokens: boolean): Promise<string>;
   /** The tokenizer.json decoder applied to token strings, synchronously. */
@@ -202,7 +209,7 @@ export class TextTokenizer {
       const js = new JsTokenizer(json, { ...(config ?? {}) });
       const reason =
         wanted === 'js' ? 'JS backend requested' : `Rust tokenizers rejected the file (${rustError}); using @huggingface/tokenizers`;
-      return new TextTokenizer(path, jsBackend(js), reason, json, config);
+      return new TextTokenizer(path, jsBackend(js, json.post_processor), reason, json, config);
     } catch (err) {
       throw new TokenizerLoadError(
         path,
@@ -218,6 +225,11 @@ export class TextTokenizer {
     if (this.addBosToken && ids[0] !== this.bosTokenId) ids.unshift(this.bosTokenId);
     else if (!this.addBosToken && this.postProcessorAddsBos && ids[0] === this.bosTokenId) ids.shift();
     return ids;
+  }
+
+  /** Both texts with the special tokens of the pair template (`[CLS] a [SEP] b [SEP]`, `<s> a </s></s> b </s>`). */
+  encodePair(first: string, second: string): Promise<EncodedPair> {
+    return this.impl.encodePair(first, second);
   }
 
   /** Full decode by the library (Rust: off the event loop). */
@@ -346,6 +358,10 @@ function rustBackend(tokenizer: rustTokenizers.Tokenizer): Backend {
       const encoding = await tokenizer.encode(text, null, { addSpecialTokens });
       return encoding.getIds();
     },
+    async encodePair(first, second) {
+      const encoding = await tokenizer.encode(first, second, { addSpecialTokens: true });
+      return { ids: encoding.getIds(), typeIds: encoding.getTypeIds() };
+    },
     decode(ids, skipSpecialTokens) {
       return tokenizer.decode(ids, skipSpecialTokens);
     },
@@ -362,7 +378,7 @@ interface JsDecoder {
   decode(tokens: string[]): string;
 }
 
-function jsBackend(tokenizer: JsTokenizer): Backend {
+function jsBackend(tokenizer: JsTokenizer, postProcessor: TokenizerJson['post_processor']): Backend {
   const decoder = (tokenizer as unknown as { decoder: JsDecoder | null }).decoder;
   const special = new Set<number>(tokenizer.get_added_tokens_decoder().keys());
   for (const [id, token] of tokenizer.get_added_tokens_decoder()) if (!token.special) special.delete(id);
@@ -371,6 +387,14 @@ function jsBackend(tokenizer: JsTokenizer): Backend {
     kind: 'js',
     async encode(text, addSpecialTokens) {
       return tokenizer.encode(text, { add_special_tokens: addSpecialTokens }).ids;
+    },
+    async encodePair(first, second) {
+      // The library returns no segment ids: rebuild them from the pair template.
+      const ids = tokenizer.encode(first, { text_pair: second, add_special_tokens: true }).ids;
+      const lengths = [first, second].map((text) => tokenizer.encode(text, { add_special_tokens: false }).ids.length);
+      const typeIds = pairTypeIds(postProcessor, lengths[0], lengths[1]);
+      if (typeIds === null || typeIds.length !== ids.length) throw new Error('this tokenizer.json post-processor needs the Rust tokenizers library to encode text pairs');
+      return { ids, typeIds };
     },
     async decode(ids, skipSpecialTokens) {
       // Bypass the library's decode(): it throws on [], applies

@@ -45,3 +45,10 @@ t.test('embedding flags', async (t) => {
   t.throws(() => parse(['--model', 'none', '--embedding-model', 'none']), /nothing to serve/);
   for (const flag of ['--embedding-model-name', '--embedding-batch-window-ms', '--embedding-max-batch-tokens']) t.match(serveHelp(), flag);
 });
+
+t.test('rerank flags', async (t) => {
+  t.match(parse(['--rerank-model', '/m/bge-reranker', '--rerank-model-name', 'reranker']), { rerankModel: '/m/bge-reranker', rerankModelName: 'reranker' });
+  t.match(parse([]), { rerankModel: null, rerankModelName: null });
+  t.match(parse(['--model', 'none', '--embedding-model', 'none', '--rerank-model', '/m/r']), { rerankModel: '/m/r' }, 'a reranker alone is something to serve');
+  for (const flag of ['--rerank-model', '--rerank-model-name']) t.match(serveHelp(), flag);
+});

@@ -232,7 +232,42 @@ t.test('BERT encoder config', async (t) => {
     typeVocabSize: 2,
     vocabSize: 30522,
     hiddenAct: 'gelu',
+    positionPaddingIdx: null,
+    classifier: null,
   });
-  await expectLoadError(t, () => parseEncoderConfig({ ...json, model_type: 'roberta' }), 'config.json', 'model_type', /unsupported/);
+  await expectLoadError(t, () => parseEncoderConfig({ ...json, model_type: 'roberta' }), 'config.json', 'model_type', /does not match architecture BertModel/);
+  await expectLoadError(t, () => parseEncoderConfig({ ...json, architectures: undefined, model_type: 'distilbert' }), 'config.json', 'model_type', /unsupported/);
   await expectLoadError(t, () => parseEncoderConfig({ ...json, vocab_size: undefined }), 'config.json', 'vocab_size', /missing/);
+});
+
+t.test('XLM-R encoder and cross-encoder configs', async (t) => {
+  // BAAI/bge-reranker-base config.json (the fields Serval reads).
+  const reranker = {
+    architectures: ['XLMRobertaForSequenceClassification'],
+    model_type: 'xlm-roberta',
+    hidden_act: 'gelu',
+    hidden_size: 768,
+    intermediate_size: 3072,
+    layer_norm_eps: 1e-5,
+    max_position_embeddings: 514,
+    num_attention_heads: 12,
+    num_hidden_layers: 12,
+    pad_token_id: 1,
+    type_vocab_size: 1,
+    vocab_size: 250002,
+    id2label: { '0': 'LABEL_0' },
+    label2id: { LABEL_0: 0 },
+  };
+  const c = parseEncoderConfig(reranker);
+  t.equal(c.modelType, 'xlm-roberta');
+  t.equal(c.positionPaddingIdx, 1, 'positions start after padding_idx');
+  t.same(c.classifier, { kind: 'roberta-head', numLabels: 1, activation: 'sigmoid' }, 'one label: sigmoid, as CrossEncoder defaults');
+  const identity = parseEncoderConfig({ ...reranker, sentence_transformers: { activation_fn: 'torch.nn.modules.linear.Identity' } });
+  t.equal(identity.classifier?.activation, 'identity', 'sentence_transformers.activation_fn is honoured');
+  await expectLoadError(t, () => parseEncoderConfig({ ...reranker, sentence_transformers: { activation_fn: 'torch.nn.Tanh' } }), 'config.json', 'sentence_transformers.activation_fn', /unsupported activation/);
+  const bert = parseEncoderConfig({ ...reranker, architectures: ['BertForSequenceClassification'], model_type: 'bert', type_vocab_size: 2, pad_token_id: 0 });
+  t.same([bert.positionPaddingIdx, bert.classifier?.kind], [null, 'bert-pooler']);
+  const base = parseEncoderConfig({ ...reranker, architectures: ['XLMRobertaModel'], id2label: undefined, label2id: undefined });
+  t.equal(base.classifier, null, 'a base model has no head');
+  await expectLoadError(t, () => parseEncoderConfig({ ...reranker, pad_token_id: 513 }), 'config.json', 'pad_token_id', /leaves no positions/);
 });

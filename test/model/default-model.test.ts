@@ -72,7 +72,7 @@ t.test('runMakeModel', async (t) => {
   t.match(text, /model\.safetensors\.index\.json/);
   const loaded = await loadModelFolder(out);
   t.equal(loaded.weights.dtypeOf('model.embed_tokens.weight'), 'BF16');
-  await t.rejects(runMakeModel(['--preset', 'huge', '--out', out]), /--preset must be one of tiny, small, bench, smollm3, granite3, phi4-mini, gemma3, encoder/);
+  await t.rejects(runMakeModel(['--preset', 'huge', '--out', out]), /--preset must be one of tiny, small, bench, bench-1b, smollm3, granite3, phi4-mini, gemma3, encoder, xlmr-embed, xlmr-rerank, bert-rerank, qwen3-embed\n/);
   await t.rejects(runMakeModel(['--preset', 'tiny']), /--out DIR is required/);
   await t.rejects(runMakeModel(['--preset', 'tiny', '--out', out, '--dtype', 'F64']), /--dtype must be F32, F16 or BF16/);
   await t.rejects(runMakeModel(['--preset', 'tiny', '--out', out, '--seed', 'x']), /--seed must be an integer/);

@@ -218,7 +218,7 @@ t.test('encoder folder round trip and sentence-transformers options', async (t) 
   t.equal(changed.onnxPath, path.join(dir, 'onnx', 'model.onnx'));
 
   writeFileSync(path.join(dir, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 4096 }));
-  await expectLoadError(t, () => loadEncoderFolder(dir), 'sentence_bert_config.json', 'max_seq_length', /exceeds max_position_embeddings/);
+  await expectLoadError(t, () => loadEncoderFolder(dir), 'sentence_bert_config.json', 'max_seq_length', /exceeds the 128 positions max_position_embeddings/);
   writeFileSync(path.join(dir, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: 64 }));
   writeFileSync(path.join(dir, '1_Pooling/config.json'), JSON.stringify({ pooling_mode_cls_token: true, pooling_mode_mean_tokens: true }));
   await expectLoadError(t, () => loadEncoderFolder(dir), '1_Pooling', 'pooling_mode', /exactly one pooling mode/);

@@ -56,6 +56,8 @@ interface Item {
   seq: number;
   arrival: number;
   ids: readonly number[];
+  /** Segment ids of a cross-encoder pair (BERT); absent: all 0. */
+  typeIds: readonly number[] | undefined;
   group: Group;
   slot: number;
 }
@@ -78,8 +80,11 @@ export class EmbeddingBatcher {
     }
   }
 
-  /** Embeds each token sequence (non-empty); resolves with one vector per input, in input order. */
-  submit(inputs: readonly (readonly number[])[], signal?: AbortSignal): Promise<Float32Array[]> {
+  /**
+   * Embeds (or, for a cross-encoder, scores) each token sequence (non-empty); resolves with
+   * one vector per input, in input order. `typeIds[i]`, when given, are input i's segment ids.
+   */
+  submit(inputs: readonly (readonly number[])[], signal?: AbortSignal, typeIds?: readonly (readonly number[])[]): Promise<Float32Array[]> {
     if (this.closed) return Promise.reject(new Error('embedding batcher is closed'));
     if (signal?.aborted) return Promise.reject(new EmbeddingAbortedError());
     if (inputs.length === 0) return Promise.resolve([]);
@@ -97,7 +102,7 @@ export class EmbeddingBatcher {
       signal?.addEventListener('abort', onAbort, { once: true });
       const arrival = this.now();
       inputs.forEach((ids, slot) => {
-        this.pending.push({ seq: this.nextSeq++, arrival, ids, group, slot });
+        this.pending.push({ seq: this.nextSeq++, arrival, ids, typeIds: typeIds?.[slot], group, slot });
       });
       this.pump();
     });
@@ -177,8 +182,10 @@ export class EmbeddingBatcher {
     for (const item of items) total += item.ids.length;
     const ids = new Int32Array(total);
     const offsets = new Int32Array(items.length + 1);
+    const typeIds = items.some((item) => item.typeIds !== undefined) ? new Int32Array(total) : undefined;
     items.forEach((item, r) => {
       ids.set(item.ids, offsets[r]);
+      if (item.typeIds !== undefined) typeIds?.set(item.typeIds, offsets[r]);
       offsets[r + 1] = offsets[r] + item.ids.length;
     });
     const longest = items[items.length - 1].ids.length;
@@ -187,7 +194,7 @@ export class EmbeddingBatcher {
     this.stats.tokens += total;
     this.stats.paddedTokens += items.length * longest;
     this.inFlight++;
-    this.runBatch({ ids, offsets }).then(
+    this.runBatch(typeIds === undefined ? { ids, offsets } : { ids, offsets, typeIds }).then(
       ({ embeddings, dimensions }) => {
         items.forEach((item, r) => this.deliver(item, embeddings.slice(r * dimensions, (r + 1) * dimensions)));
       },

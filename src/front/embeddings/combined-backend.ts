@@ -1,33 +1,45 @@
-// One backend over a chat model and an embedding model served side by side:
-// /v1/models lists both, and each request goes to the backend that serves
+// One backend over a chat model, an embedding model and a rerank model served
+// side by side: /v1/models lists them all, and each request goes to the backend that serves
 // the model it names. The server already refuses a model of the wrong kind
 // for an endpoint (400); the same check here keeps that true for any caller.
 
 import { ApiError } from '../../protocol/errors.js';
+import { describeModelKind } from '../../protocol/generation.js';
+import type { PairScores, ScorePair } from '../../protocol/rerank.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../../protocol/requests.js';
 import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from '../backend.js';
 
 export type ChatServing = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens'>;
 export type EmbeddingServing = Pick<GenerationBackend, 'models' | 'ready'> & Required<Pick<GenerationBackend, 'embed'>>;
+export interface RerankServing extends Pick<GenerationBackend, 'models' | 'ready'> {
+  scorePairs(pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores>;
+}
 
 export class CombinedBackend implements GenerationBackend {
   constructor(
     private readonly chatBackend: ChatServing | null,
     private readonly embeddingBackend: EmbeddingServing | null,
+    private readonly rerankBackend: RerankServing | null = null,
   ) {
     const ids = this.models().map((m) => m.id);
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
     if (duplicate !== undefined) {
-      throw new Error(`the chat model and the embedding model are both named '${duplicate}'; rename one (--served-model-name / --embedding-model-name)`);
+      throw new Error(`two served models are both named '${duplicate}'; rename one (--served-model-name / --embedding-model-name / --rerank-model-name)`);
     }
   }
 
   models(): ModelEntry[] {
-    return [...(this.chatBackend?.models() ?? []), ...(this.embeddingBackend?.models() ?? [])];
+    return [...(this.chatBackend?.models() ?? []), ...(this.embeddingBackend?.models() ?? []), ...(this.rerankBackend?.models() ?? [])];
   }
 
   ready(): boolean {
-    return (this.chatBackend?.ready() ?? true) && (this.embeddingBackend?.ready() ?? true);
+    return (this.chatBackend?.ready() ?? true) && (this.embeddingBackend?.ready() ?? true) && (this.rerankBackend?.ready() ?? true);
+  }
+
+  scorePairs(model: string, pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores> {
+    const kind = this.kindOf(model);
+    if (kind !== 'rerank' || this.rerankBackend === null) return Promise.reject(wrongKind(model, kind, 'rerank'));
+    return this.rerankBackend.scorePairs(pairs, signal);
   }
 
   chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
@@ -63,7 +75,7 @@ export class CombinedBackend implements GenerationBackend {
 
 function wrongKind(model: string, kind: ModelEntry['kind'] | null, wanted: ModelEntry['kind']): ApiError {
   if (kind === null) return ApiError.modelNotFound(model);
-  const where = kind === 'embedding' ? '/v1/embeddings' : '/v1/chat/completions or /v1/completions';
-  const article = kind === 'embedding' ? 'an' : 'a';
-  return ApiError.invalidRequest(`The model '${model}' is ${article} ${kind} model, not ${wanted === 'embedding' ? 'an' : 'a'} ${wanted} model; use ${where}.`, 'model', 'model_not_supported');
+  const is = describeModelKind(kind);
+  const not = describeModelKind(wanted);
+  return ApiError.invalidRequest(`The model '${model}' is ${is.article} ${kind} model, not ${not.article} ${wanted} model; use ${is.endpoints}.`, 'model', 'model_not_supported');
 }

@@ -3,7 +3,7 @@
 // and the batcher on the front thread.
 
 import path from 'node:path';
-import { loadEncoderFolder } from '../../model/folder.js';
+import { readEmbeddingFolderInfo } from '../../model/embedding-folder.js';
 import { TextTokenizer } from '../../tokenizer/tokenizer.js';
 import type { ExecutionProviderConfig } from '../../worker/types.js';
 import type { EncoderInfo } from '../../worker/encoder/types.js';
@@ -42,13 +42,13 @@ export async function loadEmbeddingModel(options: EmbeddingModelOptions): Promis
   const dir = path.resolve(options.modelDir);
   const workers = options.workers ?? EMBEDDING_DEFAULTS.workers;
   const pool = new EncoderPool(
-    { modelDir: dir, executionProvider: options.executionProvider ?? 'cpu', intraOpThreads: options.intraOpThreads, spinning: options.spinning },
+    { modelDir: dir, executionProvider: options.executionProvider ?? 'cpu', intraOpThreads: options.intraOpThreads, spinning: options.spinning, task: 'embedding' },
     workers,
   );
   let batcher: EmbeddingBatcher | null = null;
   try {
     const info = await pool.ready();
-    const folder = await loadEncoderFolder(dir);
+    const folder = await readEmbeddingFolderInfo(dir);
     const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath: folder.tokenizerJsonPath, tokenizerConfig: folder.tokenizerConfig });
     batcher = new EmbeddingBatcher((batch) => pool.run(batch), {
       windowMs: options.batchWindowMs ?? EMBEDDING_DEFAULTS.batchWindowMs,
@@ -63,10 +63,10 @@ export async function loadEmbeddingModel(options: EmbeddingModelOptions): Promis
       created: Math.floor(Date.now() / 1000),
       tokenizer,
       // The embedding table's size bounds valid ids, whatever the tokenizer knows.
-      vocabSize: folder.config.vocabSize,
-      maxSeqLength: folder.sentence.maxSeqLength,
+      vocabSize: folder.vocabSize,
+      maxSeqLength: folder.maxSeqLength,
       dimensions: info.dimensions,
-      normalize: folder.sentence.normalize,
+      normalize: folder.normalize,
       batcher,
     });
     const ownBatcher = batcher;

@@ -24,6 +24,7 @@
 import type { DecoderConfig, HiddenActivation, RopeScaling, WeightStore } from '../types.js';
 import {
   GREEDY_TOKEN_IDS,
+  HIDDEN_STATES,
   INPUT_IDS,
   LOGITS,
   LOGITS_ROWS,
@@ -59,6 +60,8 @@ export interface DecoderGraphOptions {
    * passes its max model length; at most, and by default, config.maxPositionEmbeddings.
    */
   maxPositions?: number;
+  /** 'hidden': return the final-norm hidden states of `logits_rows` as HIDDEN_STATES instead of logits (embedding models). Default 'logits'. */
+  output?: 'logits' | 'hidden';
   /** Stream the weights to this external-data file instead of the protobuf (how the server loads). */
   externalData?: ExternalDataWriter;
 }
@@ -268,6 +271,16 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   // ---- head: only the requested positions reach the norm and lm_head ----------------------------
   const flat = g.op('Reshape', [x, i64([-1, H])]); // [B·S,H]
   const selected = rmsNorm(g.op('Gather', [flat, logitsRows], { axis: int(0) }), 'model.norm.weight', H); // [R,H]
+  if (options.output === 'hidden') {
+    // An embedding model's body (Qwen3-Embedding): the final-norm hidden states of the requested rows, no lm_head.
+    g.op('Identity', [selected], {}, HIDDEN_STATES);
+    g.output(HIDDEN_STATES, DataType.FLOAT, ['rows', H]);
+    for (let i = 0; i < c.numLayers; i++) {
+      g.output(newKeyOutput(i), DataType.FLOAT, ['batch', kvH, 'seq', D]);
+      g.output(newValueOutput(i), DataType.FLOAT, ['batch', kvH, 'seq', D]);
+    }
+    return g.toModelBytes(`serval_${c.modelType}_hidden`);
+  }
   const headName = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
   const head = tensor(headName, [c.vocabSize, H]);
   // The last op of the chain writes LOGITS itself (an Identity would copy [R,V] every step).

@@ -1,4 +1,6 @@
-// Builds a BERT encoder graph (HF modeling_bert.py, post-LN) with the
+// Builds a BERT / RoBERTa / XLM-R encoder graph (HF modeling_bert.py and
+// modeling_roberta.py: the same post-LN layers; RoBERTa differs only in its
+// position ids) with the classifier head of a cross-encoder, or the
 // sentence-transformers head (pooling, optional L2 normalisation) inside the
 // graph, so a batch fetches only the [B, H] sentence embeddings: the Node
 // binding copies every fetched output into a fresh buffer (measured, see docs/engine.md),
@@ -21,6 +23,8 @@ export const ENCODER_ATTENTION_MASK = 'attention_mask';
 export const ENCODER_TOKEN_TYPE_IDS = 'token_type_ids';
 /** float32 [B, S, H]: the encoder's last layer (same name as HF / Optimum exports). */
 export const LAST_HIDDEN_STATE = 'last_hidden_state';
+/** float32 [B, numLabels]: a cross-encoder's classifier logits (same name as HF / Optimum exports). */
+export const CLASSIFIER_LOGITS = 'logits';
 /** float32 [B, H]: pooled and (when the model normalises) L2-normalised (same name as sentence-transformers exports). */
 export const SENTENCE_EMBEDDING = 'sentence_embedding';
 
@@ -84,8 +88,9 @@ export function buildEncoderGraph(
   const words = g.op('Gather', [embeddingTable('embeddings.word_embeddings.weight', c.vocabSize), inputIds], { axis: int(0) }); // [B,S,H]
   const types = g.op('Gather', [embeddingTable('embeddings.token_type_embeddings.weight', c.typeVocabSize), tokenTypeIds], { axis: int(0) });
   const seqLen = g.op('Gather', [g.op('Shape', [inputIds]), g.int64Scalar('seq_axis', 1)], { axis: int(0) });
-  const positions = g.op('Range', [g.int64Scalar('zero', 0), seqLen, g.int64Scalar('one', 1)]); // [S]
-  const positionRows = g.op('Gather', [embeddingTable('embeddings.position_embeddings.weight', c.maxPositionEmbeddings), positions], { axis: int(0) }); // [S,H]
+  const positionRows = g.op('Gather', [embeddingTable('embeddings.position_embeddings.weight', c.maxPositionEmbeddings), positionIds(g, c, inputIds, attentionMask, seqLen)], {
+    axis: int(0),
+  }); // [S,H] or [B,S,H]
   let x = layerNorm(g.op('Add', [g.op('Add', [words, types]), positionRows]), 'embeddings.LayerNorm');
 
   // Additive key mask [B,1,1,S]: 0 for real tokens, MASK_VALUE for padding.
@@ -112,6 +117,16 @@ export function buildEncoderGraph(
   }
   const hidden = g.op('Identity', [x], {}, LAST_HIDDEN_STATE);
 
+  if (c.classifier !== null) {
+    const cls = g.op('Gather', [hidden, g.int64Scalar('cls_index', 0)], { axis: int(1) }); // [B,H]
+    const labels = c.classifier.numLabels;
+    const [dense, out] = c.classifier.kind === 'bert-pooler' ? ['pooler.dense', 'classifier'] : ['classifier.dense', 'classifier.out_proj'];
+    g.op('Identity', [linear(g.op('Tanh', [linear(cls, dense, H, H)]), out, labels, H)], {}, CLASSIFIER_LOGITS);
+    g.output(CLASSIFIER_LOGITS, DataType.FLOAT, ['batch', labels]);
+    g.output(LAST_HIDDEN_STATE, DataType.FLOAT, ['batch', 'seq', H]);
+    return g.toModelBytes(`serval_${c.modelType}_cross_encoder`);
+  }
+
   // ---- sentence-transformers head ------------------------------------------------------------------
   let pooled = pool(g, hidden, attentionMask, maskF, head.pooling);
   if (head.normalize) {
@@ -124,6 +139,20 @@ export function buildEncoderGraph(
   g.output(SENTENCE_EMBEDDING, DataType.FLOAT, ['batch', H]);
   g.output(LAST_HIDDEN_STATE, DataType.FLOAT, ['batch', 'seq', H]);
   return g.toModelBytes(`serval_${c.modelType}_encoder`);
+}
+
+/**
+ * Position ids: 0..S-1 for BERT ([S], shared by the rows); for RoBERTa HF's
+ * create_position_ids_from_input_ids, padding_idx + cumsum(not pad) on real
+ * tokens and padding_idx on pad ids, where padding also counts as pad ([B,S]).
+ */
+function positionIds(g: GraphBuilder, c: EncoderConfig, inputIds: string, attentionMask: string, seqLen: string): string {
+  if (c.positionPaddingIdx === null) return g.op('Range', [g.int64Scalar('zero', 0), seqLen, g.int64Scalar('one', 1)]);
+  const pad = g.int64Scalar('padding_idx', c.positionPaddingIdx);
+  const notPad = g.op('And', [g.op('Not', [g.op('Equal', [inputIds, pad])]), g.op('Cast', [attentionMask], { to: int(DataType.BOOL) })]);
+  const counted = g.op('Cast', [notPad], { to: int(DataType.INT64) });
+  const running = g.op('CumSum', [counted, g.int64Scalar('position_axis', 1)]);
+  return g.op('Add', [g.op('Mul', [running, counted]), pad]);
 }
 
 /** sentence-transformers Pooling over right-padded rows: [B,S,H] → [B,H]. */

@@ -25,6 +25,8 @@ export const NEW_LENS = 'new_lens';
 /** int64 [R]: flat indices b*S+s of the positions whose logits are returned, in that order. */
 export const LOGITS_ROWS = 'logits_rows';
 
+/** float32 [R, H]: the final-norm hidden states of the logits_rows positions (graphs built with output 'hidden'). */
+export const HIDDEN_STATES = 'hidden_states';
 /** float32 [R, V]. */
 export const LOGITS = 'logits';
 /**

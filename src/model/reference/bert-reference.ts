@@ -49,8 +49,8 @@ export class ReferenceEncoder {
   constructor(config: EncoderConfig, weights: WeightStore) {
     this.config = config;
     const h = config.hiddenSize;
-    // BertForX checkpoints prefix everything with `bert.`; BertModel ones do not.
-    const prefix = weights.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
+    // BertForX / RobertaForX checkpoints prefix the encoder with `bert.` / `roberta.`; *Model ones do not.
+    const prefix = ['bert.', 'roberta.'].find((p) => weights.has(`${p}embeddings.word_embeddings.weight`)) ?? '';
     const tensor = (name: string, shape: number[]): Float32Array => {
       const t = weights.get(prefix + name);
       if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
@@ -96,16 +96,17 @@ export class ReferenceEncoder {
     const mask = input.attentionMask ?? new Array<number>(n).fill(1);
     const types = input.tokenTypeIds ?? new Array<number>(n).fill(0);
     if (mask.length !== n || types.length !== n) throw new Error('attentionMask/tokenTypeIds length mismatch');
-    if (n > c.maxPositionEmbeddings) throw new Error(`sequence of ${n} exceeds ${c.maxPositionEmbeddings} positions`);
 
+    const positions = positionIdsOf(input.inputIds, c.positionPaddingIdx);
     let hidden: Float64Array[] = [];
     for (let s = 0; s < n; s++) {
       const id = input.inputIds[s];
       const type = types[s];
       if (id < 0 || id >= c.vocabSize) throw new Error(`token id ${id} out of range`);
+      if (positions[s] >= c.maxPositionEmbeddings) throw new Error(`position ${positions[s]} exceeds ${c.maxPositionEmbeddings} positions`);
       const e = new Float64Array(h);
       for (let i = 0; i < h; i++) {
-        e[i] = this.wordEmbeddings[id * h + i] + this.positionEmbeddings[s * h + i] + this.tokenTypeEmbeddings[type * h + i];
+        e[i] = this.wordEmbeddings[id * h + i] + this.positionEmbeddings[positions[s] * h + i] + this.tokenTypeEmbeddings[type * h + i];
       }
       hidden.push(layerNorm(e, this.embeddingNorm, c.layerNormEps));
     }
@@ -154,6 +155,20 @@ export class ReferenceEncoder {
     }
     return out;
   }
+}
+
+/**
+ * BERT: 0, 1, 2, …. RoBERTa, as HF's create_position_ids_from_input_ids:
+ * mask = ids ≠ padding_idx; position = cumsum(mask)·mask + padding_idx.
+ */
+export function positionIdsOf(ids: readonly number[], paddingIdx: number | null): number[] {
+  if (paddingIdx === null) return ids.map((_, s) => s);
+  let count = 0;
+  return ids.map((id) => {
+    if (id === paddingIdx) return paddingIdx;
+    count++;
+    return paddingIdx + count;
+  });
 }
 
 function applyDense(layer: Dense, x: Float64Array): Float64Array {

@@ -224,7 +224,26 @@ export class ReferenceDecoder {
     return out;
   }
 
+  /**
+   * Appends `tokenIds` like forward() and returns each new position's final-norm
+   * hidden state (what an embedding model pools) instead of its logits.
+   */
+  hiddenStates(state: ReferenceState, tokenIds: readonly number[]): Float32Array[] {
+    return tokenIds.map((id) => Float32Array.from(this.finalHidden(state, id)));
+  }
+
   private forwardOne(state: ReferenceState, tokenId: number): Float32Array {
+    const c = this.config;
+    const logits = applyLinear(this.lmHead, this.finalHidden(state, tokenId));
+    for (let i = 0; i < logits.length; i++) {
+      let v = logits[i] / c.logitsDivisor;
+      if (c.finalLogitSoftcap !== null) v = Math.tanh(v / c.finalLogitSoftcap) * c.finalLogitSoftcap;
+      logits[i] = v;
+    }
+    return Float32Array.from(logits);
+  }
+
+  private finalHidden(state: ReferenceState, tokenId: number): Float64Array {
     const c = this.config;
     if (!Number.isInteger(tokenId) || tokenId < 0 || tokenId >= c.vocabSize) {
       throw new Error(`token id ${tokenId} out of range [0, ${c.vocabSize})`);
@@ -253,15 +272,7 @@ export class ReferenceDecoder {
       x = addScaled(x, mlpOut, c.residualMultiplier);
     }
     state.length = position + 1;
-
-    const final = rmsNorm(x, this.finalNorm, c.rmsNormEps);
-    const logits = applyLinear(this.lmHead, final);
-    for (let i = 0; i < logits.length; i++) {
-      let v = logits[i] / c.logitsDivisor;
-      if (c.finalLogitSoftcap !== null) v = Math.tanh(v / c.finalLogitSoftcap) * c.finalLogitSoftcap;
-      logits[i] = v;
-    }
-    return Float32Array.from(logits);
+    return rmsNorm(x, this.finalNorm, c.rmsNormEps);
   }
 
   /** Self-attention of the token at `position` over the cache plus itself; appends its K/V. */

@@ -3,6 +3,13 @@
 // embeddings, at sizes from "fits in a unit test" to "worth benchmarking".
 
 import type { DecoderConfig, EncoderConfig, SentenceTransformerConfig } from '../types.js';
+import {
+  ENCODER_FAMILY_PRESETS,
+  ENCODER_FAMILY_PRESET_NAMES,
+  type EmbeddingDecoderPresetName,
+  type EncoderFamilyPresetName,
+  type EncoderPreset,
+} from './encoder-presets.js';
 import { FAMILY_PRESETS, FAMILY_PRESET_NAMES, FAMILY_TOKENS, type FamilyPresetName } from './family-presets.js';
 import { llamaBlock, type LlamaBlockFields } from './llama-block.js';
 import {
@@ -16,8 +23,9 @@ import {
 } from './special-tokens.js';
 
 export type DecoderPresetName = 'tiny' | 'small' | 'bench' | 'bench-1b' | FamilyPresetName;
-export type PresetName = DecoderPresetName | 'encoder';
-export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', 'bench-1b', ...FAMILY_PRESET_NAMES, 'encoder'];
+export type EncoderPresetName = 'encoder' | EncoderFamilyPresetName;
+export type PresetName = DecoderPresetName | EncoderPresetName | EmbeddingDecoderPresetName;
+export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', 'bench-1b', ...FAMILY_PRESET_NAMES, 'encoder', ...ENCODER_FAMILY_PRESET_NAMES, 'qwen3-embed'];
 
 const BOS_ID = decoderSpecialId(BOS_TOKEN);
 /** config.json carries only the end-of-text id; generation_config.json adds end-of-turn. */
@@ -125,6 +133,8 @@ export const ENCODER_PRESET: EncoderConfig = {
   typeVocabSize: 2,
   vocabSize: ENCODER_VOCAB_SIZE,
   hiddenAct: 'gelu',
+  positionPaddingIdx: null,
+  classifier: null,
 };
 
 export const ENCODER_SENTENCE_CONFIG: SentenceTransformerConfig = {
@@ -133,8 +143,17 @@ export const ENCODER_SENTENCE_CONFIG: SentenceTransformerConfig = {
   maxSeqLength: 128,
 };
 
+export const ENCODER_PRESETS: Record<EncoderPresetName, EncoderPreset> = {
+  encoder: { config: ENCODER_PRESET, sentence: ENCODER_SENTENCE_CONFIG, tokenizer: 'wordpiece', activationFn: null },
+  ...ENCODER_FAMILY_PRESETS,
+};
+
 export function isDecoderPreset(name: string): name is DecoderPresetName {
   return name in DECODER_PRESETS;
+}
+
+export function isEmbeddingDecoderPreset(name: string): name is EmbeddingDecoderPresetName {
+  return name === 'qwen3-embed';
 }
 
 /** Total parameter count implied by a decoder config (for reports and sanity checks). */

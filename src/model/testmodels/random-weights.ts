@@ -9,7 +9,7 @@
 // mask bugs barely move the output; the layers also add so little to the
 // residual stream that a tied-embedding model just echoes its last token.
 
-import { decoderTensorSpecs, encoderTensorSpecs, type TensorSpec } from '../tensor-names.js';
+import { decoderTensorSpecs, classifierTensorSpecs, encoderTensorSpecs, type TensorSpec } from '../tensor-names.js';
 import type { DecoderConfig, EncoderConfig, F32Tensor } from '../types.js';
 import { SplitMix32, streamSeed } from './prng.js';
 
@@ -64,7 +64,7 @@ export function randomDecoderWeights(config: DecoderConfig, seed: number): Map<s
 
 export function randomEncoderWeights(config: EncoderConfig, seed: number): Map<string, F32Tensor> {
   const out = new Map<string, F32Tensor>();
-  for (const spec of encoderTensorSpecs(config)) {
+  for (const spec of [...encoderTensorSpecs(config), ...classifierTensorSpecs(config)]) {
     out.set(spec.name, fillTensor(spec, seed, 0.5));
   }
   return out;

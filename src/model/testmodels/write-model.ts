@@ -1,35 +1,18 @@
 // Writes a generated test model in exactly the layout users download from the
 // Hugging Face Hub, so the server's real loading path is what tests exercise.
 
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { writeSafetensors, writeShardedSafetensors, type TensorToWrite } from '../safetensors.js';
-import type { DecoderConfig, EncoderConfig, F32Tensor, RopeScaling, SentenceTransformerConfig, WeightDType } from '../types.js';
-import {
-  DECODER_PRESETS,
-  ENCODER_PRESET,
-  ENCODER_SENTENCE_CONFIG,
-  decoderParamCount,
-  isDecoderPreset,
-  presetTokens,
-  type PresetName,
-} from './presets.js';
-import { randomDecoderWeights, randomEncoderWeights } from './random-weights.js';
-import {
-  buildDecoderTokenizerConfig,
-  buildDecoderTokenizerJson,
-  buildEncoderTokenizerConfig,
-  buildEncoderTokenizerJson,
-} from './tokenizer-files.js';
+import { mkdir } from 'node:fs/promises';
+import type { DecoderConfig, RopeScaling, WeightDType } from '../types.js';
+import { DECODER_PRESETS, ENCODER_PRESETS, decoderParamCount, isDecoderPreset, isEmbeddingDecoderPreset, presetTokens, type PresetName } from './presets.js';
+import { randomDecoderWeights } from './random-weights.js';
+import { buildDecoderTokenizerConfig, buildDecoderTokenizerJson } from './tokenizer-files.js';
+import { QWEN3_EMBED } from './encoder-presets.js';
+import { writeEmbeddingDecoder, writeEncoder } from './write-encoder-model.js';
 
-export const DEFAULT_SEED = 1234;
+export { encoderConfigJson } from './write-encoder-model.js';
+import { DEFAULT_SEED, TORCH_DTYPE, writeJson, writeWeights, type WriteModelOptions } from './write-files.js';
 
-export interface WriteModelOptions {
-  seed?: number;
-  dtype?: WeightDType;
-  /** Split weights into shards of at most this many bytes (plus an index file). */
-  shardBytes?: number;
-}
+export { DEFAULT_SEED, type WriteModelOptions } from './write-files.js';
 
 export interface WrittenModel {
   dir: string;
@@ -40,8 +23,6 @@ export interface WrittenModel {
   weightBytes: number;
 }
 
-const TORCH_DTYPE: Record<WeightDType, string> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16' };
-const DTYPE_BYTES: Record<WeightDType, number> = { F32: 4, F16: 2, BF16: 2 };
 
 function ropeScalingJson(s: RopeScaling | null): Record<string, unknown> | null {
   if (s === null) return null;
@@ -127,58 +108,6 @@ export function decoderConfigJson(c: DecoderConfig, dtype: WeightDType): Record<
   };
 }
 
-export function encoderConfigJson(c: EncoderConfig, dtype: WeightDType): Record<string, unknown> {
-  return {
-    architectures: [c.architecture],
-    model_type: c.modelType,
-    attention_probs_dropout_prob: 0.1,
-    hidden_act: c.hiddenAct,
-    hidden_dropout_prob: 0.1,
-    hidden_size: c.hiddenSize,
-    initializer_range: 0.02,
-    intermediate_size: c.intermediateSize,
-    layer_norm_eps: c.layerNormEps,
-    max_position_embeddings: c.maxPositionEmbeddings,
-    num_attention_heads: c.numHeads,
-    num_hidden_layers: c.numLayers,
-    pad_token_id: 0,
-    position_embedding_type: 'absolute',
-    torch_dtype: TORCH_DTYPE[dtype],
-    type_vocab_size: c.typeVocabSize,
-    use_cache: true,
-    vocab_size: c.vocabSize,
-  };
-}
-
-async function writeJson(dir: string, name: string, value: unknown, files: string[]): Promise<void> {
-  const file = path.join(dir, name);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(value, null, 2) + '\n');
-  files.push(name);
-}
-
-async function writeWeights(
-  dir: string,
-  weights: Map<string, F32Tensor>,
-  opts: WriteModelOptions,
-  files: string[],
-): Promise<number> {
-  const dtype = opts.dtype ?? 'F32';
-  const tensors = new Map<string, TensorToWrite>();
-  let bytes = 0;
-  for (const [name, t] of weights) {
-    tensors.set(name, { dtype, shape: t.shape, data: t.data });
-    bytes += t.data.length * DTYPE_BYTES[dtype];
-  }
-  const metadata = { format: 'pt' }; // what transformers writes; some loaders check it
-  if (opts.shardBytes !== undefined) files.push(...(await writeShardedSafetensors(dir, tensors, opts.shardBytes, metadata)));
-  else {
-    await writeSafetensors(path.join(dir, 'model.safetensors'), tensors, metadata);
-    files.push('model.safetensors');
-  }
-  return bytes;
-}
-
 export async function writeTestModel(preset: PresetName, outDir: string, opts: WriteModelOptions = {}): Promise<WrittenModel> {
   const seed = opts.seed ?? DEFAULT_SEED;
   const dtype = opts.dtype ?? 'F32';
@@ -194,38 +123,8 @@ export async function writeTestModel(preset: PresetName, outDir: string, opts: W
     const weightBytes = await writeWeights(outDir, randomDecoderWeights(config, seed), opts, files);
     return { dir: outDir, preset, files, paramCount: decoderParamCount(config), weightBytes };
   }
-  const config = ENCODER_PRESET;
-  const sentence: SentenceTransformerConfig = ENCODER_SENTENCE_CONFIG;
-  await writeJson(outDir, 'config.json', encoderConfigJson(config, dtype), files);
-  await writeJson(outDir, 'tokenizer.json', buildEncoderTokenizerJson(config.vocabSize, sentence.maxSeqLength), files);
-  await writeJson(outDir, 'tokenizer_config.json', buildEncoderTokenizerConfig(sentence.maxSeqLength), files);
-  const modules = [
-    { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
-    { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
-  ];
-  if (sentence.normalize) modules.push({ idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' });
-  await writeJson(outDir, 'modules.json', modules, files);
-  await writeJson(
-    outDir,
-    '1_Pooling/config.json',
-    {
-      word_embedding_dimension: config.hiddenSize,
-      pooling_mode_cls_token: sentence.pooling === 'cls',
-      pooling_mode_mean_tokens: sentence.pooling === 'mean',
-      pooling_mode_max_tokens: sentence.pooling === 'max',
-      pooling_mode_mean_sqrt_len_tokens: false,
-      pooling_mode_weightedmean_tokens: false,
-      pooling_mode_lasttoken: sentence.pooling === 'lasttoken',
-      include_prompt: true,
-    },
-    files,
-  );
-  if (sentence.normalize) await mkdir(path.join(outDir, '2_Normalize'), { recursive: true });
-  await writeJson(outDir, 'sentence_bert_config.json', { max_seq_length: sentence.maxSeqLength, do_lower_case: false }, files);
-  await writeJson(outDir, 'config_sentence_transformers.json', { prompts: {}, default_prompt_name: null, similarity_fn_name: 'cosine' }, files);
-  const weights = randomEncoderWeights(config, seed);
-  const weightBytes = await writeWeights(outDir, weights, opts, files);
-  let paramCount = 0;
-  for (const t of weights.values()) paramCount += t.data.length;
-  return { dir: outDir, preset, files, paramCount, weightBytes };
+  const written = isEmbeddingDecoderPreset(preset)
+    ? await writeEmbeddingDecoder(outDir, decoderConfigJson(QWEN3_EMBED.config, dtype), opts, files)
+    : await writeEncoder(ENCODER_PRESETS[preset], outDir, opts, files);
+  return { dir: outDir, preset, files, ...written };
 }

@@ -18,7 +18,13 @@ export interface EncoderHeadPlan {
 /** Id used for padding positions; any valid id works because the mask hides them. */
 const PAD_ID = 0;
 
-export class EncoderRunner {
+/** What a worker runs a batch with: the encoder runner, or the decoder-embedding runner. */
+export interface BatchRunner {
+  readonly inputNames: string[];
+  run(batch: EncoderBatch): Promise<EncoderBatchResult>;
+}
+
+export class EncoderRunner implements BatchRunner {
   constructor(
     private readonly session: ort.InferenceSession,
     private readonly plan: FeedPlan,
@@ -44,7 +50,8 @@ export class EncoderRunner {
     const feeds: Record<string, ort.Tensor> = {};
     feeds[p.inputIds.name] = idTensor(p.inputIds.type, rows, seq, (b, s) => (s < lengths[b] ? batch.ids[batch.offsets[b] + s] : PAD_ID));
     if (p.attentionMask) feeds[p.attentionMask.name] = idTensor(p.attentionMask.type, rows, seq, (b, s) => (s < lengths[b] ? 1 : 0));
-    if (p.tokenTypeIds) feeds[p.tokenTypeIds.name] = idTensor(p.tokenTypeIds.type, rows, seq, () => 0);
+    const types = batch.typeIds;
+    if (p.tokenTypeIds) feeds[p.tokenTypeIds.name] = idTensor(p.tokenTypeIds.type, rows, seq, (b, s) => (types !== undefined && s < lengths[b] ? types[batch.offsets[b] + s] : 0));
     if (p.positionIds) feeds[p.positionIds.name] = idTensor(p.positionIds.type, rows, seq, (_b, s) => s);
 
     const started = performance.now();

@@ -10,17 +10,23 @@ export interface EncoderWorkerConfig {
   intraOpThreads: number;
   /** ORT intra-op spinning; off when other sessions (the chat model) share the cores. */
   spinning: boolean;
+  /** What the model must be: sentence embeddings (an encoder or decoder body) or a cross-encoder's scores. */
+  task: EncoderTaskKind;
 }
+
+export type EncoderTaskKind = 'embedding' | 'rerank';
 
 /** One forward: B sequences, concatenated. Row b is ids[offsets[b] .. offsets[b+1]). */
 export interface EncoderBatch {
   ids: Int32Array;
   /** B + 1 entries, offsets[0] = 0. */
   offsets: Int32Array;
+  /** Segment ids, laid out as `ids` (BERT cross-encoder pairs); absent: all 0. */
+  typeIds?: Int32Array;
 }
 
 export interface EncoderBatchResult {
-  /** [B, dimensions] row-major: pooled and, when the model normalises, L2-normalised. */
+  /** [B, dimensions] row-major: pooled and, when the model normalises, L2-normalised; a cross-encoder's logits [B, labels]. */
   embeddings: Float32Array;
   dimensions: number;
   /** Milliseconds inside session.run() (plus pooling in JS for hidden-state exports). */
@@ -31,6 +37,10 @@ export interface EncoderBatchResult {
 export type EmbeddingSource =
   /** Serval's own graph built from safetensors: pooling and normalisation in-graph. */
   | 'built-graph'
+  /** Serval's decoder graph over a causal body (Qwen3-Embedding): last-token rows out, normalised in the worker. */
+  | 'built-decoder-graph'
+  /** Serval's encoder graph with the cross-encoder's classifier head: logits out. */
+  | 'built-cross-encoder'
   /** An ONNX export with a `sentence_embedding` output. */
   | 'onnx-sentence-embedding'
   /** An ONNX export with only token-level hidden states; pooled in the worker. */
