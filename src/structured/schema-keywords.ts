@@ -114,7 +114,7 @@ export const MAX_STRING_LENGTH = 128;
 export const MAX_ITEMS = 4096;
 
 /**
- * Deepest JSON nesting (objects and arrays) of a schema. xgrammar's schema
+ * Deepest nesting of sub-schemas (the root is level 1). xgrammar's schema
  * conversion recurses per level and traps inside its WebAssembly memory at
  * about 68 nested `items`; real schemas stay far below this.
  */

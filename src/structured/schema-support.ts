@@ -381,15 +381,36 @@ export function jsonTypeOf(value: unknown): string {
   return typeof value;
 }
 
+/** Keywords whose value is a map of names to sub-schemas: the map is no level of its own. */
+const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions', 'patternProperties', 'dependentSchemas']);
+
+/**
+ * The first sub-schema nested deeper than MAX_SCHEMA_DEPTH schema levels (the
+ * root is level 1; `properties: {a: …}` and `anyOf: […]` add one level, not
+ * two), reported with the keyword that holds it. Data under `enum`/`const`
+ * only counts as the level it sits in.
+ */
 function firstTooDeep(schema: unknown): UnsupportedKeyword | null {
-  const stack: Array<{ value: unknown; path: string; keyword: string; depth: number }> = [{ value: schema, path: '#', keyword: '', depth: 1 }];
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: schema, path: '#', depth: 1 }];
   while (stack.length > 0) {
-    const { value, path, keyword, depth } = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth > MAX_SCHEMA_DEPTH) {
-      return fail(keyword, path, `the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels of objects and arrays`);
+    const { value, path, depth } = stack.pop()!;
+    if (!isObject(value)) continue;
+    for (const [key, child] of Object.entries(value)) {
+      if (key === 'enum' || key === 'const' || child === null || typeof child !== 'object') continue;
+      const at = `${path}/${escapePointer(key)}`;
+      const children: Array<[string, unknown]> = Array.isArray(child)
+        ? child.map((c, i) => [`${at}/${i}`, c])
+        : SCHEMA_MAPS.has(key) && isObject(child)
+          ? Object.entries(child).map(([name, c]) => [`${at}/${escapePointer(name)}`, c])
+          : [[at, child]];
+      for (const [childPath, c] of children) {
+        if (!isObject(c)) continue;
+        if (depth + 1 > MAX_SCHEMA_DEPTH) {
+          return fail(key, path, `sub-schemas nest deeper than ${MAX_SCHEMA_DEPTH} levels (each object, array or combinator schema inside another is one level)`);
+        }
+        stack.push({ value: c, path: childPath, depth: depth + 1 });
+      }
     }
-    for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: `${path}/${escapePointer(key)}`, keyword: Array.isArray(value) ? keyword : key, depth: depth + 1 });
   }
   return null;
 }

@@ -72,6 +72,26 @@ t.test('schemas nested too deep are refused before xgrammar sees them, without r
   t.match(findUnsupportedKeyword(nested(20_000)), { keyword: 'items' }, '20,000 levels: refused, no stack overflow');
 });
 
+t.test('depth counts schema levels, not JSON levels (issue 19 item 8)', async (t) => {
+  const objects = (levels: number): unknown => {
+    let schema: unknown = { type: 'string' };
+    for (let i = 0; i < levels; i++) schema = { type: 'object', properties: { inner: schema }, required: ['inner'], additionalProperties: false };
+    return schema;
+  };
+  t.equal(findUnsupportedKeyword(objects(24)), null, '24 nested objects: accepted (they were counted as 48 levels)');
+  const grammar = await jsonSchemaGrammar(objects(MAX_SCHEMA_DEPTH - 1));
+  t.match(grammar.ebnf, /inner/, `${MAX_SCHEMA_DEPTH - 1} nested objects convert without trapping xgrammar`);
+  const deep = findUnsupportedKeyword(objects(MAX_SCHEMA_DEPTH));
+  t.equal(deep?.keyword, 'properties', 'the keyword named is `properties`, not the property name');
+  t.match(deep?.reason, /sub-schemas nest deeper than 48 levels/);
+  t.equal(deep?.path, `#${'/properties/inner'.repeat(MAX_SCHEMA_DEPTH - 1)}`, 'at the schema that holds the 49th level');
+  const withData = { type: 'object', properties: { c: { const: objects(60) } } };
+  t.equal(findUnsupportedKeyword(withData), null, 'deep data inside `const` is a value, not nested schemas');
+  let anyOf: unknown = { type: 'null' };
+  for (let i = 0; i < MAX_SCHEMA_DEPTH; i++) anyOf = { anyOf: [anyOf, { type: 'integer' }] };
+  t.match(findUnsupportedKeyword(anyOf), { keyword: 'anyOf' }, 'combinator branches count one level each');
+});
+
 t.test('after xgrammar traps, the module is reloaded and conversion works again', async (t) => {
   // 68 nested arrays trap inside xgrammar's WebAssembly memory (that is why the depth is capped).
   let schema: unknown = { type: 'integer' };
