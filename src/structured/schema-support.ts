@@ -23,6 +23,7 @@ import {
   UNSUPPORTED_REASONS,
 } from './schema-keywords.js';
 import { definitionRef, escapePointer } from './schema-refs.js';
+import { needsAutomaton, StringConstraintError, stringLeafAutomaton } from './string-leaf.js';
 
 export interface UnsupportedKeyword {
   /** The keyword, e.g. `patternProperties`, or `$ref` for an unresolvable reference. */
@@ -202,13 +203,21 @@ class Checker {
       const format = schema.format;
       if (typeof format !== 'string') return fail('format', path, '`format` must be a string');
       if (REFUSED_FORMATS.has(format)) return fail('format', path, `format ${JSON.stringify(format)} is not enforced`);
-      if (ENFORCED_FORMATS.has(format) && ('minLength' in schema || 'maxLength' in schema)) {
-        return fail('minLength' in schema ? 'minLength' : 'maxLength', path, 'length limits beside an enforced `format` are not supported');
+    }
+    if ('pattern' in schema && typeof schema.pattern !== 'string') return fail('pattern', path, '`pattern` must be a string');
+    const keywords = ['minLength', 'maxLength', 'pattern'];
+    if (typeof schema.format === 'string' && ENFORCED_FORMATS.has(schema.format)) keywords.push('format');
+    const untyped = needsType(schema, types, keywords, 'string', path);
+    if (untyped) return untyped;
+    if (types !== null && types.has('string') && needsAutomaton(schema)) {
+      try {
+        stringLeafAutomaton(schema);
+      } catch (error) {
+        if (error instanceof StringConstraintError) return fail(error.keyword, path, error.message);
+        throw error;
       }
     }
-    const keywords = ['minLength', 'maxLength'];
-    if (typeof schema.format === 'string' && ENFORCED_FORMATS.has(schema.format)) keywords.push('format');
-    return needsType(schema, types, keywords, 'string', path);
+    return null;
   }
 
   private checkNumber(schema: Schema, types: Set<string> | null, path: string): UnsupportedKeyword | null {
