@@ -27,7 +27,7 @@ export class AutomatonTooLargeError extends Error {
 }
 
 /** Most states of one string leaf's automaton (one grammar rule each). */
-export const MAX_AUTOMATON_STATES = 600;
+export const MAX_AUTOMATON_STATES = 160;
 const MAX_THOMPSON_STATES = 20_000;
 
 type Edge = { kind: 'char'; set: CharSet; to: number } | { kind: 'eps' | 'start' | 'end'; to: number };
@@ -208,7 +208,57 @@ export function intersectAll(automata: readonly Automaton[], minLength: number, 
     });
     for (const p of partial) out.states[next].edges.push({ set: p.set, to: idOf([...p.targets, nextCount]) });
   }
-  return pruned(out);
+  const live = pruned(out);
+  if (live === null) return null;
+  // Determinizing splits sets ("any but é"); narrow the pieces to what the grammar can spell.
+  const deterministic = determinized(live);
+  for (const state of deterministic.states) {
+    state.edges = state.edges.map((e) => ({ set: representable(e.set), to: e.to })).filter((e) => !isEmpty(e.set));
+  }
+  return pruned(deterministic);
+}
+
+/**
+ * The equivalent deterministic automaton (subset construction): each rule's
+ * alternatives then start with disjoint characters. xgrammar 0.1.27 accepts
+ * strings outside the language of some ambiguous right-linear grammars (with
+ * `any* (\\ | digit) " "` it took "x "), and a deterministic one is also
+ * cheaper to match. Throws AutomatonTooLargeError past MAX_AUTOMATON_STATES.
+ */
+function determinized(nfa: Automaton): Automaton {
+  const ids = new Map<string, number>();
+  const members: number[][] = [];
+  const out: Automaton = { states: [] };
+  const idOf = (set: number[]): number => {
+    const key = set.join(',');
+    let id = ids.get(key);
+    if (id === undefined) {
+      id = members.length;
+      if (id >= MAX_AUTOMATON_STATES) throw new AutomatonTooLargeError(MAX_AUTOMATON_STATES);
+      ids.set(key, id);
+      members.push(set);
+      out.states.push({ accepting: set.some((q) => nfa.states[q].accepting), edges: [] });
+    }
+    return id;
+  };
+  idOf([0]);
+  for (let next = 0; next < members.length; next++) {
+    const edges = members[next].flatMap((q) => nfa.states[q].edges);
+    // Split the alphabet at every range boundary; each piece has one set of targets.
+    const cuts = [...new Set(edges.flatMap((e) => e.set.flatMap(([lo, hi]) => [lo, hi + 1])))].sort((a, b) => a - b);
+    const byTargets = new Map<string, CharSet[]>();
+    for (let i = 0; i + 1 < cuts.length; i++) {
+      const piece = charRange(cuts[i], cuts[i + 1] - 1);
+      const targets = [...new Set(edges.filter((e) => !isEmpty(intersect(e.set, piece))).map((e) => e.to))].sort((a, b) => a - b);
+      if (targets.length === 0) continue;
+      const key = targets.join(',');
+      byTargets.set(key, [...(byTargets.get(key) ?? []), piece]);
+    }
+    for (const [key, pieces] of byTargets) {
+      out.states[next].edges.push({ set: union(...pieces), to: idOf(key.split(',').map(Number)) });
+    }
+  }
+  return out;
 }
 
 /** Drops states that cannot reach acceptance, merges parallel edges; null when the start is dropped. */
@@ -263,7 +313,7 @@ export function automatonRules(name: string, automaton: Automaton): { body: stri
 
 /** Characters JSON writes escaped: the quote, the backslash, U+0000–U+001F. */
 const MUST_ESCAPE = union(chars(0x22, 0x5c), charRange(0, 0x1f));
-const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x08: '\\b', 0x0c: '\\f', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t' };
+const CONTROLS = charRange(0, 0x1f);
 const ASCII = charRange(0, 0x7f);
 const NON_ASCII = minus(charRange(0x80, 0x10ffff), SURROGATES);
 /** Most non-ASCII characters a set may list one by one. */
@@ -290,9 +340,11 @@ function count(set: CharSet): number {
 /** One character of `set` (already representable), as JSON text. */
 export function jsonCharExpr(set: CharSet): string {
   const parts: string[] = [];
-  for (const [lo, hi] of intersect(set, MUST_ESCAPE)) {
-    for (let c = lo; c <= hi; c++) parts.push(ebnfString(SHORT_ESCAPES[c] ?? `\\u${c.toString(16).padStart(4, '0')}`));
-  }
+  // One spelling per character (an ambiguous grammar is what trips xgrammar): \" \\ and \u00XX.
+  if (isEmpty(minus(CONTROLS, set))) parts.push('"\\\\u00" [01] [0-9a-f]');
+  else for (const [lo, hi] of intersect(set, CONTROLS)) for (let c = lo; c <= hi; c++) parts.push(ebnfString(`\\u${c.toString(16).padStart(4, '0')}`));
+  if (!isEmpty(intersect(set, chars(0x22)))) parts.push(ebnfString('\\"'));
+  if (!isEmpty(intersect(set, chars(0x5c)))) parts.push(ebnfString('\\\\'));
   const plain = minus(set, MUST_ESCAPE);
   const ascii = intersect(plain, ASCII);
   const nonAscii = intersect(plain, NON_ASCII);
