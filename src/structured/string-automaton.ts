@@ -29,6 +29,8 @@ export class AutomatonTooLargeError extends Error {
 /** Most states of one string leaf's automaton (one grammar rule each). */
 export const MAX_AUTOMATON_STATES = 160;
 const MAX_THOMPSON_STATES = 20_000;
+/** Most states of the product before determinizing (cheap: no grammar rules yet). */
+const MAX_PRODUCT_STATES = 8_000;
 
 type Edge = { kind: 'char'; set: CharSet; to: number } | { kind: 'eps' | 'start' | 'end'; to: number };
 
@@ -180,7 +182,7 @@ export function intersectAll(automata: readonly Automaton[], minLength: number, 
     let id = ids.get(key);
     if (id === undefined) {
       id = tuples.length;
-      if (id >= MAX_AUTOMATON_STATES * 4) throw new AutomatonTooLargeError(MAX_AUTOMATON_STATES);
+      if (id >= MAX_PRODUCT_STATES) throw new AutomatonTooLargeError(MAX_AUTOMATON_STATES);
       ids.set(key, id);
       tuples.push(tuple);
       out.states.push({ accepting: false, edges: [] });
@@ -208,14 +210,14 @@ export function intersectAll(automata: readonly Automaton[], minLength: number, 
     });
     for (const p of partial) out.states[next].edges.push({ set: p.set, to: idOf([...p.targets, nextCount]) });
   }
-  const live = pruned(out);
+  const live = pruned(out, MAX_PRODUCT_STATES);
   if (live === null) return null;
   // Determinizing splits sets ("any but é"); narrow the pieces to what the grammar can spell.
   const deterministic = determinized(live);
   for (const state of deterministic.states) {
     state.edges = state.edges.map((e) => ({ set: representable(e.set), to: e.to })).filter((e) => !isEmpty(e.set));
   }
-  return pruned(deterministic);
+  return pruned(deterministic, MAX_AUTOMATON_STATES);
 }
 
 /**
@@ -262,7 +264,7 @@ function determinized(nfa: Automaton): Automaton {
 }
 
 /** Drops states that cannot reach acceptance, merges parallel edges; null when the start is dropped. */
-function pruned(automaton: Automaton): Automaton | null {
+function pruned(automaton: Automaton, limit: number): Automaton | null {
   const n = automaton.states.length;
   const incoming: number[][] = Array.from({ length: n }, () => []);
   automaton.states.forEach((s, from) => s.edges.forEach((e) => incoming[e.to].push(from)));
@@ -287,7 +289,7 @@ function pruned(automaton: Automaton): Automaton | null {
   automaton.states.forEach((_, i) => {
     if (live[i]) renumber.set(i, renumber.size);
   });
-  if (renumber.size > MAX_AUTOMATON_STATES) throw new AutomatonTooLargeError(MAX_AUTOMATON_STATES);
+  if (renumber.size > limit) throw new AutomatonTooLargeError(MAX_AUTOMATON_STATES);
   const states: Automaton['states'] = [];
   automaton.states.forEach((s, i) => {
     if (!live[i]) return;
