@@ -8,6 +8,7 @@ import type { ValidatedChatRequest } from '../protocol/requests.js';
 import { jsonObjectGrammar, jsonSchemaGrammar, UnsupportedSchemaError } from '../structured/schema-grammar.js';
 import type { ToolCallFormat } from '../structured/tool-call-format.js';
 import { toolCallGrammar } from '../structured/tool-call-grammar.js';
+import { unionGrammar } from '../structured/grammar-union.js';
 import { estimateCompileMs, MAX_COMPILE_MS } from '../structured/grammar-cost.js';
 
 export interface OutputPlan {
@@ -23,9 +24,7 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
   const tools = req.tools && req.toolChoice !== 'none' ? req.tools : null;
   const format = req.sampling.responseFormat;
   const forced = tools !== null && (req.toolChoice === 'required' || typeof req.toolChoice === 'object');
-  if (forced && format) {
-    throw ApiError.invalidRequest('response_format cannot be combined with a tool_choice that forces a tool call.', 'response_format');
-  }
+  // A forced call leaves no text answer for response_format to shape (OpenAI accepts both together).
   if (forced) {
     const choice = req.toolChoice;
     const named = typeof choice === 'object';
@@ -34,6 +33,12 @@ export async function planOutput(req: ValidatedChatRequest, toolFormat: ToolCall
     const parallel = named ? false : req.parallelToolCalls;
     const grammar = await checkedGrammar(() => toolCallGrammar(chosen, toolFormat, { parallel }), 'tools', vocabSize);
     return { grammar, toolFormat };
+  }
+  if (tools !== null && format) {
+    // tool_choice "auto": either calls to the tools or an answer in the format.
+    const calls = await checkedGrammar(() => toolCallGrammar(tools, toolFormat, { parallel: req.parallelToolCalls }), 'tools', vocabSize);
+    const answer = format.type === 'json_object' ? await jsonObjectGrammar() : await checkedGrammar(() => jsonSchemaGrammar(format.schema), 'response_format.json_schema.schema', vocabSize);
+    return { grammar: withinCost(unionGrammar([calls, answer]), 'response_format', vocabSize), toolFormat };
   }
   if (format?.type === 'json_object') {
     jsonObject ??= jsonObjectGrammar();
@@ -56,6 +61,10 @@ async function checkedGrammar(build: () => Promise<Grammar>, param: string, voca
     const { keyword, path, reason } = error.unsupported;
     throw ApiError.invalidRequest(`Unsupported JSON Schema keyword '${keyword}' at ${path}: ${reason}`, param, 'unsupported_schema');
   }
+  return withinCost(grammar, param, vocabSize);
+}
+
+function withinCost(grammar: Grammar, param: string, vocabSize: number): Grammar {
   const estimate = estimateCompileMs(grammar.ebnf, vocabSize);
   if (estimate > MAX_COMPILE_MS) {
     throw ApiError.invalidRequest(

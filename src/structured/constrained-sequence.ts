@@ -8,6 +8,7 @@
 //   for each sampled token: s.accept(token)         // 'terminated' = grammar done (token is a stop id)
 
 import type { Grammar } from './grammar.js';
+import { Utf8Cursor } from './utf8-validity.js';
 import { GrammarMatcher, type GrammarCompiler } from './xgrammar.js';
 
 /** The sampler produced a token the grammar forbids: a bug (mask not applied or stale). */
@@ -25,9 +26,13 @@ export class ConstrainedSequence {
   /** Allowed-token bitmask for the next sampled token; valid after prepareMask(). */
   readonly mask: Int32Array;
   private prepared = false;
+  /** Keeps the output valid UTF-8 where xgrammar's byte matching does not (utf8-validity.ts). */
+  private readonly utf8: Utf8Cursor | null;
 
   private constructor(private readonly matcher: GrammarMatcher) {
     this.mask = new Int32Array(matcher.grammar.vocab.maskWords);
+    const masks = matcher.grammar.vocab.utf8;
+    this.utf8 = masks === null ? null : new Utf8Cursor(masks);
   }
 
   /**
@@ -44,6 +49,7 @@ export class ConstrainedSequence {
   prepareMask(): void {
     if (!this.prepared) {
       this.matcher.fillNextTokenBitmask(this.mask);
+      this.utf8?.narrow(this.mask);
       this.prepared = true;
     }
   }
@@ -56,7 +62,11 @@ export class ConstrainedSequence {
 
   /** Feeds the sampled token. 'terminated': the grammar is complete (the token was a stop id). */
   accept(token: number): 'continue' | 'terminated' {
-    if (!this.matcher.acceptToken(token)) throw new GrammarViolationError(token, this.matcher.acceptedCount);
+    if (this.utf8 !== null && !this.utf8.accept(token)) throw new GrammarViolationError(token, this.matcher.acceptedCount);
+    if (!this.matcher.acceptToken(token)) {
+      this.utf8?.rollback(1);
+      throw new GrammarViolationError(token, this.matcher.acceptedCount);
+    }
     this.prepared = false;
     return this.matcher.isTerminated() ? 'terminated' : 'continue';
   }
@@ -64,6 +74,7 @@ export class ConstrainedSequence {
   /** Undo the last n tokens (e.g. speculative tokens that were not kept). */
   rollback(n: number): void {
     this.matcher.rollback(n);
+    this.utf8?.rollback(n);
     this.prepared = false;
   }
 

@@ -26,7 +26,31 @@ export function estimateCompileMs(ebnf: string, vocabSize: number): number {
   for (const line of ebnf.split('\n')) {
     const positions = line.split('[^').length - 1;
     boundedPositions += positions;
-    if (positions === 0) otherChars += line.length + 1;
+    if (positions === 0) {
+      otherChars += line.length + 1;
+      boundedPositions += automatonRuleWeight(line);
+    }
   }
   return boundedPositions * vocabSize * MS_PER_POSITION_TOKEN + otherChars * MS_PER_CHAR + otherChars * otherChars * MS_PER_CHAR_SQUARED;
+}
+
+/**
+ * A rule of a string automaton (string-automaton.ts: `name_k ::= [A-Za-z0-9_] name_j | …`)
+ * is a position like a negated class, weighted by the share of printable ASCII its
+ * classes allow (tokens pass the first byte about that often): fitted on a 32k
+ * vocabulary, zod's email (115 rules of ~65 characters) compiled in 1.5 s, a uuid
+ * (123 rules of 16 hex digits) in 37 ms.
+ */
+function automatonRuleWeight(line: string): number {
+  if (!/^serval_leaf_\d+_\d+ ::=/.test(line)) return 0;
+  let allowed = 0;
+  for (const match of line.matchAll(/\[((?:\\u[0-9a-f]{4}|[0-9A-Za-z]|-)+)\]/g)) {
+    const items = [...match[1].matchAll(/(\\u[0-9a-f]{4}|[0-9A-Za-z])(?:-(\\u[0-9a-f]{4}|[0-9A-Za-z]))?/g)];
+    for (const [, lo, hi] of items) allowed += hi === undefined ? 1 : codeOf(hi) - codeOf(lo) + 1;
+  }
+  return Math.min(1, allowed / 95);
+}
+
+function codeOf(item: string): number {
+  return item.length === 1 ? item.charCodeAt(0) : parseInt(item.slice(2), 16);
 }

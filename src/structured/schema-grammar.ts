@@ -7,6 +7,8 @@ import { FORMAT_RULES, integerRule, numberRule, stringRule, type NumericBounds }
 import { ENFORCED_FORMATS } from './schema-keywords.js';
 import { findUnsupportedKeyword, type UnsupportedKeyword } from './schema-support.js';
 import type { Grammar } from './grammar.js';
+import { automatonRules } from './string-automaton.js';
+import { needsAutomaton, stringLeafAutomaton } from './string-leaf.js';
 import { jsonSchemaToEbnf } from './xgrammar.js';
 
 /** A request's schema uses something we cannot enforce; answer 400 naming `keyword`. */
@@ -140,6 +142,10 @@ function rewriteTyped(s: Schema, type: string, leaves: LeafTable, path: string):
       return leaves.add(body);
     }
     case 'string': {
+      if (needsAutomaton(s)) {
+        const rules = automatonRules(leaves.nextName(), stringLeafAutomaton(s));
+        return leaves.add(rules.body, rules.rules);
+      }
       const format = typeof s.format === 'string' && ENFORCED_FORMATS.has(s.format) ? s.format : null;
       if (format !== null) return leaves.add(FORMAT_RULES[format]);
       if ('minLength' in s || 'maxLength' in s) {

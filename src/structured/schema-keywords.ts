@@ -41,6 +41,7 @@ export const SUPPORTED = new Set([
   'minLength',
   'maxLength',
   'format',
+  'pattern',
   'minimum',
   'maximum',
   'exclusiveMinimum',
@@ -50,7 +51,6 @@ export const SUPPORTED = new Set([
 
 /** Why some well-known keywords are refused (shown in the 400). */
 export const UNSUPPORTED_REASONS: Record<string, string> = {
-  pattern: 'regular expressions on strings are not enforced (xgrammar may emit unescaped quotes inside them)',
   patternProperties: 'property-name patterns are not enforced',
   propertyNames: 'property-name constraints are not enforced',
   additionalItems: 'use prefixItems with items instead',
@@ -75,8 +75,11 @@ export const UNSUPPORTED_REASONS: Record<string, string> = {
   $recursiveRef: 'dynamic references are not supported',
 };
 
-/** Formats whose values the grammar spells out exactly (schema-grammar.ts). */
-export const ENFORCED_FORMATS = new Set(['date', 'time', 'date-time', 'uuid']);
+/**
+ * Formats whose values the grammar spells out exactly (json-leaves.ts,
+ * string-formats.ts); each may be combined with `pattern` and length limits.
+ */
+export const ENFORCED_FORMATS = new Set(['date', 'time', 'date-time', 'uuid', 'email', 'uri']);
 
 /**
  * Formats that JSON Schema validators check but we cannot enforce. Other
@@ -84,13 +87,11 @@ export const ENFORCED_FORMATS = new Set(['date', 'time', 'date-time', 'uuid']);
  * assertions in JSON Schema and are treated as annotations.
  */
 export const REFUSED_FORMATS = new Set([
-  'email',
   'idn-email',
   'hostname',
   'idn-hostname',
   'ipv4',
   'ipv6',
-  'uri',
   'uri-reference',
   'iri',
   'iri-reference',
@@ -114,7 +115,7 @@ export const MAX_STRING_LENGTH = 128;
 export const MAX_ITEMS = 4096;
 
 /**
- * Deepest JSON nesting (objects and arrays) of a schema. xgrammar's schema
+ * Deepest nesting of sub-schemas (the root is level 1). xgrammar's schema
  * conversion recurses per level and traps inside its WebAssembly memory at
  * about 68 nested `items`; real schemas stay far below this.
  */

@@ -23,6 +23,7 @@ import {
   UNSUPPORTED_REASONS,
 } from './schema-keywords.js';
 import { definitionRef, escapePointer } from './schema-refs.js';
+import { needsAutomaton, StringConstraintError, stringLeafAutomaton } from './string-leaf.js';
 
 export interface UnsupportedKeyword {
   /** The keyword, e.g. `patternProperties`, or `$ref` for an unresolvable reference. */
@@ -202,13 +203,21 @@ class Checker {
       const format = schema.format;
       if (typeof format !== 'string') return fail('format', path, '`format` must be a string');
       if (REFUSED_FORMATS.has(format)) return fail('format', path, `format ${JSON.stringify(format)} is not enforced`);
-      if (ENFORCED_FORMATS.has(format) && ('minLength' in schema || 'maxLength' in schema)) {
-        return fail('minLength' in schema ? 'minLength' : 'maxLength', path, 'length limits beside an enforced `format` are not supported');
+    }
+    if ('pattern' in schema && typeof schema.pattern !== 'string') return fail('pattern', path, '`pattern` must be a string');
+    const keywords = ['minLength', 'maxLength', 'pattern'];
+    if (typeof schema.format === 'string' && ENFORCED_FORMATS.has(schema.format)) keywords.push('format');
+    const untyped = needsType(schema, types, keywords, 'string', path);
+    if (untyped) return untyped;
+    if (types !== null && types.has('string') && needsAutomaton(schema)) {
+      try {
+        stringLeafAutomaton(schema);
+      } catch (error) {
+        if (error instanceof StringConstraintError) return fail(error.keyword, path, error.message);
+        throw error;
       }
     }
-    const keywords = ['minLength', 'maxLength'];
-    if (typeof schema.format === 'string' && ENFORCED_FORMATS.has(schema.format)) keywords.push('format');
-    return needsType(schema, types, keywords, 'string', path);
+    return null;
   }
 
   private checkNumber(schema: Schema, types: Set<string> | null, path: string): UnsupportedKeyword | null {
@@ -381,15 +390,36 @@ export function jsonTypeOf(value: unknown): string {
   return typeof value;
 }
 
+/** Keywords whose value is a map of names to sub-schemas: the map is no level of its own. */
+const SCHEMA_MAPS = new Set(['properties', '$defs', 'definitions', 'patternProperties', 'dependentSchemas']);
+
+/**
+ * The first sub-schema nested deeper than MAX_SCHEMA_DEPTH schema levels (the
+ * root is level 1; `properties: {a: …}` and `anyOf: […]` add one level, not
+ * two), reported with the keyword that holds it. Data under `enum`/`const`
+ * only counts as the level it sits in.
+ */
 function firstTooDeep(schema: unknown): UnsupportedKeyword | null {
-  const stack: Array<{ value: unknown; path: string; keyword: string; depth: number }> = [{ value: schema, path: '#', keyword: '', depth: 1 }];
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: schema, path: '#', depth: 1 }];
   while (stack.length > 0) {
-    const { value, path, keyword, depth } = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    if (depth > MAX_SCHEMA_DEPTH) {
-      return fail(keyword, path, `the schema nests deeper than ${MAX_SCHEMA_DEPTH} levels of objects and arrays`);
+    const { value, path, depth } = stack.pop()!;
+    if (!isObject(value)) continue;
+    for (const [key, child] of Object.entries(value)) {
+      if (key === 'enum' || key === 'const' || child === null || typeof child !== 'object') continue;
+      const at = `${path}/${escapePointer(key)}`;
+      const children: Array<[string, unknown]> = Array.isArray(child)
+        ? child.map((c, i) => [`${at}/${i}`, c])
+        : SCHEMA_MAPS.has(key) && isObject(child)
+          ? Object.entries(child).map(([name, c]) => [`${at}/${escapePointer(name)}`, c])
+          : [[at, child]];
+      for (const [childPath, c] of children) {
+        if (!isObject(c)) continue;
+        if (depth + 1 > MAX_SCHEMA_DEPTH) {
+          return fail(key, path, `sub-schemas nest deeper than ${MAX_SCHEMA_DEPTH} levels (each object, array or combinator schema inside another is one level)`);
+        }
+        stack.push({ value: c, path: childPath, depth: depth + 1 });
+      }
     }
-    for (const [key, child] of Object.entries(value)) stack.push({ value: child, path: `${path}/${escapePointer(key)}`, keyword: Array.isArray(value) ? keyword : key, depth: depth + 1 });
   }
   return null;
 }

@@ -23,7 +23,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
-import { neverValidUtf8 } from './utf8-validity.js';
+import { neverValidUtf8, Utf8Masks } from './utf8-validity.js';
 import type { Grammar } from './grammar.js';
 
 // ---- the parts of the emscripten binding we use ---------------------------
@@ -168,6 +168,12 @@ export interface GrammarVocabOptions {
    * JSON string and then vanish when the front skips special tokens.
    */
   textSpecialTokens?: readonly string[];
+  /**
+   * The bytes each token adds to the text (null: a special token, not text),
+   * for ids below the tokenizer's size. With it every constrained step keeps
+   * the output valid UTF-8 across token boundaries (utf8-validity.ts).
+   */
+  tokenBytes?: { size: number; of(id: number): Uint8Array | null };
 }
 
 /** xgrammar's view of one model's vocabulary. Create once per model and thread; reuse. */
@@ -176,19 +182,24 @@ export class GrammarVocab {
   /** Int32 words per mask row: ceil(vocabSize / 32). */
   readonly maskWords: number;
   readonly stopTokenIds: readonly number[];
+  /** Which tokens keep the bytes valid UTF-8 after which; null when built without token bytes. */
+  readonly utf8: Utf8Masks | null;
 
   private constructor(
     readonly binding: Binding,
     readonly handle: TokenizerInfoHandle,
     stopTokenIds: readonly number[],
+    tokenBytes: GrammarVocabOptions['tokenBytes'],
   ) {
     this.vocabSize = handle.GetVocabSize();
     this.maskWords = Math.ceil(this.vocabSize / 32);
     this.stopTokenIds = stopTokenIds;
+    this.utf8 = tokenBytes === undefined ? null : new Utf8Masks(this.vocabSize, tokenBytes.size, (id) => tokenBytes.of(id));
   }
 
   static async fromTokenizer(tokenizer: TextTokenizer, options: GrammarVocabOptions): Promise<GrammarVocab> {
-    return GrammarVocab.fromStrings(GrammarVocab.vocabStrings(tokenizer, options.textSpecialTokens ?? []), tokenizer.vocabType, options);
+    const tokenBytes = { size: tokenizer.vocabSize, of: (id: number) => (tokenizer.isSpecial(id) ? null : tokenizer.tokenBytes(id)) };
+    return GrammarVocab.fromStrings(GrammarVocab.vocabStrings(tokenizer, options.textSpecialTokens ?? []), tokenizer.vocabType, { tokenBytes, ...options });
   }
 
   /**
@@ -225,7 +236,7 @@ export class GrammarVocab {
     try {
       // Upper-case names are what the binding's enum parser expects.
       const handle = call('TokenizerInfo', () => new binding.TokenizerInfo(strings, vocabType.toUpperCase(), size, stops, false));
-      return new GrammarVocab(binding, handle, [...options.stopTokenIds]);
+      return new GrammarVocab(binding, handle, [...options.stopTokenIds], options.tokenBytes);
     } finally {
       strings.delete();
       stops.delete();

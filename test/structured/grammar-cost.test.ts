@@ -35,3 +35,11 @@ t.test('bounded strings cost in proportion to the vocabulary', async (t) => {
 t.test('many properties are refused whatever the vocabulary', async (t) => {
   t.ok((await estimate(properties(500, { type: 'integer' }, false), 512)) > MAX_COMPILE_MS, '500 optional properties (measured 14 s)');
 });
+
+t.test('pattern/format automata cost by their rules and how much of ASCII each allows', async (t) => {
+  const email = await estimate({ type: 'string', format: 'email' }, 32_000);
+  const uuid = await estimate({ type: 'string', format: 'uuid' }, 32_000);
+  t.ok(email > 600 && email < MAX_COMPILE_MS, `email at 32,000 tokens: ${email.toFixed(0)} ms (measured 1.5 s)`);
+  t.ok(uuid < email / 2, `uuid (hex classes): ${uuid.toFixed(0)} ms (measured 37 ms)`);
+  t.ok((await estimate({ type: 'string', format: 'email' }, 150_000)) > MAX_COMPILE_MS, 'email at 150,000 tokens: refused');
+});

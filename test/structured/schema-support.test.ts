@@ -15,7 +15,12 @@ import { acceptsText, smallVocab } from './helpers.js';
 
 t.test('first unsupported keyword and its path', async (t) => {
   const cases: [unknown, string | null, string | null][] = [
-    [{ type: 'string', pattern: '^a' }, 'pattern', '#'],
+    [{ type: 'string', pattern: '^a' }, null, '#'],
+    [{ type: 'string', pattern: '^(?=a)' }, 'pattern', '#'],
+    [{ type: 'string', pattern: '(a)\\1' }, 'pattern', '#'],
+    [{ type: 'string', pattern: '[' }, 'pattern', '#'],
+    [{ type: 'string', pattern: '^a$', maxLength: 0 }, 'pattern', '#'],
+    [{ pattern: '^a' }, 'pattern', '#'],
     [{ type: 'object', patternProperties: { '^a': { type: 'integer' } } }, 'patternProperties', '#'],
     [{ if: { type: 'string' }, then: { minLength: 1 } }, 'if', '#'],
     [{ not: { type: 'null' } }, 'not', '#'],
@@ -25,7 +30,7 @@ t.test('first unsupported keyword and its path', async (t) => {
     [{ type: 'array', contains: { type: 'integer' } }, 'contains', '#'],
     [{ allOf: [{ type: 'integer' }] }, 'allOf', '#'],
     [{ type: 'object', minProperties: 1 }, 'minProperties', '#'],
-    [{ type: 'object', properties: { a: { type: 'array', items: { type: 'string', format: 'email' } } } }, 'format', '#/properties/a/items'],
+    [{ type: 'object', properties: { a: { type: 'array', items: { type: 'string', format: 'hostname' } } } }, 'format', '#/properties/a/items'],
     [{ type: 'object', properties: { 'a/b': { type: 'integer', multipleOf: 3 } } }, 'multipleOf', '#/properties/a~1b'],
     [{ anyOf: [{ type: 'string' }, { type: 'integer', maximum: 3, minimum: 5 }] }, 'minimum', '#/anyOf/1'],
     [{ oneOf: [{ type: 'integer' }, { type: 'number' }] }, 'oneOf', '#'],
@@ -38,6 +43,7 @@ t.test('first unsupported keyword and its path', async (t) => {
     [{ type: 'number', minimum: 1.2, maximum: 1.8 }, 'minimum', '#'],
     [{ type: 'integer', exclusiveMinimum: 1, exclusiveMaximum: 2 }, 'exclusiveMinimum', '#'],
     [{ type: 'string', format: 'date', maxLength: 4 }, 'maxLength', '#'],
+    [{ type: 'string', format: 'date', maxLength: 10 }, null, '#'],
     [{ enum: [1, 2], minimum: 0 }, 'minimum', '#'],
     [{ type: 'string', enum: ['a', 3] }, 'enum', '#'],
     [{ type: 'object', anyOf: [{ required: [] }] }, 'type', '#'],
@@ -72,6 +78,26 @@ t.test('schemas nested too deep are refused before xgrammar sees them, without r
   t.match(findUnsupportedKeyword(nested(20_000)), { keyword: 'items' }, '20,000 levels: refused, no stack overflow');
 });
 
+t.test('depth counts schema levels, not JSON levels (issue 19 item 8)', async (t) => {
+  const objects = (levels: number): unknown => {
+    let schema: unknown = { type: 'string' };
+    for (let i = 0; i < levels; i++) schema = { type: 'object', properties: { inner: schema }, required: ['inner'], additionalProperties: false };
+    return schema;
+  };
+  t.equal(findUnsupportedKeyword(objects(24)), null, '24 nested objects: accepted (they were counted as 48 levels)');
+  const grammar = await jsonSchemaGrammar(objects(MAX_SCHEMA_DEPTH - 1));
+  t.match(grammar.ebnf, /inner/, `${MAX_SCHEMA_DEPTH - 1} nested objects convert without trapping xgrammar`);
+  const deep = findUnsupportedKeyword(objects(MAX_SCHEMA_DEPTH));
+  t.equal(deep?.keyword, 'properties', 'the keyword named is `properties`, not the property name');
+  t.match(deep?.reason, /sub-schemas nest deeper than 48 levels/);
+  t.equal(deep?.path, `#${'/properties/inner'.repeat(MAX_SCHEMA_DEPTH - 1)}`, 'at the schema that holds the 49th level');
+  const withData = { type: 'object', properties: { c: { const: objects(60) } } };
+  t.equal(findUnsupportedKeyword(withData), null, 'deep data inside `const` is a value, not nested schemas');
+  let anyOf: unknown = { type: 'null' };
+  for (let i = 0; i < MAX_SCHEMA_DEPTH; i++) anyOf = { anyOf: [anyOf, { type: 'integer' }] };
+  t.match(findUnsupportedKeyword(anyOf), { keyword: 'anyOf' }, 'combinator branches count one level each');
+});
+
 t.test('after xgrammar traps, the module is reloaded and conversion works again', async (t) => {
   // 68 nested arrays trap inside xgrammar's WebAssembly memory (that is why the depth is capped).
   let schema: unknown = { type: 'integer' };
@@ -104,6 +130,13 @@ const ENFORCED: [string, unknown, string, string][] = [
   ['minLength', { type: 'string', minLength: 2 }, '"ab"', '"a"'],
   ['maxLength', { type: 'string', maxLength: 2 }, '"ab"', '"abc"'],
   ['maxLength counts code points, not bytes', { type: 'string', maxLength: 2 }, '"é€"', '"éé€"'],
+  ['pattern: a quote only escaped', { type: 'string', pattern: '^a.b$' }, '"a\\"b"', '"a"b"'],
+  ['pattern: unanchored, with a length limit', { type: 'string', pattern: 'ab', maxLength: 4 }, '"xaby"', '"xay"'],
+  ['pattern: controls escaped', { type: 'string', pattern: '^\\s$' }, '"\\u000a"', '"\n"'],
+  ['format and pattern: both hold', { type: 'string', format: 'uuid', pattern: '^0' }, '"0a2b3c4d-0000-4000-8000-000000000000"', '"1a2b3c4d-0000-4000-8000-000000000000"'],
+  ['pattern: alternation after a free prefix (deterministic rules)', { type: 'string', pattern: '(?:\\\\|\\d) ' }, '"a1 "', '"x "'],
+  ['pattern: a listed non-ASCII character', { type: 'string', pattern: '^[é你]$' }, '"你"', '"e"'],
+  ['email', { type: 'string', format: 'email' }, '"ada@example.org"', '"ada@@example.org"'],
   ['length-limited strings hold no escapes', { type: 'string', maxLength: 4 }, '"ab"', '"a\\nb"'],
   ['minLength: no raw control characters', { type: 'string', minLength: 1 }, '"a b"', '"a\tb"'],
   ['format date', { type: 'string', format: 'date' }, '"2024-01-31"', '"2023-02-31"'],
