@@ -42,6 +42,7 @@ import type { ApiError } from '../protocol/errors.js';
 import type { ModelEntry, TextTokenLogprob, UsageEvent } from '../protocol/generation.js';
 import type { WireFinishReason } from '../protocol/openai-types.js';
 import type { ToolCallDelta } from '../structured/tool-call-deltas.js';
+import type { DetokenizeRequest, TokenizeRequest } from '../protocol/tokenize.js';
 import type {
   ToolCall,
   ValidatedChatRequest,
@@ -89,6 +90,12 @@ export interface EmbeddingResult {
   promptTokens: number;
 }
 
+export interface TokenizeResult {
+  ids: number[];
+  /** Each id's token string, when asked for (return_token_strs); else null. */
+  tokenStrs: string[] | null;
+}
+
 export interface GenerationBackend {
   /** Everything servable, chat and embedding models alike. Called per request: keep it cheap. */
   models(): ModelEntry[];
@@ -98,4 +105,8 @@ export interface GenerationBackend {
   complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
   /** Absent = no embedding support (POST /v1/embeddings answers 404 model_not_found for every model). */
   embed?(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  /** POST /tokenize: a prompt's ids, or a chat's as its template renders it. Absent = 404 for every model. */
+  tokenize?(req: TokenizeRequest): Promise<TokenizeResult>;
+  /** POST /detokenize: the text of token ids; ids outside the vocabulary are a 400. */
+  detokenize?(req: DetokenizeRequest): Promise<string>;
 }

@@ -3,10 +3,11 @@
 // forwards everything to the real backend.
 
 import { ApiError } from '../protocol/errors.js';
-import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
+import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry, TokenizeResult } from './backend.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../protocol/requests.js';
+import type { DetokenizeRequest, TokenizeRequest } from '../protocol/tokenize.js';
 
-export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed'>;
+export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed' | 'tokenize' | 'detokenize'>;
 
 export class LoadingBackend implements GenerationBackend {
   private inner: ServingBackend | null = null;
@@ -35,6 +36,18 @@ export class LoadingBackend implements GenerationBackend {
     const inner = this.loaded();
     if (inner.embed === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
     return inner.embed(req, signal);
+  }
+
+  tokenize(req: TokenizeRequest): Promise<TokenizeResult> {
+    const inner = this.loaded();
+    if (inner.tokenize === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return inner.tokenize(req);
+  }
+
+  detokenize(req: DetokenizeRequest): Promise<string> {
+    const inner = this.loaded();
+    if (inner.detokenize === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return inner.detokenize(req);
   }
 
   private loaded(): ServingBackend {

@@ -23,6 +23,9 @@ import { registerAdmissionMetrics } from './ops-metrics.js';
 import { runGeneration, type GenerationContext } from './generation.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
+import { responsesRoutes } from './responses/routes.js';
+import { ResponseStore } from './responses/store.js';
+import { tokenizeRoutes } from './tokenize-routes.js';
 import { ChatChunkEncoder, CompletionChunkEncoder } from './sse.js';
 import { selectTransport, type TransportChoice } from './transport/select.js';
 import type { RequestHead, ResponseChannel } from './transport/transport.js';
@@ -62,6 +65,8 @@ export interface HttpServerOptions {
   validators?: Validators;
   /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads, else node:http. */
   transport?: TransportChoice;
+  /** Stored /v1/responses (previous_response_id, GET, DELETE). Default: an LRU store with the documented caps. */
+  responseStore?: ResponseStore;
 }
 
 export interface HttpServer {
@@ -92,6 +97,8 @@ export interface DrainResult {
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_QUEUE = 1024;
+
+const TOKENIZE_PATH = /^\/(de)?tokenize\/?$/;
 
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
@@ -204,7 +211,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
    * permit is held until the response ended, so a slot frees as soon as the
    * request ends for any reason.
    */
-  const guarded = async (rc: RequestContext, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
+  const guarded = async (rc: Pick<RequestContext, 'ex' | 'arrival'>, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
     const deadline = requestTimeoutMs === null ? null : { remainingMs: requestTimeoutMs - (performance.now() - rc.arrival), limitMs: requestTimeoutMs };
     const lifetime = new RequestLifetime(rc.ex.signal, deadline);
     lifetimes.add(lifetime);
@@ -273,6 +280,19 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     rc.ex.sendJson(200, JSON.stringify(embeddingList(model.id, result.embeddings, req.encodingFormat, result.promptTokens)));
   });
 
+  const responses = responsesRoutes({
+    backend,
+    validators,
+    limits,
+    store: opts.responseStore ?? new ResponseStore(),
+    genCtx,
+    ensureReady,
+    findModel,
+    guarded,
+    startEvents,
+  });
+  const tokens = tokenizeRoutes({ backend, validators, ensureReady, findModel });
+
   const listModels: Handler = ({ ex }) => ex.sendJson(200, JSON.stringify(modelList(backend.models())));
 
   const getModel: Handler = ({ ex, rest }) => {
@@ -297,6 +317,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     .add('POST', '/v1/chat/completions', chat)
     .add('POST', '/v1/completions', completions)
     .add('POST', '/v1/embeddings', embeddings)
+    .add('POST', '/v1/responses', postJson(responses.create))
+    .add('GET', '/v1/responses/*', responses.retrieve)
+    .add('DELETE', '/v1/responses/*', responses.remove)
+    .add('POST', '/tokenize', postJson(tokens.tokenize))
+    .add('POST', '/detokenize', postJson(tokens.detokenize))
     .add('GET', '/v1/models', listModels)
     .add('GET', '/v1/models/*', getModel)
     .add('GET', '/health', health)
@@ -349,7 +374,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         return;
       }
       // Checked before routing, so unknown /v1 paths do not reveal which routes exist.
-      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/')) && !keyChecker.accepts(authorization)) {
+      // /tokenize and /detokenize read the model, so they need the key too (vLLM leaves them open).
+      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/') || TOKENIZE_PATH.test(path)) && !keyChecker.accepts(authorization)) {
         throw ApiError.unauthorized();
       }
       const m = router.match(method, path);
