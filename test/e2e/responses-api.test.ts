@@ -184,6 +184,37 @@ t.test('Vercel AI SDK: the default OpenAI model (Responses) generates, streams a
   t.equal(text, generated.text, 'streamText = generateText');
   t.same(await streamed.usage, generated.usage);
 
+  // A second turn: the SDK refers to the stored answer by item_reference instead of resending it.
+  const sent: string[] = [];
+  const recording = createOpenAI({
+    baseURL: `${base}/v1`,
+    apiKey: 'unused',
+    fetch: async (url, init) => {
+      sent.push(String(init?.body ?? ''));
+      return fetch(url, init);
+    },
+  });
+  const turn1 = await generateText({ model: recording(MODEL_ID), prompt: 'My name is Tom.', maxOutputTokens: 6, temperature: 0 });
+  const turn2 = await generateText({
+    model: recording(MODEL_ID),
+    messages: [{ role: 'user', content: 'My name is Tom.' }, ...turn1.response.messages, { role: 'user', content: 'What is my name?' }],
+    maxOutputTokens: 6,
+    temperature: 0,
+  });
+  t.match(sent[1], /"item_reference"/, 'the SDK sent an item_reference');
+  const spelledOut = await client.responses.create({
+    model: MODEL_ID,
+    input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'My name is Tom.' }] },
+      { role: 'assistant', content: turn1.text },
+      { role: 'user', content: [{ type: 'input_text', text: 'What is my name?' }] },
+    ],
+    max_output_tokens: 6,
+    temperature: 0,
+  });
+  t.equal(turn2.usage.inputTokens, spelledOut.usage!.input_tokens, 'the reference resolved to the stored answer');
+  t.equal(turn2.text, spelledOut.output_text);
+
   const viaChat = await generateText({ model: openai.chat(MODEL_ID), prompt: 'Tell me about serval cats.', maxOutputTokens: 10, temperature: 0 });
   t.equal(viaChat.text, generated.text, 'openai.chat (chat completions) agrees');
 

@@ -87,6 +87,23 @@ t.test('string input, instructions, usage and echoed fields', async (t) => {
   t.equal(req.sampling.maxTokens, null);
 });
 
+t.test('fields accepted without effect', async (t) => {
+  const r = await create({
+    input: 'hi',
+    text: { format: { type: 'text' }, verbosity: 'low' },
+    include: ['reasoning.encrypted_content'],
+    max_tool_calls: 3,
+    service_tier: 'auto',
+    safety_identifier: 's',
+    prompt_cache_key: 'k',
+    truncation: 'disabled',
+    top_logprobs: 0,
+    tools: [{ type: 'function', name: 'f', strict: false }],
+  });
+  t.equal(r.status, 'completed');
+  t.equal(h.backend.lastChat!.sampling.responseFormat, null);
+});
+
 t.test('max_output_tokens cuts the answer: status incomplete with the reason', async (t) => {
   const r = await create({ input: 'hi', max_output_tokens: 2 });
   t.equal(h.backend.lastChat!.sampling.maxTokens, 2);

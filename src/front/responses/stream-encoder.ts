@@ -106,6 +106,7 @@ export class ResponsesStreamEncoder implements ChunkEncoder {
     return out;
   }
 
+  /** Never called: end() closes this stream, with the usage inside the response. */
   usage(): string {
     return '';
   }

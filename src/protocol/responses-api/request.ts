@@ -4,29 +4,13 @@
 // a leading system message, function_call items assistant tool calls,
 // function_call_output items tool messages; a previous response's
 // conversation comes in as `history`. Fields Serval recognises but does not
-// implement are refused here with a 400 naming them (see IGNORED_RESPONSES_FIELDS
-// for the ones accepted without effect).
+// implement are refused here with a 400 naming them; the README's Responses
+// table lists them, and those accepted without effect.
 
 import { ApiError } from '../errors.js';
 import type { WireChatRequest, WireResponseFormat, WireTool, WireToolChoice } from '../openai-types.js';
 import { type ChatMessage, DEFAULT_LIMITS, normalizeChatRequest, type RequestLimits, type ValidatedChatRequest } from '../requests.js';
 import type { WireInputItem, WireInputPart, WireResponsesRequest, WireResponsesTool, WireResponsesToolChoice, WireTextFormat } from './wire.js';
-
-/** Accepted for compatibility but without effect (README table). */
-export const IGNORED_RESPONSES_FIELDS = [
-  'user',
-  'metadata (echoed back)',
-  'safety_identifier',
-  'prompt_cache_key',
-  'service_tier',
-  'reasoning',
-  'text.verbosity',
-  'max_tool_calls',
-  'stream_options',
-  'include (except message.output_text.logprobs)',
-  'truncation: "disabled"',
-  'tools[].strict',
-] as const;
 
 /** What the response object repeats from the request. */
 export interface ResponseEcho {
