@@ -2,6 +2,7 @@
 // the translation into the chat request, the response object, the exact
 // stream event sequence, the store, and every refusal's error shape.
 
+import fc from 'fast-check';
 import t, { type Test } from 'tap';
 import { ApiError } from '../../src/protocol/errors.js';
 import { ResponseStore } from '../../src/front/responses/store.js';
@@ -349,4 +350,61 @@ t.test('an API key guards /v1/responses and /tokenize alike', async (t) => {
   for (const path of ['/v1/responses', '/tokenize', '/detokenize']) t.equal((await send(path)).status, 401, `${path} without the key`);
   t.equal((await send('/v1/responses', 'sekrit')).status, 200);
   t.equal((await send('/tokenize', 'sekrit')).status, 404, 'past the key: this backend has no tokenizer');
+});
+
+t.test('random bodies: every answer is a response or an OpenAI error, never a 500', async (t) => {
+  const anyJson = fc.oneof(fc.string({ maxLength: 8 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.string({ maxLength: 4 }), { maxLength: 2 }), fc.object({ maxDepth: 1 }));
+  /** Usually a plausible value, sometimes any JSON: most bodies get past the schema, some do not. */
+  const mostly = <T>(good: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ arbitrary: good, weight: 30 }, { arbitrary: anyJson, weight: 1 });
+  const rarely = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>): fc.Arbitrary<T | U> => fc.oneof({ arbitrary: good, weight: 12 }, { arbitrary: bad, weight: 1 });
+  const part = fc.record({ type: rarely(fc.constantFrom('input_text', 'output_text', 'refusal', 'text'), fc.constant('input_image')), text: fc.string({ maxLength: 8 }), refusal: fc.string({ maxLength: 4 }) }, { requiredKeys: ['type'] });
+  const item = fc.record(
+    {
+      type: rarely(fc.constantFrom('message', 'function_call', 'function_call_output'), fc.constantFrom('item_reference', 'reasoning')),
+      role: rarely(fc.constantFrom('user', 'system', 'developer', 'assistant'), fc.constant('tool')),
+      content: fc.oneof(fc.string({ maxLength: 8 }), fc.array(part, { maxLength: 3 })),
+      call_id: fc.string({ maxLength: 6 }),
+      name: fc.string({ maxLength: 6 }),
+      arguments: mostly(fc.string({ maxLength: 8 })),
+      output: fc.oneof(fc.string({ maxLength: 8 }), fc.array(part, { maxLength: 2 })),
+      id: fc.oneof(fc.string({ maxLength: 6 }), fc.constant(null)),
+    },
+    { requiredKeys: [] },
+  );
+  const body = fc.record(
+    {
+      model: rarely(fc.constant(CHAT_MODEL), anyJson),
+      input: mostly(fc.oneof(fc.string({ maxLength: 12 }), fc.array(item, { maxLength: 4 }))),
+      instructions: mostly(fc.string({ maxLength: 8 })),
+      max_output_tokens: mostly(rarely(fc.integer({ min: 1, max: 8 }), fc.integer({ min: -2, max: 0 }))),
+      temperature: mostly(rarely(fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: -1, max: 3, noNaN: true }))),
+      tools: mostly(fc.array(fc.record({ type: rarely(fc.constant('function'), fc.constantFrom('web_search', 'mcp')), name: rarely(fc.constantFrom('f', 'g'), fc.constant('bad name')), parameters: fc.constant({ type: 'object' }) }, { requiredKeys: ['type'] }), { maxLength: 2 })),
+      tool_choice: mostly(rarely(fc.constantFrom('none', 'auto'), fc.oneof(fc.constantFrom('required', 'x'), fc.record({ type: fc.constantFrom('function', 'file_search'), name: fc.constantFrom('f', 'g') })))),
+      text: mostly(fc.record({ format: rarely(fc.record({ type: fc.constantFrom('text', 'json_object', 'json_schema'), name: fc.constant('n'), schema: fc.constant({ type: 'object' }) }), anyJson) })),
+      previous_response_id: rarely(fc.constant(null), fc.string({ maxLength: 6 })),
+      store: mostly(fc.boolean()),
+      stream: fc.boolean(),
+      metadata: mostly(fc.dictionary(fc.string({ maxLength: 4 }), fc.string({ maxLength: 4 }), { maxKeys: 3 })),
+      background: rarely(fc.constant(false), anyJson),
+      include: mostly(rarely(fc.constant(['reasoning.encrypted_content']), fc.constant(['message.output_text.logprobs']))),
+    },
+    { requiredKeys: ['model', 'input'] },
+  );
+  const statuses = new Map<number, number>();
+  await fc.assert(
+    fc.asyncProperty(body, async (b) => {
+      const r = await fetch(`${h.base}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(b) });
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      const text = await r.text();
+      if (r.status === 200) {
+        if (b.stream === true) return text.includes('event: response.completed') || text.includes('event: response.incomplete');
+        return (JSON.parse(text) as { object: string }).object === 'response';
+      }
+      const err = JSON.parse(text) as ErrorBody;
+      return (r.status === 400 || r.status === 404) && typeof err.error.message === 'string' && typeof err.error.type === 'string';
+    }),
+    { numRuns: 400, seed: 20261206 },
+  );
+  t.comment(`statuses: ${JSON.stringify([...statuses])}`);
+  t.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(400) ?? 0) > 0, 'both accepted and refused bodies were generated');
 });
