@@ -10,7 +10,7 @@ import type { WireResponse } from '../../src/protocol/responses-api/wire.js';
 import { CHAT_MODEL, REPLY_PIECES, toolCallEvents } from './fake-backend.js';
 import { startHarness } from './harness.js';
 
-const store = new ResponseStore(4);
+const store = new ResponseStore(8);
 const h = await startHarness({ responseStore: store });
 t.teardown(() => h.server.close());
 const fullReply = REPLY_PIECES.join('');
@@ -273,6 +273,13 @@ t.test('the store: previous_response_id, GET, DELETE, item_reference, store: fal
   t.equal(got.status, 200);
   t.same(await got.json(), second);
 
+  const events = await stream({ input: 'streamed', previous_response_id: second.id });
+  const streamed = events[events.length - 1].response as WireResponse;
+  const stored = await fetch(`${h.base}/v1/responses/${streamed.id}`);
+  t.same(await stored.json(), streamed, 'a streamed response is stored as completed');
+  await create({ input: 'third', previous_response_id: streamed.id });
+  t.same(h.backend.lastChat!.messages.map((m) => m.content), ['first question', fullReply, 'second question', fullReply, 'streamed', fullReply, 'third'], 'chains through a streamed response');
+
   const msgId = first.output[0].id;
   await create({ input: [{ type: 'item_reference', id: msgId }, { role: 'user', content: 'and?' }] });
   t.same(h.backend.lastChat!.messages, [
@@ -299,8 +306,8 @@ t.test('the store: previous_response_id, GET, DELETE, item_reference, store: fal
 
 t.test('the store is bounded: least recently used out first', async (t) => {
   const ids: string[] = [];
-  for (let i = 0; i < 5; i++) ids.push((await create({ input: `q${i}` })).id);
-  t.equal(store.size, 4, 'capped at 4 (this test server)');
+  for (let i = 0; i <= store.maxResponses; i++) ids.push((await create({ input: `q${i}` })).id);
+  t.equal(store.size, store.maxResponses, `capped at ${store.maxResponses} (this test server)`);
   t.equal((await fetch(`${h.base}/v1/responses/${ids[0]}`)).status, 404, 'the oldest went first');
   t.equal((await fetch(`${h.base}/v1/responses/${ids[1]}`)).status, 200, 'reading it makes it recent');
   await create({ input: 'q5' });
@@ -314,6 +321,35 @@ t.test('the store is bounded: least recently used out first', async (t) => {
   tiny.put(b, [], []);
   t.equal(tiny.size, 1, 'over the byte budget only the newest stays');
   t.ok(tiny.get(b.id));
+});
+
+t.test('a client gone mid-stream aborts the generation; requests are counted under the route', async (t) => {
+  h.backend.endless = true;
+  h.backend.delayMs = 5;
+  t.teardown(() => {
+    h.backend.endless = false;
+    h.backend.delayMs = 0;
+  });
+  const started = h.backend.signals.length;
+  const ac = new AbortController();
+  const res = await fetch(`${h.base}/v1/responses`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: CHAT_MODEL, input: 'hi', stream: true }),
+    signal: ac.signal,
+  });
+  t.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  let received = '';
+  while (!received.includes('tok3')) received += new TextDecoder().decode((await reader.read()).value);
+  const signal = h.backend.signals[started];
+  t.equal(signal.aborted, false, 'not aborted while the client reads');
+  ac.abort();
+  await Promise.race([h.backend.aborted, new Promise((_, rej) => setTimeout(() => rej(new Error('backend never saw the abort')), 3000))]);
+  t.equal(signal.aborted, true);
+  const metrics = await (await fetch(`${h.base}/metrics`)).text();
+  t.match(metrics, /http_requests_total\{[^}]*route="\/v1\/responses"[^}]*status="200"[^}]*\} [1-9]/);
+  t.match(metrics, /http_requests_total\{[^}]*route="\/v1\/responses"[^}]*status="499"/, 'the abort counted as 499');
 });
 
 t.test('refused and invalid fields get the OpenAI error shape naming the field', async (t) => {
