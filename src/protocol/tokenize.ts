@@ -46,9 +46,8 @@ export interface DetokenizeRequest {
   ids: number[];
 }
 
-/** `defaultModel` stands in when the body names none (vLLM makes `model` optional). */
-export function normalizeTokenizeRequest(body: WireTokenizeRequest, defaultModel: string): TokenizeRequest {
-  const model = body.model ?? defaultModel;
+/** `model`: the body's, or the served chat model when it names none (vLLM makes `model` optional). */
+export function normalizeTokenizeRequest(body: WireTokenizeRequest, model: string): TokenizeRequest {
   const returnTokenStrs = body.return_token_strs ?? false;
   if (body.prompt !== undefined && body.messages !== undefined) {
     throw ApiError.invalidRequest("Send either 'prompt' or 'messages', not both.", 'messages', 'invalid_value');
@@ -67,6 +66,6 @@ export function normalizeTokenizeRequest(body: WireTokenizeRequest, defaultModel
   return { kind: 'chat', model, chat, addSpecialTokens: body.add_special_tokens ?? false, returnTokenStrs };
 }
 
-export function normalizeDetokenizeRequest(body: WireDetokenizeRequest, defaultModel: string): DetokenizeRequest {
-  return { model: body.model ?? defaultModel, ids: body.tokens };
+export function normalizeDetokenizeRequest(body: WireDetokenizeRequest, model: string): DetokenizeRequest {
+  return { model, ids: body.tokens };
 }

@@ -372,6 +372,9 @@ t.test('refused and invalid fields get the OpenAI error shape naming the field',
   await refused(t, { input: [{ role: 'user' }] }, 400, 'input[0].content', 'missing_required_parameter');
   await refused(t, { input: 'x', model: 'nope' }, 404, 'model', 'model_not_found');
   t.equal((await fetch(`${h.base}/v1/responses/resp_unknown`)).status, 404);
+  const items = await fetch(`${h.base}/v1/responses/resp_unknown/input_items`);
+  t.equal(items.status, 404);
+  t.equal(((await items.json()) as ErrorBody).error.code, 'unknown_route', 'input_items is not served');
 });
 
 t.test('an API key guards /v1/responses and /tokenize alike', async (t) => {

@@ -49,8 +49,11 @@ export interface ResponsesRoutes {
 export function responsesRoutes(deps: ResponsesRouteDeps): ResponsesRoutes {
   const { store } = deps;
 
-  const notFound = (id: string): ApiError =>
-    new ApiError(404, 'invalid_request_error', `Response with id '${id}' not found.`, null, 'response_not_found');
+  // Sub-resources (input_items, cancel) are not served: a path below an id is an unknown route.
+  const notFound = (id: string, method: string): ApiError =>
+    id.includes('/')
+      ? ApiError.routeNotFound(method, `/v1/responses/${id}`)
+      : new ApiError(404, 'invalid_request_error', `Response with id '${id}' not found.`, null, 'response_not_found');
 
   const create = async (rc: ResponsesRequestContext, body: unknown): Promise<void> => {
     deps.ensureReady();
@@ -94,12 +97,12 @@ export function responsesRoutes(deps: ResponsesRouteDeps): ResponsesRoutes {
 
   const retrieve = ({ ex, rest }: ResponsesRequestContext): void => {
     const stored = store.get(rest);
-    if (stored === undefined) return ex.sendError(notFound(rest));
+    if (stored === undefined) return ex.sendError(notFound(rest, 'GET'));
     ex.sendJson(200, JSON.stringify(stored.response));
   };
 
   const remove = ({ ex, rest }: ResponsesRequestContext): void => {
-    if (!store.delete(rest)) return ex.sendError(notFound(rest));
+    if (!store.delete(rest)) return ex.sendError(notFound(rest, 'DELETE'));
     const deleted: WireResponseDeleted = { id: rest, object: 'response.deleted', deleted: true };
     ex.sendJson(200, JSON.stringify(deleted));
   };
