@@ -52,6 +52,7 @@ export function normalizeResponsesRequest(body: WireResponsesRequest, ctx: Respo
   if (!given(body.input)) throw ApiError.invalidRequest("Missing required parameter: 'input'.", 'input', 'missing_required_parameter');
   const inputMessages = typeof body.input === 'string' ? [{ role: 'user' as const, content: body.input }] : inputToMessages(body.input, ctx);
   const tools = (body.tools ?? []).map((tool, i) => functionTool(tool, i));
+  // The chat rules check everything but the messages, which come from the items (and history) below.
   const wire: WireChatRequest = {
     model: body.model,
     messages: [],
@@ -96,10 +97,7 @@ export function normalizeResponsesRequest(body: WireResponsesRequest, ctx: Respo
   };
 }
 
-/**
- * Runs `fn` (chat normalisation or generation setup) and renames the chat
- * parameters its errors name to the Responses ones the client sent.
- */
+/** Runs `fn` (chat normalisation) and renames the chat parameters its errors name to the Responses ones the client sent. */
 function withResponsesParams<T>(fn: () => T): T {
   try {
     return fn();
