@@ -46,6 +46,7 @@ import type { ModelEntry, TextTokenLogprob, UsageEvent } from '../protocol/gener
 import type { WireFinishReason } from '../protocol/openai-types.js';
 import type { PairScores, ScorePair } from '../protocol/rerank.js';
 import type { ToolCallDelta } from '../structured/tool-call-deltas.js';
+import type { DetokenizeRequest, TokenizeRequest } from '../protocol/tokenize.js';
 import type {
   ToolCall,
   ValidatedChatRequest,
@@ -101,6 +102,12 @@ export interface EmbeddingResult {
   promptTokens: number;
 }
 
+export interface TokenizeResult {
+  ids: number[];
+  /** Each id's token string, when asked for (return_token_strs); else null. */
+  tokenStrs: string[] | null;
+}
+
 export interface GenerationBackend {
   /** Everything servable, chat and embedding models alike. Called per request: keep it cheap. */
   models(): ModelEntry[];
@@ -114,4 +121,8 @@ export interface GenerationBackend {
   embed?(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   /** A cross-encoder's score for each pair, in order (POST /v1/rerank, /v1/score). Absent = no rerank model. */
   scorePairs?(model: string, pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores>;
+  /** POST /tokenize: a prompt's ids, or a chat's as its template renders it. Absent = 404 for every model. */
+  tokenize?(req: TokenizeRequest): Promise<TokenizeResult>;
+  /** POST /detokenize: the text of token ids; ids outside the vocabulary are a 400. */
+  detokenize?(req: DetokenizeRequest): Promise<string>;
 }

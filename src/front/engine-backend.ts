@@ -11,7 +11,8 @@ import { resolveSamplingParams, type SamplingParams } from '../sampling/params.j
 import type { Grammar } from '../structured/grammar.js';
 import { ChatTemplate, ChatTemplateError, type ChatMessage as TemplateMessage } from '../tokenizer/chat-template.js';
 import type { TextTokenizer } from '../tokenizer/tokenizer.js';
-import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
+import type { DetokenizeRequest, TokenizeRequest } from '../protocol/tokenize.js';
+import type { GenerationBackend, GenerationEvent, ModelEntry, TokenizeResult } from './backend.js';
 import { ChoiceStream } from './choice-stream.js';
 import { EventMerger } from './event-merger.js';
 import { extractToolCalls } from './tool-call-events.js';
@@ -66,7 +67,7 @@ class EchoLogprobs {
   }
 }
 
-export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens'> {
+export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens' | 'tokenize' | 'detokenize'> {
   private readonly model: ChatModel;
   private readonly metrics: ServerMetrics | null;
   private readonly bounds: PromptBounds;
@@ -122,6 +123,29 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       jobs.push(...this.choiceJobs(promptIds, p * req.sampling.n, req.sampling, echo));
     }
     yield* this.run(jobs, promptLengths, req.sampling, signal);
+  }
+
+  /** The ids chat() would generate from (same checks, template and encoding), or a prompt's. */
+  async tokenize(req: TokenizeRequest): Promise<TokenizeResult> {
+    const { tokenizer } = this.model;
+    let ids: number[];
+    if (req.kind === 'prompt') {
+      this.bounds.checkText(req.text, 'prompt');
+      ids = await tokenizer.encode(req.text, { addSpecialTokens: req.addSpecialTokens });
+    } else {
+      this.bounds.checkMessages(req.chat.messages);
+      const rendered = this.renderChat(req.chat);
+      this.bounds.checkText(rendered, 'messages');
+      ids = await tokenizer.encode(rendered, { addSpecialTokens: req.addSpecialTokens });
+    }
+    return { ids, tokenStrs: req.returnTokenStrs ? ids.map((id) => tokenizer.idToToken(id) ?? '') : null };
+  }
+
+  async detokenize(req: DetokenizeRequest): Promise<string> {
+    const { tokenizer } = this.model;
+    const bad = req.ids.findIndex((id) => id >= this.model.vocabSize || tokenizer.idToToken(id) === null);
+    if (bad >= 0) throw ApiError.invalidRequest(`Token id ${req.ids[bad]} is out of vocabulary (size ${this.model.vocabSize}).`, `tokens[${bad}]`, 'invalid_value');
+    return tokenizer.decode(req.ids, { skipSpecialTokens: false });
   }
 
   private renderChat(req: ValidatedChatRequest): string {

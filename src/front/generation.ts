@@ -51,8 +51,11 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
     tracker.done('error', usage);
     if (ex.aborted) return;
     if (started) {
-      ex.write(sseError(err));
-      ex.endStream(SSE_DONE);
+      if (job.encoder.error !== undefined) ex.endStream(job.encoder.error(err));
+      else {
+        ex.write(sseError(err));
+        ex.endStream(SSE_DONE);
+      }
     } else {
       ex.sendError(err);
     }
@@ -161,7 +164,7 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
   tracker.done(null, usage);
   if (job.stream) {
     await emit('');
-    ex.endStream((job.includeUsage ? job.encoder.usage(wire) : '') + SSE_DONE);
+    ex.endStream(job.encoder.end !== undefined ? job.encoder.end(wire) : (job.includeUsage ? job.encoder.usage(wire) : '') + SSE_DONE);
   } else {
     ex.sendJson(200, JSON.stringify(job.buildResponse(choices, wire)));
   }

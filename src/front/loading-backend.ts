@@ -3,11 +3,12 @@
 // forwards everything to the real backend.
 
 import { ApiError } from '../protocol/errors.js';
-import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
+import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry, TokenizeResult } from './backend.js';
 import type { PairScores, ScorePair } from '../protocol/rerank.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../protocol/requests.js';
+import type { DetokenizeRequest, TokenizeRequest } from '../protocol/tokenize.js';
 
-export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed' | 'countChatTokens' | 'scorePairs'>;
+export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed' | 'countChatTokens' | 'scorePairs' | 'tokenize' | 'detokenize'>;
 
 export class LoadingBackend implements GenerationBackend {
   private inner: ServingBackend | null = null;
@@ -48,6 +49,18 @@ export class LoadingBackend implements GenerationBackend {
     const inner = this.loaded();
     if (inner.scorePairs === undefined) return Promise.reject(ApiError.modelNotFound(model));
     return inner.scorePairs(model, pairs, signal);
+  }
+
+  tokenize(req: TokenizeRequest): Promise<TokenizeResult> {
+    const inner = this.loaded();
+    if (inner.tokenize === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return inner.tokenize(req);
+  }
+
+  detokenize(req: DetokenizeRequest): Promise<string> {
+    const inner = this.loaded();
+    if (inner.detokenize === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return inner.detokenize(req);
   }
 
   private loaded(): ServingBackend {

@@ -4,7 +4,7 @@
 
 import { ApiError } from '../protocol/errors.js';
 
-export type Method = 'GET' | 'POST';
+export type Method = 'GET' | 'POST' | 'DELETE';
 
 /** HEAD is answered by the GET handler (the exchange suppresses the body). */
 

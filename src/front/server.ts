@@ -28,6 +28,9 @@ import { registerAdmissionMetrics } from './ops-metrics.js';
 import { runGeneration, type GenerationContext } from './generation.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
+import { responsesRoutes } from './responses/routes.js';
+import { ResponseStore } from './responses/store.js';
+import { tokenizeRoutes } from './tokenize-routes.js';
 import { ChatChunkEncoder, CompletionChunkEncoder } from './sse.js';
 import { selectTransport, type TransportChoice } from './transport/select.js';
 import type { RequestHead, ResponseChannel } from './transport/transport.js';
@@ -67,6 +70,8 @@ export interface HttpServerOptions {
   validators?: Validators;
   /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads, else node:http. */
   transport?: TransportChoice;
+  /** Stored /v1/responses (previous_response_id, GET, DELETE). Default: an LRU store with the documented caps. */
+  responseStore?: ResponseStore;
 }
 
 export interface HttpServer {
@@ -97,6 +102,8 @@ export interface DrainResult {
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_QUEUE = 1024;
+
+const TOKENIZE_PATH = /^\/(de)?tokenize\/?$/;
 
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
@@ -208,7 +215,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
    * permit is held until the response ended, so a slot frees as soon as the
    * request ends for any reason.
    */
-  const guarded = async (rc: RequestContext, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
+  const guarded = async (rc: Pick<RequestContext, 'ex' | 'arrival'>, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
     const deadline = requestTimeoutMs === null ? null : { remainingMs: requestTimeoutMs - (performance.now() - rc.arrival), limitMs: requestTimeoutMs };
     const lifetime = new RequestLifetime(rc.ex.signal, deadline);
     lifetimes.add(lifetime);
@@ -293,6 +300,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     });
   const rerank = scoreRoute((b) => normalizeRerankRequest(validators.rerank(b)), (r) => r.model, rerankPairs, rerankResponse);
   const score = scoreRoute((b) => normalizeScoreRequest(validators.score(b)), (r) => r.model, (r) => r.pairs, (model, _req, result) => scoreResponse(model, nowSeconds(), result));
+  const responses = responsesRoutes({
+    backend,
+    validators,
+    limits,
+    store: opts.responseStore ?? new ResponseStore(),
+    genCtx,
+    ensureReady,
+    findModel,
+    guarded,
+    startEvents,
+  });
+  const tokens = tokenizeRoutes({ backend, validators, ensureReady, findModel });
 
   const listModels: Handler = ({ ex }) => ex.sendJson(200, JSON.stringify(modelList(backend.models())));
 
@@ -325,6 +344,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     .add('POST', '/v1/rerank', rerank)
     .add('POST', '/rerank', rerank)
     .add('POST', '/v1/score', score)
+    .add('POST', '/v1/responses', postJson(responses.create))
+    .add('GET', '/v1/responses/*', responses.retrieve)
+    .add('DELETE', '/v1/responses/*', responses.remove)
+    .add('POST', '/tokenize', postJson(tokens.tokenize))
+    .add('POST', '/detokenize', postJson(tokens.detokenize))
     .add('GET', '/v1/models', listModels)
     .add('GET', '/v1/models/*', getModel)
     .add('GET', '/health', health)
@@ -380,7 +404,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         return;
       }
       // Checked before routing, so unknown /v1 paths do not reveal which routes exist; /rerank is the API too.
-      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/') || path === '/rerank') && !keyChecker.accepts(authorization, xApiKey)) {
+      // /tokenize and /detokenize read the model, so they need the key too (vLLM leaves them open).
+      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/') || path === '/rerank' || TOKENIZE_PATH.test(path)) && !keyChecker.accepts(authorization, xApiKey)) {
         throw ApiError.unauthorized();
       }
       const m = router.match(method, path);

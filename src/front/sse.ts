@@ -41,6 +41,10 @@ export interface ChunkEncoder {
   toolCall?(index: number, delta: ToolCallDelta): string;
   finish(index: number, reason: WireFinishReason): string;
   usage(usage: WireUsage): string;
+  /** The stream's last frames, replacing the usage chunk and `[DONE]` (APIs with their own closing event). */
+  end?(usage: WireUsage): string;
+  /** The stream's last frames after a failure, replacing the error chunk and `[DONE]`. */
+  error?(err: ApiError): string;
 }
 
 /** `{"id":…,"object":…,"created":…,"model":…,"system_fingerprint":null,"choices":[` and its closing. */

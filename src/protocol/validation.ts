@@ -11,6 +11,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ApiError } from './errors.js';
 import type { WireChatRequest, WireCompletionRequest, WireEmbeddingRequest } from './openai-types.js';
 import type { WireRerankRequest, WireScoreRequest } from './rerank.js';
+import type { WireResponsesRequest } from './responses-api/wire.js';
+import type { WireDetokenizeRequest, WireTokenizeRequest } from './tokenize.js';
 
 export const SCHEMA_FILES = {
   chat: 'chat-completions.json',
@@ -18,6 +20,9 @@ export const SCHEMA_FILES = {
   embeddings: 'embeddings.json',
   rerank: 'rerank.json',
   score: 'score.json',
+  responses: 'responses.json',
+  tokenize: 'tokenize.json',
+  detokenize: 'detokenize.json',
 } as const;
 
 export interface Validators {
@@ -27,6 +32,9 @@ export interface Validators {
   embeddings(body: unknown): WireEmbeddingRequest;
   rerank(body: unknown): WireRerankRequest;
   score(body: unknown): WireScoreRequest;
+  responses(body: unknown): WireResponsesRequest;
+  tokenize(body: unknown): WireTokenizeRequest;
+  detokenize(body: unknown): WireDetokenizeRequest;
 }
 
 /** Finds `schemas/` by walking up from this file (works from src/ and from dist/src/). */
@@ -50,16 +58,20 @@ export function createValidators(schemaDir = findSchemaDir()): Validators {
   // Register all first so cross-file $refs resolve, then compile each once.
   const schemas = Object.values(SCHEMA_FILES).map(load);
   for (const s of schemas) ajv.addSchema(s);
-  const compile = (i: number): ValidateFunction => {
-    const fn = ajv.getSchema(String(schemas[i].$id));
-    if (fn === undefined) throw new Error(`schema ${String(schemas[i].$id)} failed to compile`);
+  const compile = (file: string): ValidateFunction => {
+    const id = `serval/${file}`;
+    const fn = ajv.getSchema(id);
+    if (fn === undefined) throw new Error(`schema ${id} failed to compile`);
     return fn;
   };
-  const chat = compile(0);
-  const completions = compile(1);
-  const embeddings = compile(2);
-  const rerank = compile(3);
-  const score = compile(4);
+  const chat = compile(SCHEMA_FILES.chat);
+  const completions = compile(SCHEMA_FILES.completions);
+  const embeddings = compile(SCHEMA_FILES.embeddings);
+  const rerank = compile(SCHEMA_FILES.rerank);
+  const score = compile(SCHEMA_FILES.score);
+  const responses = compile(SCHEMA_FILES.responses);
+  const tokenize = compile(SCHEMA_FILES.tokenize);
+  const detokenize = compile(SCHEMA_FILES.detokenize);
   const run = <T>(fn: ValidateFunction, body: unknown): T => {
     if (fn(body)) return body as T;
     throw toApiError(fn.errors?.[0], body);
@@ -70,6 +82,9 @@ export function createValidators(schemaDir = findSchemaDir()): Validators {
     embeddings: (b) => run<WireEmbeddingRequest>(embeddings, b),
     rerank: (b) => run<WireRerankRequest>(rerank, b),
     score: (b) => run<WireScoreRequest>(score, b),
+    responses: (b) => run<WireResponsesRequest>(responses, b),
+    tokenize: (b) => run<WireTokenizeRequest>(tokenize, b),
+    detokenize: (b) => run<WireDetokenizeRequest>(detokenize, b),
   };
 }
 

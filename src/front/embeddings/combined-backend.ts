@@ -7,9 +7,10 @@ import { ApiError } from '../../protocol/errors.js';
 import { describeModelKind } from '../../protocol/generation.js';
 import type { PairScores, ScorePair } from '../../protocol/rerank.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../../protocol/requests.js';
-import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from '../backend.js';
+import type { DetokenizeRequest, TokenizeRequest } from '../../protocol/tokenize.js';
+import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry, TokenizeResult } from '../backend.js';
 
-export type ChatServing = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens'>;
+export type ChatServing = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens' | 'tokenize' | 'detokenize'>;
 export type EmbeddingServing = Pick<GenerationBackend, 'models' | 'ready'> & Required<Pick<GenerationBackend, 'embed'>>;
 export interface RerankServing extends Pick<GenerationBackend, 'models' | 'ready'> {
   scorePairs(pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores>;
@@ -60,6 +61,19 @@ export class CombinedBackend implements GenerationBackend {
     const kind = this.kindOf(req.model);
     if (kind !== 'embedding' || this.embeddingBackend === null) return Promise.reject(wrongKind(req.model, kind, 'embedding'));
     return this.embeddingBackend.embed(req, signal);
+  }
+
+  /** Chat models only (the embedding backend has no chat template to render messages with). */
+  tokenize(req: TokenizeRequest): Promise<TokenizeResult> {
+    const backend = this.chatFor(req.model);
+    if (backend.tokenize === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return backend.tokenize(req);
+  }
+
+  detokenize(req: DetokenizeRequest): Promise<string> {
+    const backend = this.chatFor(req.model);
+    if (backend.detokenize === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return backend.detokenize(req);
   }
 
   private chatFor(model: string): ChatServing {
