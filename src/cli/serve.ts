@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { parseDevices } from '../engine/config.js';
 import { ModelLoadError, startServer, type RunningServer } from '../front/start-server.js';
+import { defaultModelId } from '../model/load-model.js';
 import { ensureDefaultModels } from '../model/testmodels/default-model.js';
 import { embeddingModelDir, embeddingModelOptions, needsDefaultModels } from './serve-embeddings.js';
 import { parseServeOptions, serveHelp, UsageError, type ServeOptions } from './serve-options.js';
@@ -44,7 +45,7 @@ export async function runServe(argv: string[]): Promise<number> {
         modelDir === null
           ? null
           : {
-              id: options.servedModelName ?? path.basename(path.resolve(modelDir)),
+              id: options.servedModelName ?? defaultModelId(path.resolve(modelDir)),
               engine: {
                 modelDir,
                 devices,
