@@ -7,10 +7,12 @@
 
 import { writeFile } from 'node:fs/promises';
 import { GGUFValueType, serializeGgufMetadata, type GGUFTypedMetadata } from '@huggingface/gguf';
+import { loadModelFolder } from '../folder.js';
 import { encodeF16, f32ToF16Bits } from '../float-convert.js';
 import { ggmlTypeId } from '../gguf/ggml-types.js';
 import { ggufName } from '../gguf/tensor-map.js';
 import type { DecoderConfig, F32Tensor } from '../types.js';
+import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata.js';
 
 export type GgufWriteType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
 export type GgufWriteArch = 'llama' | 'qwen2' | 'qwen3';
@@ -202,4 +204,16 @@ export async function writeGguf(file: string, config: DecoderConfig, weights: Ma
 
 function pad(n: number): number {
   return Math.ceil(n / ALIGNMENT) * ALIGNMENT;
+}
+
+/** A make-model checkpoint folder (safetensors + tokenizer files) as one GGUF file, as llama.cpp would convert it. */
+export async function writeGgufFromFolder(dir: string, file: string, type: GgufWriteType): Promise<number> {
+  const folder = await loadModelFolder(dir);
+  const arch = folder.config.modelType;
+  if (arch !== 'llama' && arch !== 'qwen2' && arch !== 'qwen3') throw new Error(`write-gguf: ${arch} checkpoints are not written`);
+  const weights = new Map(folder.weights.names().map((name): [string, F32Tensor] => [name, folder.weights.get(name)]));
+  // config.json's end id comes first; generation_config.json adds the end-of-turn token.
+  const eot = folder.config.eosTokenIds[1] ?? null;
+  const metadata = ggufTokenizerMetadata(folder.tokenizerJsonPath, folder.tokenizerConfig, { chatTemplate: folder.chatTemplate, eotTokenId: eot });
+  return writeGguf(file, folder.config, weights, { arch, type, metadata });
 }
