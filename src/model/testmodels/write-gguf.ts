@@ -8,19 +8,22 @@
 import { writeFile } from 'node:fs/promises';
 import { GGUFValueType, serializeGgufMetadata, type GGUFTypedMetadata } from '@huggingface/gguf';
 import { loadModelFolder } from '../folder.js';
-import { encodeF16, f32ToF16Bits } from '../float-convert.js';
+import { encodeF16, f16ToF32, f32ToF16Bits } from '../float-convert.js';
 import { ggmlTypeId } from '../gguf/ggml-types.js';
 import { ggufName } from '../gguf/tensor-map.js';
 import type { DecoderConfig, F32Tensor } from '../types.js';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata.js';
 
-export type GgufWriteType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0';
+export type GgufWriteType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K';
 export type GgufWriteArch = 'llama' | 'qwen2' | 'qwen3';
 export type TypedEntry = { value: unknown; type: GGUFValueType; subType?: GGUFValueType };
 
 export interface WriteGgufOptions {
   arch: GgufWriteArch;
-  /** Type of the 2-D weights; 1-D tensors stay F32, and rows not a multiple of 32 fall back to F16 (as llama-quantize does). */
+  /**
+   * Type of the 2-D weights; 1-D tensors stay F32. Rows the type's block does not divide fall
+   * back (as llama-quantize does): Q4_K to Q8_0, then anything to F16.
+   */
   type: GgufWriteType;
   /** Extra metadata (tokenizer.ggml.*, tokenizer.chat_template, ...). */
   metadata?: Record<string, TypedEntry>;
@@ -87,6 +90,62 @@ function quantizeQ4_0(x: Float32Array): Uint8Array {
   return out;
 }
 
+/**
+ * A valid Q4_K encoding, simpler than llama.cpp's (no iterative scale search): per sub-block
+ * of 32 the range [min(0, x), max x] in 15 steps; the 6-bit scales and mins relative to
+ * the super-block's largest, as d and dmin.
+ */
+function quantizeQ4_K(x: Float32Array): Uint8Array {
+  const out = new Uint8Array((x.length / 256) * 144);
+  const view = new DataView(out.buffer);
+  for (let b = 0; b < x.length / 256; b++) {
+    const o = b * 144;
+    const scales: number[] = [];
+    const mins: number[] = [];
+    for (let s = 0; s < 8; s++) {
+      let lo = 0;
+      let hi = -Infinity;
+      for (let l = 0; l < 32; l++) {
+        const v = x[b * 256 + s * 32 + l];
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+      scales.push((hi - lo) / 15);
+      mins.push(-lo);
+    }
+    const dBits = f32ToF16Bits(Math.max(...scales) / 63);
+    const dminBits = f32ToF16Bits(Math.max(...mins) / 63);
+    view.setUint16(o, dBits, true);
+    view.setUint16(o + 2, dminBits, true);
+    const d = halfValue(dBits);
+    const dmin = halfValue(dminBits);
+    for (let s = 0; s < 8; s++) {
+      const sc = d === 0 ? 0 : Math.min(63, Math.round(scales[s] / d));
+      const m = dmin === 0 ? 0 : Math.min(63, Math.round(mins[s] / dmin));
+      // get_scale_min_k4's inverse: 6 bits each, the top 2 of sub-blocks 4..7 in bytes 0..7.
+      if (s < 4) {
+        out[o + 4 + s] |= sc;
+        out[o + 8 + s] |= m;
+      } else {
+        out[o + 4 + s + 4] = (sc & 15) | ((m & 15) << 4);
+        out[o + 4 + s - 4] |= (sc >> 4) << 6;
+        out[o + 4 + s] |= (m >> 4) << 6;
+      }
+      const scale = Math.fround(d * sc);
+      const min = Math.fround(dmin * m);
+      for (let l = 0; l < 32; l++) {
+        const q = scale === 0 ? 0 : Math.max(0, Math.min(15, Math.round((x[b * 256 + s * 32 + l] + min) / scale)));
+        out[o + 16 + (s >> 1) * 32 + l] |= (s & 1) === 0 ? q : q << 4;
+      }
+    }
+  }
+  return out;
+}
+
+function halfValue(bits: number): number {
+  return f16ToF32(Uint16Array.of(bits))[0];
+}
+
 function encode(type: GgufWriteType, data: Float32Array): Uint8Array {
   switch (type) {
     case 'F32':
@@ -97,6 +156,8 @@ function encode(type: GgufWriteType, data: Float32Array): Uint8Array {
       return quantizeQ8_0(data);
     case 'Q4_0':
       return quantizeQ4_0(data);
+    case 'Q4_K':
+      return quantizeQ4_K(data);
   }
 }
 
@@ -162,6 +223,7 @@ export async function writeGguf(file: string, config: DecoderConfig, weights: Ma
       data = llamaCppPermute(data, rows, cols, rows / config.headDim);
     }
     let type: GgufWriteType = tensor.shape.length === 1 ? 'F32' : options.type;
+    if (type === 'Q4_K' && cols % 256 !== 0) type = 'Q8_0';
     if ((type === 'Q8_0' || type === 'Q4_0') && cols % 32 !== 0) type = 'F16';
     entries.push({ name, dims: [...tensor.shape].reverse(), typeId: ggmlTypeId(type), bytes: encode(type, data) });
   }
