@@ -17,7 +17,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadModelFolder } from '../src/model/folder.js';
+import { loadModel } from '../src/model/load-model.js';
 import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
 import { createDecoderSession } from '../src/model/graph/session.js';
 import type { DecoderConfig } from '../src/model/types.js';
@@ -64,10 +64,10 @@ export class RawForward {
     this.forward = new DecoderForward(session, { layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize });
   }
 
-  /** Loads the folder's weights and builds the graph the same way `loadDevice` does. */
+  /** Loads the folder's (or GGUF file's) weights and builds the graph the same way `loadDevice` does. */
   static async load(modelDir: string, options: RawForwardOptions): Promise<RawForward> {
     const started = performance.now();
-    const model = await loadModelFolder(modelDir);
+    const model = await loadModel(modelDir);
     const graph = buildDecoderGraph(model.config, model.weights, { quantize: options.quantize ?? undefined, sliceKvToMaxPast: options.sliceKvToMaxPast });
     const session = await createDecoderSession(graph, { intraOpThreads: options.intraOpThreads, spinning: options.spinning });
     return new RawForward(model.config, session, performance.now() - started, graph.length, options);

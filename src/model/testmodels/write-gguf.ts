@@ -14,7 +14,8 @@ import { ggufName } from '../gguf/tensor-map.js';
 import type { DecoderConfig, F32Tensor } from '../types.js';
 import { ggufTokenizerMetadata } from './gguf-tokenizer-metadata.js';
 
-export type GgufWriteType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K';
+export const GGUF_WRITE_TYPES = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K'] as const;
+export type GgufWriteType = (typeof GGUF_WRITE_TYPES)[number];
 export type GgufWriteArch = 'llama' | 'qwen2' | 'qwen3';
 export type TypedEntry = { value: unknown; type: GGUFValueType; subType?: GGUFValueType };
 
