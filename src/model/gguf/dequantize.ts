@@ -102,16 +102,23 @@ function q6K(src: Uint8Array, out: Float32Array): void {
   }
 }
 
-/** `elements` values of a tensor stored as `type` in `src` (exactly the tensor's bytes). */
+/** The bytes' own buffer when they start it (so any typed view is aligned); otherwise a copy. */
+function aligned(src: Uint8Array): ArrayBuffer {
+  return src.byteOffset === 0 && src.buffer instanceof ArrayBuffer ? src.buffer : src.slice().buffer;
+}
+
+/**
+ * `elements` values of a tensor stored as `type` in `src` (exactly the tensor's bytes).
+ * F32 comes back as a view of `src` itself (the loader's buffers are fresh per tensor).
+ */
 export function dequantize(type: SupportedGgmlType, src: Uint8Array, elements: number): Float32Array {
-  // Copies keep the typed views aligned whatever the tensor's offset in the file buffer.
   switch (type) {
     case 'F32':
-      return new Float32Array(src.slice().buffer, 0, elements);
+      return new Float32Array(aligned(src), 0, elements);
     case 'F16':
-      return f16ToF32(new Uint16Array(src.slice().buffer, 0, elements));
+      return f16ToF32(new Uint16Array(aligned(src), 0, elements));
     case 'BF16':
-      return bf16ToF32(new Uint16Array(src.slice().buffer, 0, elements));
+      return bf16ToF32(new Uint16Array(aligned(src), 0, elements));
   }
   const out = new Float32Array(elements);
   switch (type) {

@@ -5,7 +5,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { gguf, type GGUFTypedMetadata } from '@huggingface/gguf';
 import { ModelLoadError } from '../errors.js';
-import { ggmlTypeInfo, ggmlTypeName, tensorBytes, type GgmlTypeInfo } from './ggml-types.js';
+import { ggmlTypeInfo, ggmlTypeName, SUPPORTED_GGML_TYPES, tensorBytes, type GgmlTypeInfo } from './ggml-types.js';
 
 export interface GgufTensor {
   name: string;
@@ -24,8 +24,6 @@ export interface GgufTensor {
 export type GgufMetadata = Record<string, unknown>;
 
 export class GgufFile {
-  private fd: number | null = null;
-
   private constructor(
     readonly path: string,
     readonly metadata: GgufMetadata,
@@ -60,29 +58,32 @@ export class GgufFile {
     return new GgufFile(file, metadata, parsed.typedMetadata, tensors);
   }
 
-  /** The tensor's bytes, exactly (a fresh buffer). */
+  /** The tensor's bytes, exactly (a fresh buffer). The file is open only while it is read. */
   read(tensor: GgufTensor): Uint8Array {
     const type = tensor.type;
-    if (type === null) throw new ModelLoadError(this.path, tensor.name, `unsupported weight type ${ggmlTypeName(tensor.typeId)}`);
+    if (type === null) throw unsupportedType(this.path, tensor);
     if (tensor.dims[0] % type.blockSize !== 0) {
       throw new ModelLoadError(this.path, tensor.name, `row length ${tensor.dims[0]} is not a multiple of the ${type.name} block (${type.blockSize})`);
     }
     const length = tensorBytes(type, tensor.elements);
     const out = new Uint8Array(length);
-    this.fd ??= openSync(this.path, 'r');
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, out, done, Math.min(length - done, 1 << 30), tensor.offset + done);
-      if (n === 0) throw new ModelLoadError(this.path, tensor.name, `file ends inside the tensor's data (truncated download?)`);
-      done += n;
+    const fd = openSync(this.path, 'r');
+    try {
+      let done = 0;
+      while (done < length) {
+        const n = readSync(fd, out, done, Math.min(length - done, 1 << 30), tensor.offset + done);
+        if (n === 0) throw new ModelLoadError(this.path, tensor.name, `file ends inside the tensor's data (truncated download?)`);
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
     }
     return out;
   }
+}
 
-  close(): void {
-    if (this.fd !== null) closeSync(this.fd);
-    this.fd = null;
-  }
+export function unsupportedType(file: string, tensor: GgufTensor): ModelLoadError {
+  return new ModelLoadError(file, tensor.name, `unsupported weight type ${ggmlTypeName(tensor.typeId)} (supported: ${SUPPORTED_GGML_TYPES.join(', ')})`);
 }
 
 function narrow(value: unknown): unknown {

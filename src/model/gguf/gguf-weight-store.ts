@@ -7,7 +7,7 @@ import { ModelLoadError } from '../errors.js';
 import type { F32Tensor, PackedInt4Linear, WeightDType, WeightStore } from '../types.js';
 import { dequantize } from './dequantize.js';
 import type { SupportedGgmlType } from './ggml-types.js';
-import type { GgufFile, GgufTensor } from './gguf-file.js';
+import { unsupportedType, type GgufFile, type GgufTensor } from './gguf-file.js';
 import { isInt4GgmlType, packInt4 } from './pack-int4.js';
 import { ggufName, hfName, isPermutedQk, unpermuteQkRows } from './tensor-map.js';
 
@@ -49,8 +49,8 @@ export class GgufWeightStore implements WeightStore {
   /** The ggml type as stored (F32 … Q6_K); throws naming the tensor when Serval cannot read it. */
   ggmlType(name: string): SupportedGgmlType {
     const t = this.tensor(name);
-    if (t.type === null) this.file.read(t); // throws the unsupported-type error
-    return t.type!.name;
+    if (t.type === null) throw unsupportedType(this.file.path, t);
+    return t.type.name;
   }
 
   get(name: string): F32Tensor {

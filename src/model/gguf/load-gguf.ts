@@ -11,9 +11,9 @@ import type { LoadedDecoderFolder } from '../folder.js';
 import { summarizeModel, type ModelSummary } from '../model-summary.js';
 import { decoderTensorSpecs } from '../tensor-names.js';
 import type { DecoderConfig, GenerationDefaults } from '../types.js';
-import { ggmlTypeName, SUPPORTED_GGML_TYPES } from './ggml-types.js';
+import { ggmlTypeName } from './ggml-types.js';
 import { ggufDecoderConfig } from './gguf-config.js';
-import { GgufFile } from './gguf-file.js';
+import { GgufFile, unsupportedType } from './gguf-file.js';
 import { GgufWeightStore } from './gguf-weight-store.js';
 import { ggufName } from './tensor-map.js';
 
@@ -49,9 +49,7 @@ function validate(store: GgufWeightStore, file: GgufFile, config: DecoderConfig)
       throw new ModelLoadError(file.path, g, `wrong shape: expected [${[...spec.shape].reverse().join(', ')}] from the metadata, found [${[...shape].reverse().join(', ')}]`);
     }
     const t = store.tensor(spec.name);
-    if (t.type === null) {
-      throw new ModelLoadError(file.path, g, `unsupported weight type ${ggmlTypeName(t.typeId)} (supported: ${SUPPORTED_GGML_TYPES.join(', ')})`);
-    }
+    if (t.type === null) throw unsupportedType(file.path, t);
     if (t.dims[0] % t.type.blockSize !== 0) throw new ModelLoadError(file.path, g, `row length ${t.dims[0]} is not a multiple of the ${t.type.name} block`);
   }
 }
