@@ -1,14 +1,15 @@
 // WeightStore over a GGUF file: Hugging Face names in, tensors read from the
 // file on demand (one at a time), q/k rows un-permuted for llama-architecture
-// files. 4-bit types come out as MatMulNBits blocks (packedInt4); every other
-// type, and any tensor get() is asked for, is dequantised to float32.
+// files. Q4_0 / Q4_1 / Q4_K / Q8_0 linear weights come out as MatMulNBits blocks
+// (packedLinear); every other type, and any tensor get() is asked for, is
+// dequantised to float32.
 
 import { ModelLoadError } from '../errors.js';
-import type { F32Tensor, PackedInt4Linear, WeightDType, WeightStore } from '../types.js';
+import type { F32Tensor, PackedLinear, WeightDType, WeightStore } from '../types.js';
 import { dequantize } from './dequantize.js';
 import type { SupportedGgmlType } from './ggml-types.js';
 import { unsupportedType, type GgufFile, type GgufTensor } from './gguf-file.js';
-import { isInt4GgmlType, packInt4 } from './pack-int4.js';
+import { isInt4GgmlType, packInt4, packInt8 } from './pack-nbits.js';
 import { ggufName, hfName, isPermutedQk, unpermuteQkRows } from './tensor-map.js';
 
 const EMBEDDING = 'model.embed_tokens.weight';
@@ -69,12 +70,13 @@ export class GgufWeightStore implements WeightStore {
     return type === 'F16' || type === 'BF16' ? type : 'F32';
   }
 
-  packedInt4(name: string): PackedInt4Linear | null {
+  packedLinear(name: string): PackedLinear | null {
     const t = this.tensor(name);
     const type = this.ggmlType(name);
-    if (!isInt4GgmlType(type) || t.dims.length !== 2) return null;
+    if (t.dims.length !== 2 || (type !== 'Q8_0' && !isInt4GgmlType(type))) return null;
     const [k, n] = t.dims;
-    return packInt4(type, this.rowsInHfOrder(name, t), n, k);
+    const bytes = this.rowsInHfOrder(name, t);
+    return type === 'Q8_0' ? packInt8(bytes, n, k) : packInt4(type, bytes, n, k);
   }
 
   /**

@@ -21,7 +21,7 @@
 // (Phi-3, SmolLM3, Gemma 3's local base), multipliers (Granite), (1 + w) and
 // sandwich norms, gelu-tanh and logit soft-capping (Gemma 3).
 
-import type { DecoderConfig, HiddenActivation, PackedInt4Linear, RopeScaling, WeightStore } from '../types.js';
+import type { DecoderConfig, HiddenActivation, PackedLinear, RopeScaling, WeightStore } from '../types.js';
 import {
   GREEDY_TOKEN_IDS,
   INPUT_IDS,
@@ -45,7 +45,7 @@ export interface DecoderGraphOptions {
   quantize?: 'int4';
   /** int4 only: symmetric (zero point 8) instead of per-block zero points. Default false. */
   int4Symmetric?: boolean;
-  /** int4 only: MatMulNBits accuracy_level (4 = int8 activations, the fast CPU path). Default 4. */
+  /** MatMulNBits accuracy_level (int4, and GGUF's packed 4/8-bit weights; 4 = int8 activations, the fast CPU path). Default 4. */
   int4AccuracyLevel?: number;
   /**
    * Slice the KV inputs to max(past_lens) inside the graph (variant "Cs"). Pays off
@@ -88,7 +88,7 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
 
   /** y = x·Wᵀ (+ b) for an HF Linear weight [out, in]. */
   const linear = (x: string, name: string, out: number, inp: number, withBias: boolean): string => {
-    const packed = weights.packedInt4?.(`${name}.weight`) ?? null;
+    const packed = weights.packedLinear?.(`${name}.weight`) ?? null;
     let y: string;
     if (packed !== null) {
       y = packedMatMul(g, x, checkedPacked(packed, name, out, inp), name, options);
@@ -270,7 +270,7 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   const flat = g.op('Reshape', [x, i64([-1, H])]); // [B·S,H]
   const selected = rmsNorm(g.op('Gather', [flat, logitsRows], { axis: int(0) }), 'model.norm.weight', H); // [R,H]
   const headName = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  const packedHead = c.tieWordEmbeddings ? null : (weights.packedInt4?.(headName) ?? null);
+  const packedHead = c.tieWordEmbeddings ? null : (weights.packedLinear?.(headName) ?? null);
   // The last op of the chain writes LOGITS itself (an Identity would copy [R,V] every step).
   const divide = c.logitsDivisor !== 1;
   const softcap = c.finalLogitSoftcap;
@@ -359,27 +359,27 @@ function activation(g: GraphBuilder, kind: HiddenActivation, x: string): string 
 }
 
 function matMulNBits(g: GraphBuilder, x: string, w: Float32Array, n: number, k: number, name: string, options: DecoderGraphOptions): string {
-  return packedMatMul(g, x, { ...quantizeInt4(w, n, k, { blockSize: 32, symmetric: options.int4Symmetric ?? false }), mins: null }, name, options);
+  return packedMatMul(g, x, { ...quantizeInt4(w, n, k, { blockSize: 32, symmetric: options.int4Symmetric ?? false }), bits: 4, mins: null }, name, options);
 }
 
-function checkedPacked(q: PackedInt4Linear, name: string, n: number, k: number): PackedInt4Linear {
+function checkedPacked(q: PackedLinear, name: string, n: number, k: number): PackedLinear {
   if (q.n !== n || q.k !== k) throw new Error(`${name}.weight: expected shape [${n},${k}], got [${q.n},${q.k}]`);
   return q;
 }
 
-/** MatMulNBits over 4-bit blocks; per-block mins (GGUF Q4_1 / Q4_K) add Σ_block(x)·min, exactly. */
-function packedMatMul(g: GraphBuilder, x: string, q: PackedInt4Linear, name: string, options: DecoderGraphOptions): string {
+/** MatMulNBits over 4- or 8-bit blocks; per-block mins (GGUF Q4_1 / Q4_K) add Σ_block(x)·min, exactly. */
+function packedMatMul(g: GraphBuilder, x: string, q: PackedLinear, name: string, options: DecoderGraphOptions): string {
   const { n, k } = q;
   const inputs = [
     x,
-    g.uint8Tensor(`${name}.q4`, q.packed, [n, q.kBlocks, q.blockSize / 2]),
+    g.uint8Tensor(`${name}.q${q.bits}`, q.packed, [n, q.kBlocks, (q.blockSize * q.bits) / 8]),
     g.floatTensor(`${name}.scales`, q.scales, [n, q.kBlocks]),
   ];
   if (q.zeroPoints) inputs.push(g.uint8Tensor(`${name}.zero_points`, q.zeroPoints, [n, Math.ceil(q.kBlocks / 2)]));
   const y = g.op(
     'MatMulNBits',
     inputs,
-    { K: int(k), N: int(n), bits: int(4), block_size: int(q.blockSize), accuracy_level: int(options.int4AccuracyLevel ?? 4) },
+    { K: int(k), N: int(n), bits: int(q.bits), block_size: int(q.blockSize), accuracy_level: int(options.int4AccuracyLevel ?? 4) },
     undefined,
     MS_DOMAIN,
   );

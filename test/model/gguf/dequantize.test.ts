@@ -6,9 +6,9 @@ import t from 'tap';
 import { f32ToF16Bits } from '../../../src/model/float-convert.js';
 import { dequantize } from '../../../src/model/gguf/dequantize.js';
 import type { SupportedGgmlType } from '../../../src/model/gguf/ggml-types.js';
-import { packInt4, type Int4GgmlType } from '../../../src/model/gguf/pack-int4.js';
+import { packInt4, packInt8, type Int4GgmlType } from '../../../src/model/gguf/pack-nbits.js';
 import { SplitMix32 } from '../../../src/model/testmodels/prng.js';
-import type { PackedInt4Linear } from '../../../src/model/types.js';
+import type { PackedLinear } from '../../../src/model/types.js';
 import { f16Formula } from '../helpers.js';
 
 interface Layout {
@@ -108,16 +108,17 @@ function worstRelative(got: ArrayLike<number>, want: Float64Array): number {
 }
 
 /** (code − zero point)·scale + min, element by element, from the MatMulNBits layout. */
-function unpack(q: PackedInt4Linear): Float64Array {
+function unpack(q: PackedLinear): Float64Array {
   const out = new Float64Array(q.n * q.k);
   for (let row = 0; row < q.n; row++) {
     for (let i = 0; i < q.k; i++) {
       const block = Math.floor(i / q.blockSize);
       const j = i % q.blockSize;
-      const byte = q.packed[(row * q.kBlocks + block) * (q.blockSize / 2) + Math.floor(j / 2)];
-      const code = j % 2 === 0 ? byte & 15 : byte >> 4;
+      const blockBase = (row * q.kBlocks + block) * ((q.blockSize * q.bits) / 8);
+      const byte = q.bits === 8 ? q.packed[blockBase + j] : q.packed[blockBase + Math.floor(j / 2)];
+      const code = q.bits === 8 ? byte : j % 2 === 0 ? byte & 15 : byte >> 4;
       const zpByte = q.zeroPoints === null ? 0x88 : q.zeroPoints[row * Math.ceil(q.kBlocks / 2) + Math.floor(block / 2)];
-      const zp = block % 2 === 0 ? zpByte & 15 : zpByte >> 4;
+      const zp = q.bits === 8 ? 128 : block % 2 === 0 ? zpByte & 15 : zpByte >> 4;
       const min = q.mins === null ? 0 : q.mins[row * q.kBlocks + block];
       out[row * q.k + i] = (code - zp) * q.scales[row * q.kBlocks + block] + min;
     }
@@ -140,15 +141,15 @@ for (const [type, layout] of Object.entries(LAYOUTS) as [SupportedGgmlType, Layo
   });
 }
 
-for (const type of ['Q4_0', 'Q4_1', 'Q4_K'] as Int4GgmlType[]) {
+for (const type of ['Q4_0', 'Q4_1', 'Q4_K', 'Q8_0'] as (Int4GgmlType | 'Q8_0')[]) {
   t.test(`${type}: MatMulNBits packing holds the same weights`, async (t) => {
     const layout = LAYOUTS[type];
     const n = 3;
     const k = 512;
     const bytes = randomBlocks(layout, (n * k) / layout.blockSize, rng);
-    const packed = packInt4(type, bytes, n, k);
-    t.same([packed.n, packed.k, packed.blockSize, packed.kBlocks], [n, k, 32, k / 32]);
-    t.equal(packed.mins === null, type === 'Q4_0', 'mins only for the asymmetric types');
+    const packed = type === 'Q8_0' ? packInt8(bytes, n, k) : packInt4(type, bytes, n, k);
+    t.same([packed.bits, packed.n, packed.k, packed.blockSize, packed.kBlocks], [type === 'Q8_0' ? 8 : 4, n, k, 32, k / 32]);
+    t.equal(packed.mins === null, type === 'Q4_0' || type === 'Q8_0', 'mins only for the asymmetric types');
     const worst = worstRelative(unpack(packed), reference(layout, bytes, n * k));
     t.ok(worst <= 1e-6, `max |Δ| / max |x| = ${worst.toExponential(2)}`);
   });

@@ -1,6 +1,6 @@
 // The graph's MatMulNBits path for 4-bit GGUF types with per-block mins (Q4_1,
-// Q4_K: w = q·scale + min, MatMulNBits adds Σ_block(x)·min separately), and
-// Q4_0: every linear layer and lm_head stored as random valid blocks, logits
+// Q4_K: w = q·scale + min, MatMulNBits adds Σ_block(x)·min separately), Q4_0
+// and Q8_0 (8-bit): every linear layer and lm_head stored as random valid blocks, logits
 // against the reference forward of the same blocks dequantised. Bound 1e-3 at
 // accuracy_level 0 (fp32 compute), as test/graph/int4-agreement.test.ts.
 
@@ -10,20 +10,22 @@ import { buildDecoderGraph } from '../../../src/model/graph/decoder-graph.js';
 import { createDecoderSession } from '../../../src/model/graph/session.js';
 import { dequantize } from '../../../src/model/gguf/dequantize.js';
 import { ggmlTypeInfo, ggmlTypeId } from '../../../src/model/gguf/ggml-types.js';
-import { packInt4, type Int4GgmlType } from '../../../src/model/gguf/pack-int4.js';
+import { packInt4, packInt8, type Int4GgmlType } from '../../../src/model/gguf/pack-nbits.js';
 import { ReferenceDecoder } from '../../../src/model/reference/llama-reference.js';
 import { DECODER_PRESETS } from '../../../src/model/testmodels/presets.js';
 import { SplitMix32 } from '../../../src/model/testmodels/prng.js';
 import { randomDecoderWeights } from '../../../src/model/testmodels/random-weights.js';
-import type { DecoderConfig, F32Tensor, PackedInt4Linear, WeightDType, WeightStore } from '../../../src/model/types.js';
+import type { DecoderConfig, F32Tensor, PackedLinear, WeightDType, WeightStore } from '../../../src/model/types.js';
 import { SequenceCache, maxAbsDiff, promptTokens, runBatch } from '../../graph/harness.js';
+
+type PackedType = Int4GgmlType | 'Q8_0';
 
 /** Linear weights as raw ggml blocks; everything else float32. */
 class BlockStore implements WeightStore {
   constructor(
     private readonly floats: Map<string, F32Tensor>,
     private readonly blocks: Map<string, { bytes: Uint8Array; shape: number[] }>,
-    private readonly type: Int4GgmlType,
+    private readonly type: PackedType,
   ) {}
   names(): string[] {
     return [...this.floats.keys(), ...this.blocks.keys()];
@@ -39,14 +41,15 @@ class BlockStore implements WeightStore {
   dtypeOf(): WeightDType {
     return 'F32';
   }
-  packedInt4(name: string): PackedInt4Linear | null {
+  packedLinear(name: string): PackedLinear | null {
     const b = this.blocks.get(name);
-    return b === undefined ? null : packInt4(this.type, b.bytes, b.shape[0], b.shape[1]);
+    if (b === undefined) return null;
+    return this.type === 'Q8_0' ? packInt8(b.bytes, b.shape[0], b.shape[1]) : packInt4(this.type, b.bytes, b.shape[0], b.shape[1]);
   }
 }
 
 /** Random blocks with scales giving weights of roughly ±0.1. */
-function randomBlocks(type: Int4GgmlType, elements: number, rng: SplitMix32): Uint8Array {
+function randomBlocks(type: PackedType, elements: number, rng: SplitMix32): Uint8Array {
   const info = ggmlTypeInfo(ggmlTypeId(type))!;
   const out = new Uint8Array((elements / info.blockSize) * info.blockBytes);
   for (let i = 0; i < out.length; i++) out[i] = Math.floor(rng.nextFloat() * 256);
@@ -57,6 +60,7 @@ function randomBlocks(type: Int4GgmlType, elements: number, rng: SplitMix32): Ui
   };
   for (let o = 0; o < out.length; o += info.blockBytes) {
     if (type === 'Q4_0') setF16(o, 0.012 * (rng.nextFloat() + 0.5));
+    if (type === 'Q8_0') setF16(o, 8e-4 * (rng.nextFloat() + 0.5));
     if (type === 'Q4_1') {
       setF16(o, 0.012 * (rng.nextFloat() + 0.5));
       setF16(o + 2, -0.09 * (rng.nextFloat() + 0.5));
@@ -71,7 +75,7 @@ function randomBlocks(type: Int4GgmlType, elements: number, rng: SplitMix32): Ui
 
 const config: DecoderConfig = { ...DECODER_PRESETS.tiny, hiddenSize: 256, intermediateSize: 512, tieWordEmbeddings: false, headDim: 64 };
 
-for (const type of ['Q4_0', 'Q4_1', 'Q4_K'] as Int4GgmlType[]) {
+for (const type of ['Q4_0', 'Q4_1', 'Q4_K', 'Q8_0'] as PackedType[]) {
   t.test(`${type} linear layers through MatMulNBits equal the reference of the dequantised blocks`, async (t) => {
     const rng = new SplitMix32(11);
     const floats = randomDecoderWeights(config, 3);

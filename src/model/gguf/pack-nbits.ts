@@ -1,12 +1,13 @@
-// 4-bit ggml blocks → MatMulNBits blocks of 32, moving nibbles only (no floats
-// are formed from the codes). Per 32-value block:
+// 4- and 8-bit ggml blocks → MatMulNBits blocks of 32, moving codes only (no
+// floats are formed from them). Per 32-value block:
 //   Q4_0:  w = (q − 8)·d            → code q, scale d, implicit zero point 8: exact
 //   Q4_1:  w = q·d + m              → code q, scale d, zero point 0, min m: exact
 //   Q4_K:  w = (d·sc)·q − dmin·mn   → code q, scale d·sc, zero point 0, min −dmin·mn: exact
+//   Q8_0:  w = q·d (int8 q)          → 8-bit code q + 128, scale d, implicit zero point 128: exact
 // MatMulNBits has no per-block additive term, so the mins travel separately and
 // the graph adds Σ_block(x)·min (one small MatMul over K/32 block sums).
 
-import type { PackedInt4Linear } from '../types.js';
+import type { PackedLinear } from '../types.js';
 import { f16At, scaleMinK4 } from './dequantize.js';
 import { QK_K } from './ggml-types.js';
 
@@ -24,7 +25,7 @@ function packBlock(out: Uint8Array, at: number, codeAt: (l: number) => number): 
 }
 
 /** A [n, k] weight stored as `type` in `src` (row-major, k contiguous) as MatMulNBits blocks. */
-export function packInt4(type: Int4GgmlType, src: Uint8Array, n: number, k: number): PackedInt4Linear {
+export function packInt4(type: Int4GgmlType, src: Uint8Array, n: number, k: number): PackedLinear {
   const kBlocks = k / BLOCK;
   const packed = new Uint8Array(n * kBlocks * (BLOCK / 2));
   const scales = new Float32Array(n * kBlocks);
@@ -56,5 +57,18 @@ export function packInt4(type: Int4GgmlType, src: Uint8Array, n: number, k: numb
       packBlock(packed, block * 16, (l) => (l < 16 ? src[o + qs + l] & 0x0f : src[o + qs + l - 16] >> 4));
     }
   }
-  return { n, k, blockSize: BLOCK, kBlocks, packed, scales, zeroPoints, mins };
+  return { bits: 4, n, k, blockSize: BLOCK, kBlocks, packed, scales, zeroPoints, mins };
+}
+
+/** Q8_0 (w = q·d, q int8) → MatMulNBits 8-bit: code q + 128 against the implicit zero point 128: exact. */
+export function packInt8(src: Uint8Array, n: number, k: number): PackedLinear {
+  const kBlocks = k / BLOCK;
+  const total = n * kBlocks;
+  const packed = new Uint8Array(total * BLOCK);
+  const scales = new Float32Array(total);
+  for (let block = 0, o = 0; block < total; block++, o += 34) {
+    scales[block] = f16At(src, o);
+    for (let l = 0; l < BLOCK; l++) packed[block * BLOCK + l] = src[o + 2 + l] ^ 0x80; // int8 → uint8 + 128
+  }
+  return { bits: 8, n, k, blockSize: BLOCK, kBlocks, packed, scales, zeroPoints: null, mins: null };
 }
