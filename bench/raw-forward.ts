@@ -19,7 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadModel } from '../src/model/load-model.js';
 import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
-import { createDecoderSession } from '../src/model/graph/session.js';
+import type { ExternalDataWriter } from '../src/model/graph/external-data.js';
+import { createDecoderSession, createStagedSession } from '../src/model/graph/session.js';
 import type { DecoderConfig } from '../src/model/types.js';
 import { DecoderForward, type ForwardKv } from '../src/worker/forward.js';
 import { KvSlotPool } from '../src/worker/kv-pool.js';
@@ -38,6 +39,8 @@ export interface RawForwardOptions {
   fillSlack?: boolean;
   /** Decode fetches every row's logits instead of the in-graph argmax (default off, as greedy rows). */
   fetchLogits?: boolean;
+  /** Weights inside the protobuf, as before they were staged in an external-data file (default off, as the engine). */
+  inlineWeights?: boolean;
 }
 
 /** KV positions a slot gets beyond the rows' past: the engine grows capacity in 64-position granules. */
@@ -64,13 +67,22 @@ export class RawForward {
     this.forward = new DecoderForward(session, { layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize });
   }
 
-  /** Loads the folder's (or GGUF file's) weights and builds the graph the same way `loadDevice` does. */
+  /** Loads the folder's weights and builds the graph the same way `loadDevice` does. */
   static async load(modelDir: string, options: RawForwardOptions): Promise<RawForward> {
     const started = performance.now();
     const model = await loadModel(modelDir);
-    const graph = buildDecoderGraph(model.config, model.weights, { quantize: options.quantize ?? undefined, sliceKvToMaxPast: options.sliceKvToMaxPast });
-    const session = await createDecoderSession(graph, { intraOpThreads: options.intraOpThreads, spinning: options.spinning });
-    return new RawForward(model.config, session, performance.now() - started, graph.length, options);
+    const graphOptions = { quantize: options.quantize ?? undefined, sliceKvToMaxPast: options.sliceKvToMaxPast };
+    const sessionOptions = { intraOpThreads: options.intraOpThreads, spinning: options.spinning };
+    let graphBytes = 0;
+    const build = (externalData?: ExternalDataWriter): Uint8Array => {
+      const graph = buildDecoderGraph(model.config, model.weights, { ...graphOptions, externalData });
+      graphBytes = graph.length;
+      return graph;
+    };
+    const session = options.inlineWeights
+      ? await createDecoderSession(build(), sessionOptions)
+      : await createStagedSession(build, sessionOptions);
+    return new RawForward(model.config, session, performance.now() - started, graphBytes, options);
   }
 
   /**
@@ -249,7 +261,7 @@ async function timed(warmup: number, calls: number, measure: (calls: number, war
 
 async function benchVariant(label: string, modelDir: string, options: RawForwardOptions, rows: Row[]): Promise<DecoderConfig> {
   const raw = await RawForward.load(modelDir, options);
-  console.error(`${label}: graph ${(raw.graphBytes / 1e6).toFixed(1)} MB; weights + graph + session in ${raw.buildMs.toFixed(0)} ms`);
+  console.error(`${label}: protobuf ${(raw.graphBytes / 1e6).toFixed(1)} MB; weights + graph + session in ${raw.buildMs.toFixed(0)} ms`);
   for (const batch of BATCHES) {
     const { ms, cpuMs } = await timed(3, batch >= 32 ? 15 : 30, (calls, warmup) => raw.decodeStepTimes(batch, PAST, calls, warmup));
     rows.push({ variant: label, what: `decode B=${batch} past=${PAST}`, ms, tokPerS: (batch * 1000) / ms, cpuMs });

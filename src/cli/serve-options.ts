@@ -8,6 +8,7 @@ import { TRANSPORT_CHOICES, type TransportChoice } from '../front/transport/sele
 
 export interface ServeOptions {
   model: string | null;
+  ggufFile: string | null;
   embeddingModel: string | null;
   embeddingModelName: string | null;
   embeddingWorkers: number;
@@ -55,8 +56,9 @@ interface FlagSpec {
 }
 
 const FLAGS: FlagSpec[] = [
-  { name: 'model', key: 'model', type: 'string', placeholder: 'PATH', help: "Hugging Face model folder or .gguf file to serve for chat/completions (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
-  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR', help: "sentence-transformers folder (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
+  { name: 'model', key: 'model', type: 'string', placeholder: 'DIR|ID', help: "Model to serve for chat/completions: a Hugging Face model folder, a .gguf file, or a Hub id ORG/NAME[@REVISION] (a GGUF repo: ORG/REPO[:QUANT], e.g. :Q4_K_M) downloaded into the Hugging Face cache (HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE apply) (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
+  { name: 'gguf-file', key: 'ggufFile', type: 'string', placeholder: 'NAME', help: 'With a Hub id in --model: the GGUF file of the repo to download and serve (instead of picking one by :QUANT).' },
+  { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR|ID', help: "sentence-transformers folder or Hub id ORG/NAME[@REVISION] (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
   { name: 'embedding-model-name', key: 'embeddingModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the embedding model in /v1/models and requests (default: the folder name).' },
   { name: 'embedding-workers', key: 'embeddingWorkers', type: 'int', min: 1, placeholder: 'N', help: 'Encoder worker threads, each with its own ORT session (default 1).' },
   { name: 'embedding-threads', key: 'embeddingThreads', type: 'int', min: 1, placeholder: 'N', help: 'Intra-op threads per encoder worker (default: cores / embedding workers, at least 1).' },
@@ -82,7 +84,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'request-timeout', key: 'requestTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A chat/completions request not finished this long after arrival (queue time included) ends with a 408 timeout_error (streams: an error event, then [DONE]) and frees its slot (default 0 = no limit).' },
   { name: 'body-timeout', key: 'bodyTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A request body not fully received this long after its headers gets 408 and the connection is closed (default 30; 0 = no limit). Headers themselves must arrive within 10 s (the idle timeout, which also closes kept-alive connections idle that long).' },
   { name: 'shutdown-timeout', key: 'shutdownTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'On SIGTERM/SIGINT: stop accepting connections, give in-flight requests this long to finish, then end the rest with a 503 error and exit 0 (default 30). A second signal skips the wait.' },
-  { name: 'api-key', key: 'apiKey', type: 'string', placeholder: 'KEY', help: 'Require "Authorization: Bearer KEY" on every /v1/* route (401 otherwise). Also read from SERVAL_API_KEY or --api-key-file, which keep the key out of the process list.' },
+  { name: 'api-key', key: 'apiKey', type: 'string', placeholder: 'KEY', help: 'Require "Authorization: Bearer KEY" (or "x-api-key: KEY") on every /v1/* route (401 otherwise). Also read from SERVAL_API_KEY or --api-key-file, which keep the key out of the process list.' },
   { name: 'api-key-file', key: 'apiKeyFile', type: 'string', placeholder: 'PATH', help: "File of accepted API keys, one per line ('#' comments and blank lines ignored); combined with --api-key / SERVAL_API_KEY." },
   { name: 'auth-scope', key: 'authScope', type: 'choice', choices: ['v1', 'all'], placeholder: 'SCOPE', help: "With an API key: 'v1' (default) leaves /health and /metrics open; 'all' requires the key on every route." },
   { name: 'allowed-origins', key: 'allowedOrigins', type: 'string', placeholder: 'LIST', help: "CORS: comma list of browser origins allowed to call the API (e.g. 'https://app.example.com'), or '*' for any (default: none; no CORS headers)." },
@@ -92,6 +94,7 @@ const FLAGS: FlagSpec[] = [
 
 export const SERVE_DEFAULTS: ServeOptions = {
   model: null,
+  ggufFile: null,
   embeddingModel: null,
   embeddingModelName: null,
   embeddingWorkers: 1,
@@ -154,6 +157,7 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  if (result.ggufFile !== null && (result.model === null || result.model === 'none')) throw new UsageError('--gguf-file needs --model to name a Hugging Face repo');
   if (result.model === 'none' && result.embeddingModel === 'none') throw new UsageError("--model none and --embedding-model none leave nothing to serve");
   return result;
 }

@@ -2,13 +2,12 @@
 // at once (health says 503 while loading), loads the models, then serves
 // until SIGTERM/SIGINT.
 
-import path from 'node:path';
 import { pino } from 'pino';
 import { parseDevices } from '../engine/config.js';
 import { ModelLoadError, startServer, type RunningServer } from '../front/start-server.js';
-import { defaultModelId } from '../model/load-model.js';
 import { ensureDefaultModels } from '../model/testmodels/default-model.js';
 import { embeddingModelDir, embeddingModelOptions, needsDefaultModels } from './serve-embeddings.js';
+import { modelArg, type ModelArg } from './serve-hub.js';
 import { parseServeOptions, serveHelp, UsageError, type ServeOptions } from './serve-options.js';
 import { prepareHttpOps, StopWatch, stopServer } from './serve-ops.js';
 
@@ -36,18 +35,31 @@ export async function runServe(argv: string[]): Promise<number> {
   // --model none: embeddings only.
   const modelDir = options.model === 'none' ? null : (options.model ?? defaults!.chatModelDir);
   const embeddingDir = embeddingModelDir(options, defaults);
+  // Hub ids are fetched once the server listens (see locate below); a signal meanwhile stops the download.
+  const fetching = new AbortController();
+  let chatArg: ModelArg | null;
+  let embeddingArg: ModelArg | null;
+  try {
+    chatArg = modelDir === null ? null : modelArg(modelDir, 'decoder', options.ggufFile, logger, fetching.signal);
+    embeddingArg = embeddingDir === null ? null : modelArg(embeddingDir, 'encoder', null, logger, fetching.signal);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`serval serve: ${error.message}\n`);
+    return 2;
+  }
   const devices = parseDevices(options.device, options.workers);
   const stop = new StopWatch();
+  void stop.stopped.then(() => fetching.abort());
   let served: RunningServer;
   try {
     served = await startServer({
       chat:
-        modelDir === null
+        chatArg === null
           ? null
           : {
-              id: options.servedModelName ?? defaultModelId(path.resolve(modelDir)),
+              id: options.servedModelName ?? chatArg.id,
               engine: {
-                modelDir,
+                modelDir: chatArg.dir,
                 devices,
                 intraOpThreads: options.threads ?? undefined,
                 maxBatchSize: options.maxBatchSize,
@@ -59,13 +71,20 @@ export async function runServe(argv: string[]): Promise<number> {
               },
             },
       // The encoder shares the first device.
-      embedding: embeddingDir === null ? null : embeddingModelOptions(options, embeddingDir, devices[0]),
+      embedding:
+        embeddingArg === null ? null : { ...embeddingModelOptions(options, embeddingArg.dir, devices[0]), servedName: options.embeddingModelName ?? embeddingArg.id },
+      locate: { chat: chatArg?.locate ?? undefined, embedding: embeddingArg?.locate ?? undefined },
       http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN }, ...ops },
       logger,
     });
   } catch (error) {
     if (!(error instanceof ModelLoadError)) throw error;
     stop.dispose();
+    if (fetching.signal.aborted) {
+      // Stopped on purpose while downloading: a clean stop; the partial file resumes next time.
+      process.stderr.write('serval serve: stopped while fetching the model\n');
+      return 0;
+    }
     process.stderr.write(`serval serve: ${error.message}\n`);
     return 1;
   }

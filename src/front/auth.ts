@@ -1,7 +1,7 @@
-// API-key checking for `Authorization: Bearer <key>`. Keys are compared as
-// SHA-256 digests with timingSafeEqual, and every configured key is always
-// checked, so the time taken says nothing about how much of a key matched or
-// which key it was.
+// API-key checking for `Authorization: Bearer <key>` or `x-api-key: <key>`.
+// Keys are compared as SHA-256 digests with timingSafeEqual, and every
+// configured key is always checked, so the time taken says nothing about how
+// much of a key matched or which key it was.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 
@@ -14,14 +14,24 @@ export class ApiKeyChecker {
     if (this.digests.length === 0) throw new Error('ApiKeyChecker needs at least one non-empty key');
   }
 
-  /** `authorization` is the raw header value ('' when absent). */
-  accepts(authorization: string): boolean {
+  /**
+   * `authorization` and `xApiKey` are the raw header values ('' when absent);
+   * either one carrying a configured key will do (`x-api-key` is how
+   * Anthropic's clients send it).
+   */
+  accepts(authorization: string, xApiKey = ''): boolean {
     const match = /^Bearer[ \t]+(.+?)[ \t]*$/i.exec(authorization);
-    // Hash something even without a key so absent and wrong keys cost the same.
-    const offered = digest(match === null ? '' : match[1]);
+    const bearer = this.matches(match === null ? '' : match[1]);
+    const header = this.matches(xApiKey.trim());
+    return bearer || header;
+  }
+
+  /** Every key is compared, and '' is hashed too, so absent and wrong keys cost the same. */
+  private matches(key: string): boolean {
+    const offered = digest(key);
     let ok = false;
     for (const expected of this.digests) ok = timingSafeEqual(offered, expected) || ok;
-    return ok && match !== null;
+    return ok && key !== '';
   }
 }
 

@@ -37,6 +37,9 @@
 //     reassembles them (assembleToolCalls) into message.tool_calls.
 //  9. Throwing something that is not an ApiError yields an opaque 500 (the
 //     error is logged server-side, never sent to the client).
+// 10. chat() may emit one 'prompt' event (the prompt's length in tokens)
+//     before any other; it commits nothing (the Messages API's message_start
+//     reports it before the first token).
 
 import type { ApiError } from '../protocol/errors.js';
 import type { ModelEntry, TextTokenLogprob, UsageEvent } from '../protocol/generation.js';
@@ -66,6 +69,14 @@ export interface FinishEvent {
   choiceIndex: number;
   /** OpenAI's finish_reason: 'tool_calls' when the choice emitted tool_call_delta events and ended normally. */
   finishReason: Exclude<WireFinishReason, 'content_filter'>;
+  /** The stop string that ended the choice, when one did (finishReason 'stop'). */
+  stopSequence?: string;
+}
+
+/** The prompt's length, known before generation starts (contract point 10). */
+export interface PromptEvent {
+  type: 'prompt';
+  promptTokens: number;
 }
 
 /** A piece of a chat tool call, in order (contract point 8). */
@@ -81,7 +92,7 @@ export interface ErrorEvent {
   error: ApiError;
 }
 
-export type GenerationEvent = DeltaEvent | ToolCallDeltaEvent | FinishEvent | UsageEvent | ErrorEvent;
+export type GenerationEvent = DeltaEvent | ToolCallDeltaEvent | FinishEvent | UsageEvent | ErrorEvent | PromptEvent;
 
 export interface EmbeddingResult {
   /** One vector per input, in input order. */
@@ -96,6 +107,8 @@ export interface GenerationBackend {
   ready(): boolean;
   chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
   complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent>;
+  /** Tokens in the prompt chat() would render for `req` (POST /v1/messages/count_tokens); absent = not supported. */
+  countChatTokens?(req: ValidatedChatRequest): Promise<number>;
   /** Absent = no embedding support (POST /v1/embeddings answers 404 model_not_found for every model). */
   embed?(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
 }

@@ -23,6 +23,8 @@ export class ChoiceStream {
   completionTokens = 0;
   /** A stop string matched: generation of this choice must end now. */
   stopped = false;
+  /** The stop string that matched, once `stopped`. */
+  stopString: string | undefined;
   private readonly choiceIndex: number;
   private readonly tokenizer: TextTokenizer;
   private readonly detokenizer: Detokenizer;
@@ -54,7 +56,10 @@ export class ChoiceStream {
       const check = this.stops.push(piece);
       text += check.text;
       if (records && logprobs?.[i]) records.push(this.record(id, logprobs[i], offset));
-      if (check.stopped) this.stopped = true;
+      if (check.stopped) {
+        this.stopped = true;
+        this.stopString = check.matched;
+      }
     }
     if (text === '' && !records?.length) return null;
     return this.delta(text, records);

@@ -69,7 +69,7 @@ class EchoLogprobs {
   }
 }
 
-export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete'> {
+export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens'> {
   private readonly model: ChatModel;
   private readonly metrics: ServerMetrics | null;
   private readonly bounds: PromptBounds;
@@ -92,12 +92,22 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   async *chat(req: ValidatedChatRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
     this.bounds.checkMessages(req.messages);
     const plan = await planOutput(req, this.model.toolFormat.format, this.model.vocabSize);
-    const rendered = this.renderChat(req);
-    this.bounds.checkText(rendered, 'messages');
-    const promptIds = await this.model.tokenizer.encode(rendered, { addSpecialTokens: false });
+    const promptIds = await this.chatPromptIds(req);
     this.model.engine.checkPrompt(promptIds, 'messages');
     const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, plan.grammar);
+    yield { type: 'prompt', promptTokens: promptIds.length };
     yield* this.run(jobs, [promptIds.length], req.sampling, signal, plan.toolFormat);
+  }
+
+  async countChatTokens(req: ValidatedChatRequest): Promise<number> {
+    this.bounds.checkMessages(req.messages);
+    return (await this.chatPromptIds(req)).length;
+  }
+
+  private async chatPromptIds(req: ValidatedChatRequest): Promise<number[]> {
+    const rendered = this.renderChat(req);
+    this.bounds.checkText(rendered, 'messages');
+    return this.model.tokenizer.encode(rendered, { addSpecialTokens: false });
   }
 
   async *complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
@@ -128,12 +138,13 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       messages = withDefaultToolPrompt(messages, tools);
     }
     try {
-      return template.render({
+      const rendered = template.render({
         messages,
         addGenerationPrompt: req.addGenerationPrompt,
         tools: this.model.toolFormat.templateSupportsTools ? tools : null,
         extra: req.chatTemplateKwargs ?? undefined,
       });
+      return req.continueFinalMessage ? continuing(rendered, req.messages[req.messages.length - 1]) : rendered;
     } catch (error) {
       if (error instanceof ChatTemplateError) throw ApiError.invalidRequest(error.message, 'messages');
       throw error;
@@ -278,7 +289,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
           const delta = stream.push(event.tokenIds, event.logprobs);
           if (delta) yield delta;
           if (stream.stopped) {
-            yield { type: 'finish', choiceIndex: index, finishReason: 'stop' };
+            yield { type: 'finish', choiceIndex: index, finishReason: 'stop', ...(stream.stopString === undefined ? {} : { stopSequence: stream.stopString }) };
             return; // leaving the loop cancels the engine request
           }
         } else {
@@ -304,6 +315,17 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       if (scoresPrompt) echo?.logprobs?.deliver(null);
     }
   }
+}
+
+/**
+ * The rendered prompt cut right after the final message's text, so the model
+ * continues that message instead of starting a new turn (vLLM's
+ * continue_final_message; Anthropic's assistant prefill).
+ */
+function continuing(rendered: string, final: ChatMessage): string {
+  const text = final.content ?? '';
+  const at = text === '' ? -1 : rendered.lastIndexOf(text);
+  return at < 0 ? rendered : rendered.slice(0, at + text.length);
 }
 
 function mergeAll<T>(sources: AsyncIterable<T>[]): AsyncIterable<T> {

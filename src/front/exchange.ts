@@ -34,6 +34,8 @@ export class Exchange {
     private readonly headOnly = false,
     /** Headers added to every response (e.g. CORS). */
     private readonly commonHeaders: Headers = {},
+    /** The error body's shape: OpenAI's by default, Anthropic's on the Messages API routes. */
+    private readonly errorBody: (err: ApiError) => unknown = (err) => err.toBody(),
   ) {
     channel.onAborted(() => {
       this.aborted = true;
@@ -112,7 +114,7 @@ export class Exchange {
   }
 
   sendError(err: ApiError, closeConnection = false): void {
-    this.sendJson(err.status, JSON.stringify(err.toBody()), err.headers, closeConnection);
+    this.sendJson(err.status, JSON.stringify(this.errorBody(err)), err.headers, closeConnection);
   }
 
   /** Sends the 200 status and SSE headers plus `first` (the first frames) at once. */

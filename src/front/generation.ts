@@ -126,6 +126,8 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
         case 'usage':
           usage = ev;
           break;
+        case 'prompt':
+          break;
         case 'error':
           fail(ev.error);
           await iterator.return?.();
@@ -174,7 +176,7 @@ async function safeReturn(it: AsyncIterator<GenerationEvent>): Promise<void> {
 }
 
 /** Per-request latency/outcome metrics, measured at the HTTP layer. */
-class RequestTracker {
+export class RequestTracker {
   private firstAt = 0;
   private finishReason: FinishedReasonLabel = 'stop';
   private recorded = false;

@@ -6,7 +6,7 @@ import { ApiError } from '../protocol/errors.js';
 import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../protocol/requests.js';
 
-export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed'>;
+export type ServingBackend = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'embed' | 'countChatTokens'>;
 
 export class LoadingBackend implements GenerationBackend {
   private inner: ServingBackend | null = null;
@@ -29,6 +29,12 @@ export class LoadingBackend implements GenerationBackend {
 
   complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
     return this.loaded().complete(req, signal);
+  }
+
+  countChatTokens(req: ValidatedChatRequest): Promise<number> {
+    const inner = this.loaded();
+    if (inner.countChatTokens === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return inner.countChatTokens(req);
   }
 
   embed(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {

@@ -3,6 +3,8 @@
 // requests to the backend; all protocol shapes come from src/protocol.
 
 import { ApiError } from '../protocol/errors.js';
+import { anthropicErrorBody } from '../protocol/anthropic/errors.js';
+import { createAnthropicValidators } from '../protocol/anthropic/validation.js';
 import {
   DEFAULT_LIMITS,
   normalizeChatRequest,
@@ -15,6 +17,7 @@ import { createValidators, type Validators } from '../protocol/validation.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
 import { Admission, type Permit } from './admission.js';
+import { messagesRoutes } from './anthropic/routes.js';
 import { ApiKeyChecker } from './auth.js';
 import { CorsPolicy } from './cors.js';
 import { Exchange } from './exchange.js';
@@ -39,7 +42,7 @@ export interface HttpServerOptions {
   logger?: Logger;
   /** Default: a fresh registry labelled with the first model's id. */
   metrics?: ServerMetrics;
-  /** When set, /v1/* requires `Authorization: Bearer <apiKey>` (health and metrics stay open, as in vLLM). */
+  /** When set, /v1/* requires `Authorization: Bearer <apiKey>` or `x-api-key: <apiKey>` (health and metrics stay open, as in vLLM). */
   apiKey?: string | null;
   /** More accepted keys (any one will do); combined with `apiKey`. */
   apiKeys?: readonly string[];
@@ -293,8 +296,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     );
   };
 
+  const anthropic = messagesRoutes({ backend, validators: createAnthropicValidators(), genCtx, ensureReady, findModel, guarded, startEvents });
+
   const router = new Router<Handler>()
     .add('POST', '/v1/chat/completions', chat)
+    .add('POST', '/v1/messages', postJson(anthropic.messages))
+    .add('POST', '/v1/messages/count_tokens', postJson(anthropic.countTokens))
     .add('POST', '/v1/completions', completions)
     .add('POST', '/v1/embeddings', embeddings)
     .add('GET', '/v1/models', listModels)
@@ -310,6 +317,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const arrival = performance.now();
     const { method, path } = req;
     const authorization = req.header('authorization');
+    const xApiKey = req.header('x-api-key');
     const contentType = req.header('content-type');
     const contentLength = req.header('content-length');
     const origin = req.header('origin');
@@ -324,6 +332,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       },
       method === 'HEAD',
       cors.responseHeaders(origin),
+      // Anthropic's clients read Anthropic's error shape, on every failure of these routes.
+      path === '/v1/messages' || path.startsWith('/v1/messages/') ? anthropicErrorBody : undefined,
     );
     active.add(ex);
     try {
@@ -349,7 +359,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         return;
       }
       // Checked before routing, so unknown /v1 paths do not reveal which routes exist.
-      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/')) && !keyChecker.accepts(authorization)) {
+      if (keyChecker !== null && (authAllRoutes || path === '/v1' || path.startsWith('/v1/')) && !keyChecker.accepts(authorization, xApiKey)) {
         throw ApiError.unauthorized();
       }
       const m = router.match(method, path);

@@ -27,6 +27,12 @@ export interface ServerOptions {
   http: Omit<HttpServerOptions, 'backend' | 'metrics' | 'logger'>;
   /** Default: silent. */
   logger?: Logger;
+  /**
+   * Fetches model files not local yet (Hugging Face Hub ids) once the server
+   * listens, so /health answers 503 meanwhile: each returns the local path that
+   * replaces that model's modelDir.
+   */
+  locate?: { chat?: () => Promise<string>; embedding?: () => Promise<string> };
 }
 
 export interface RunningServer {
@@ -46,7 +52,7 @@ export class ModelLoadError extends Error {}
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? silentLogger;
-  const { chat, embedding: embeddingOptions } = options;
+  let { chat, embedding: embeddingOptions } = options;
   const backend = new LoadingBackend();
   const metrics = createMetrics({
     modelName: chat?.id ?? embeddingOptions?.servedName ?? path.basename(path.resolve(embeddingOptions?.modelDir ?? 'serval')),
@@ -58,11 +64,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   let model: ChatModel | null = null;
   let embedding: LoadedEmbeddingModel | null = null;
-  // The encoder loads while the chat engine starts.
-  const embeddingLoad = embeddingOptions === null ? null : loadEmbeddingModel(embeddingOptions);
-  // Awaited below; marked handled now so a fast failure is not an unhandled rejection meanwhile.
-  embeddingLoad?.catch(() => undefined);
+  let embeddingLoad: Promise<LoadedEmbeddingModel> | null = null;
   try {
+    const { locate } = options;
+    if (chat !== null && locate?.chat !== undefined) chat = { ...chat, engine: { ...chat.engine, modelDir: await locate.chat() } };
+    if (embeddingOptions !== null && locate?.embedding !== undefined) embeddingOptions = { ...embeddingOptions, modelDir: await locate.embedding() };
+    // The encoder loads while the chat engine starts.
+    embeddingLoad = embeddingOptions === null ? null : loadEmbeddingModel(embeddingOptions);
+    // Awaited below; marked handled now so a fast failure is not an unhandled rejection meanwhile.
+    embeddingLoad?.catch(() => undefined);
     if (chat !== null) {
       const config = resolveEngineConfig(chat.engine);
       const loadStart = performance.now();

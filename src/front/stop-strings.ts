@@ -8,6 +8,8 @@ export interface StopCheck {
   text: string;
   /** True when a stop string matched: the caller cancels generation. */
   stopped: boolean;
+  /** The stop string that matched (set with `stopped`). */
+  matched?: string;
 }
 
 export class StopStringMatcher {
@@ -50,7 +52,7 @@ export class StopStringMatcher {
     if (cut >= 0) {
       this.done = true;
       this.held = '';
-      return { text: text.slice(0, this.includeStop ? cut + matched.length : cut), stopped: true };
+      return { text: text.slice(0, this.includeStop ? cut + matched.length : cut), stopped: true, matched };
     }
     const keep = this.partialSuffixLength(text);
     this.held = text.slice(text.length - keep);

@@ -21,8 +21,3 @@ export async function readModelConfigs(pathArg: string): Promise<{ dir: string; 
   return isGgufPath(pathArg) ? readGgufConfigs(pathArg) : readDecoderConfigs(pathArg);
 }
 
-/** The id `/v1/models` reports by default: the folder name, or the file name without `.gguf`. */
-export function defaultModelId(pathArg: string): string {
-  const base = pathArg.replace(/[/\\]+$/, '').split(/[/\\]/).pop() ?? pathArg;
-  return isGgufPath(base) ? base.slice(0, -'.gguf'.length) : base;
-}

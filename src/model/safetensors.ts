@@ -184,10 +184,13 @@ function knownElementSize(dtype: string): number | null {
 export const SINGLE_FILE_NAME = 'model.safetensors';
 export const INDEX_FILE_NAME = 'model.safetensors.index.json';
 
-/** WeightStore over one or more safetensors files, converting and caching per tensor. */
+/**
+ * WeightStore over one or more safetensors files, converting per tensor. Nothing
+ * is cached: a graph build reads each tensor once and hands it on, so holding
+ * them here would keep a whole fp32 copy of the model alive during the load.
+ */
 export class SafetensorsWeightStore implements WeightStore {
   private readonly location = new Map<string, SafetensorsFile>();
-  private readonly cache = new Map<string, F32Tensor>();
   /** Named when a tensor is missing: the index file or the single file. */
   readonly source: string;
 
@@ -224,24 +227,15 @@ export class SafetensorsWeightStore implements WeightStore {
   }
 
   get(name: string): F32Tensor {
-    const cached = this.cache.get(name);
-    if (cached !== undefined) return cached;
     const file = this.location.get(name);
     if (file === undefined) throw new ModelLoadError(this.source, name, 'tensor not found');
-    const tensor = file.read(name);
-    this.cache.set(name, tensor);
-    return tensor;
+    return file.read(name);
   }
 
   dtypeOf(name: string): WeightDType {
     const e = this.entry(name);
     if (!isSupportedDType(e.dtype)) throw unsupportedDType(e.file, name, e.dtype);
     return e.dtype;
-  }
-
-  /** Drops converted tensors (e.g. after they were copied into an ONNX session). */
-  releaseCache(): void {
-    this.cache.clear();
   }
 }
 

@@ -58,7 +58,7 @@ export class ApiError extends Error {
     );
   }
 
-  static unauthorized(message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>".'): ApiError {
+  static unauthorized(message = 'Missing or invalid API key. Send it as "Authorization: Bearer <key>" or "x-api-key: <key>".'): ApiError {
     return new ApiError(401, 'authentication_error', message, null, 'invalid_api_key');
   }
 

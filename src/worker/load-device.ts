@@ -3,7 +3,7 @@
 
 import { loadModel } from '../model/load-model.js';
 import { buildDecoderGraph } from '../model/graph/decoder-graph.js';
-import { createDecoderSession } from '../model/graph/session.js';
+import { createStagedSession } from '../model/graph/session.js';
 import { Device } from './device.js';
 import { DeviceGrammars } from './device-grammars.js';
 import { DecoderForward } from './forward.js';
@@ -14,17 +14,17 @@ import type { DeviceWorkerConfig } from './types.js';
 export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
   const model = await loadModel(config.modelDir);
   const c = model.config;
-  const graph = buildDecoderGraph(c, model.weights, {
-    quantize: config.quantize ?? undefined,
-    sliceKvToMaxPast: config.sliceKvToMaxPast,
-    // Not max_position_embeddings (131072 for Llama 3): tables of tens of MB the engine never reads.
-    maxPositions: config.maxModelLen,
-  });
-  const session = await createDecoderSession(graph, {
-    intraOpThreads: config.intraOpThreads,
-    spinning: config.spinning,
-    executionProvider: config.executionProvider,
-  });
+  const session = await createStagedSession(
+    (externalData) =>
+      buildDecoderGraph(c, model.weights, {
+        quantize: config.quantize ?? undefined,
+        sliceKvToMaxPast: config.sliceKvToMaxPast,
+        // Not max_position_embeddings (131072 for Llama 3): tables of tens of MB the engine never reads.
+        maxPositions: config.maxModelLen,
+        externalData,
+      }),
+    { intraOpThreads: config.intraOpThreads, spinning: config.spinning, executionProvider: config.executionProvider },
+  );
   const forward = new DecoderForward(session, { layers: c.numLayers, kvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize });
   const pool = new KvSlotPool({
     layers: c.numLayers,

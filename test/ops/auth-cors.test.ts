@@ -75,6 +75,12 @@ t.test('ApiKeyChecker', async (t) => {
   t.notOk(checker.accepts('alpha'));
   t.notOk(checker.accepts(''));
   t.notOk(checker.accepts('Bearer '));
+  t.ok(checker.accepts('', 'alpha'), 'x-api-key alone');
+  t.ok(checker.accepts('Bearer wrong', 'beta'), 'either header carrying a key will do');
+  t.ok(checker.accepts('Bearer alpha', 'wrong'));
+  t.notOk(checker.accepts('', 'alph'));
+  t.notOk(checker.accepts('', 'Bearer alpha'), 'x-api-key carries the bare key');
+  t.notOk(checker.accepts('', ''));
   t.throws(() => new ApiKeyChecker(['']), /at least one/);
 });
 

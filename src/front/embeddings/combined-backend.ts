@@ -7,7 +7,7 @@ import { ApiError } from '../../protocol/errors.js';
 import type { ValidatedChatRequest, ValidatedCompletionRequest, ValidatedEmbeddingRequest } from '../../protocol/requests.js';
 import type { EmbeddingResult, GenerationBackend, GenerationEvent, ModelEntry } from '../backend.js';
 
-export type ChatServing = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete'>;
+export type ChatServing = Pick<GenerationBackend, 'models' | 'ready' | 'chat' | 'complete' | 'countChatTokens'>;
 export type EmbeddingServing = Pick<GenerationBackend, 'models' | 'ready'> & Required<Pick<GenerationBackend, 'embed'>>;
 
 export class CombinedBackend implements GenerationBackend {
@@ -36,6 +36,12 @@ export class CombinedBackend implements GenerationBackend {
 
   complete(req: ValidatedCompletionRequest, signal: AbortSignal): AsyncIterable<GenerationEvent> {
     return this.chatFor(req.model).complete(req, signal);
+  }
+
+  countChatTokens(req: ValidatedChatRequest): Promise<number> {
+    const chat = this.chatFor(req.model);
+    if (chat.countChatTokens === undefined) return Promise.reject(ApiError.modelNotFound(req.model));
+    return chat.countChatTokens(req);
   }
 
   embed(req: ValidatedEmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {

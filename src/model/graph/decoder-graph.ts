@@ -36,6 +36,7 @@ import {
   newValueOutput,
 } from './graph-io.js';
 import { quantizeInt4 } from './int4.js';
+import type { ExternalDataWriter } from './external-data.js';
 import { DataType, GraphBuilder, MS_DOMAIN, int, ints } from './onnx-builder.js';
 import { ropeTables } from './rope-tables.js';
 import { checkedTensor, transpose } from './weights.js';
@@ -58,6 +59,8 @@ export interface DecoderGraphOptions {
    * passes its max model length; at most, and by default, config.maxPositionEmbeddings.
    */
   maxPositions?: number;
+  /** Stream the weights to this external-data file instead of the protobuf (how the server loads). */
+  externalData?: ExternalDataWriter;
 }
 
 /** Added to masked attention scores; finite so that a fully masked row cannot produce NaN. */
@@ -69,7 +72,7 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
   const c = config;
   if (c.numHeads % c.numKvHeads !== 0) throw new Error('numHeads must be a multiple of numKvHeads');
   if (c.rotaryDim % 2 !== 0 || c.rotaryDim > c.headDim) throw new Error('rotaryDim must be even and at most headDim');
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(options.externalData ?? null);
   const H = c.hiddenSize;
   const D = c.headDim;
   const kvH = c.numKvHeads;

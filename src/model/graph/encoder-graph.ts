@@ -9,6 +9,7 @@
 // pooling ignores padding positions.
 
 import type { EncoderConfig, PoolingMode, WeightStore } from '../types.js';
+import type { ExternalDataWriter } from './external-data.js';
 import { DataType, GraphBuilder, float, int, ints } from './onnx-builder.js';
 import { checkedTensor, transpose } from './weights.js';
 
@@ -31,11 +32,16 @@ export interface EncoderHead {
 /** Added to the scores of padding keys; finite so that softmax cannot produce NaN. */
 const MASK_VALUE = -1e9;
 
-export function buildEncoderGraph(config: EncoderConfig, weights: WeightStore, head: EncoderHead): Uint8Array {
+export function buildEncoderGraph(
+  config: EncoderConfig,
+  weights: WeightStore,
+  head: EncoderHead,
+  externalData: ExternalDataWriter | null = null,
+): Uint8Array {
   const c = config;
   const H = c.hiddenSize;
   const D = H / c.numHeads;
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(externalData);
 
   const tensor = (name: string, shape: number[]): Float32Array => checkedTensor(weights, name, shape);
   const i64 = (values: number[]): string => g.int64Tensor('const', values);

@@ -4,6 +4,7 @@
 // one copy, inside protobufjs's Writer.finish().
 
 import onnxProto from 'onnx-proto';
+import type { ExternalDataWriter } from './external-data.js';
 
 const { onnx } = onnxProto;
 
@@ -34,6 +35,9 @@ export const MS_DOMAIN = 'com.microsoft';
 /** 2 GiB minus headroom for nodes and metadata. */
 const PROTOBUF_LIMIT_BYTES = 2 ** 31 - 64 * 2 ** 20;
 
+/** Smaller initializers (shapes, scalars) stay inline: they are what the optimiser constant-folds. */
+const EXTERNAL_MIN_BYTES = 4096;
+
 function toAttribute(name: string, a: AttrValue): onnxProto.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
@@ -59,6 +63,9 @@ export class GraphBuilder {
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly usedNames = new Set<string>();
   private counter = 0;
+
+  /** With a writer, weights go to its file as they arrive; without, into the protobuf. */
+  constructor(private readonly external: ExternalDataWriter | null = null) {}
 
   /** A fresh tensor name with a readable prefix. */
   fresh(prefix: string): string {
@@ -113,7 +120,7 @@ export class GraphBuilder {
     return outputs;
   }
 
-  /** A float32 initializer; `data` is referenced, not copied, until serialisation. */
+  /** A float32 initializer; `data` is referenced, not copied, until serialisation (or written out now). */
   floatTensor(prefix: string, data: Float32Array, dims: number[]): string {
     return this.rawInitializer(prefix, DataType.FLOAT, bytesOf(data), dims, data.length);
   }
@@ -139,19 +146,34 @@ export class GraphBuilder {
     const expected = dims.reduce((a, b) => a * b, 1);
     if (expected !== count) throw new Error(`initializer ${prefix}: ${count} elements for dims [${dims}]`);
     const name = this.fresh(prefix);
-    this.initializers.push({ name, dataType, dims, rawData: raw });
+    if (this.external !== null && raw.byteLength >= EXTERNAL_MIN_BYTES) {
+      const at = this.external.append(raw);
+      this.initializers.push({
+        name,
+        dataType,
+        dims,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: at.file },
+          { key: 'offset', value: String(at.offset) },
+          { key: 'length', value: String(at.length) },
+        ],
+      });
+    } else {
+      this.initializers.push({ name, dataType, dims, rawData: raw });
+    }
     return name;
   }
 
   /** Serialises a ModelProto (IR 8, opset 17 + com.microsoft 1). */
   toModelBytes(graphName: string): Uint8Array {
-    // protobuf (and so ORT's parser) caps a message at 2 GiB. Bigger models need
-    // initializers in external data files, which this builder does not write yet.
+    // protobuf (and so ORT's parser) caps a message at 2 GiB; weights in an
+    // external-data file do not count.
     const initializerBytes = this.initializers.reduce((sum, t) => sum + (t.rawData?.byteLength ?? 0), 0);
     if (initializerBytes > PROTOBUF_LIMIT_BYTES) {
       throw new Error(
         `graph ${graphName}: ${(initializerBytes / 2 ** 30).toFixed(2)} GiB of weights exceeds protobuf's 2 GiB limit ` +
-          '(external-data output is not implemented; quantize to int4 or use a smaller model)',
+          '(build it with an external-data writer)',
       );
     }
     const model: onnxProto.onnx.IModelProto = {

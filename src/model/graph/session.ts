@@ -11,6 +11,7 @@
 // alternated in one sitting).
 
 import ort from 'onnxruntime-node';
+import { StagedModel, type ExternalDataWriter } from './external-data.js';
 
 export type ExecutionProvider = 'cpu' | { name: 'cuda'; deviceId: number };
 
@@ -35,4 +36,22 @@ export function decoderSessionOptions(options: DecoderSessionOptions): ort.Infer
 
 export function createDecoderSession(modelBytes: Uint8Array, options: DecoderSessionOptions): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(modelBytes, decoderSessionOptions(options));
+}
+
+/**
+ * Builds a graph whose weights stream into a temporary external-data file and
+ * opens it, so no complete in-process copy of the weights exists besides
+ * onnxruntime's own (see external-data.ts). The files are removed once open.
+ */
+export async function createStagedSession(
+  build: (external: ExternalDataWriter) => Uint8Array,
+  options: DecoderSessionOptions,
+): Promise<ort.InferenceSession> {
+  const staged = StagedModel.create();
+  try {
+    const modelPath = staged.finish(build(staged.weights));
+    return await ort.InferenceSession.create(modelPath, decoderSessionOptions(options));
+  } finally {
+    staged.remove();
+  }
 }

@@ -15,9 +15,9 @@ import {
   type DecoderTokens,
 } from './special-tokens.js';
 
-export type DecoderPresetName = 'tiny' | 'small' | 'bench' | FamilyPresetName;
+export type DecoderPresetName = 'tiny' | 'small' | 'bench' | 'bench-1b' | FamilyPresetName;
 export type PresetName = DecoderPresetName | 'encoder';
-export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', ...FAMILY_PRESET_NAMES, 'encoder'];
+export const PRESET_NAMES: readonly PresetName[] = ['tiny', 'small', 'bench', 'bench-1b', ...FAMILY_PRESET_NAMES, 'encoder'];
 
 const BOS_ID = decoderSpecialId(BOS_TOKEN);
 /** config.json carries only the end-of-text id; generation_config.json adds end-of-turn. */
@@ -88,6 +88,21 @@ export const DECODER_PRESETS: Record<DecoderPresetName, DecoderConfig> = {
     ropeScaling: null,
     maxPositionEmbeddings: 2048,
     tieWordEmbeddings: false,
+    vocabSize: 32000,
+  }),
+  // ~1.04B params: Llama-3.2-1B's shape (tied, GQA 32:8, head_dim 64) with a 32k
+  // vocabulary; for memory and load benchmarks only (4.2 GB as fp32).
+  'bench-1b': llama({
+    hiddenSize: 2048,
+    numLayers: 16,
+    numHeads: 32,
+    numKvHeads: 8,
+    headDim: 64,
+    intermediateSize: 8192,
+    ropeTheta: 500000,
+    ropeScaling: null,
+    maxPositionEmbeddings: 2048,
+    tieWordEmbeddings: true,
     vocabSize: 32000,
   }),
   ...FAMILY_PRESETS,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { loadEncoderFolder } from '../../model/folder.js';
 import { buildEncoderGraph, ENCODER_ATTENTION_MASK, ENCODER_INPUT_IDS, ENCODER_TOKEN_TYPE_IDS, SENTENCE_EMBEDDING } from '../../model/graph/encoder-graph.js';
-import { decoderSessionOptions } from '../../model/graph/session.js';
+import { createStagedSession, decoderSessionOptions } from '../../model/graph/session.js';
 import { EncoderRunner } from './encoder-runner.js';
 import { findOnnxExport, hasSafetensors, planOnnxFeeds, type FeedPlan, type GraphValue } from './onnx-export.js';
 import type { EmbeddingSource, EncoderWorkerConfig } from './types.js';
@@ -30,14 +30,14 @@ const BUILT_GRAPH_PLAN: FeedPlan = {
 export async function loadEncoder(config: EncoderWorkerConfig): Promise<LoadedEncoder> {
   const dir = path.resolve(config.modelDir);
   // The session options the decoder uses (full optimisation, explicit threads, spinning switch).
-  const options = decoderSessionOptions({
+  const sessionOptions = {
     intraOpThreads: config.intraOpThreads,
     spinning: config.spinning,
     executionProvider: config.executionProvider,
-  });
+  };
   const onnxPath = findOnnxExport(dir);
   if (onnxPath !== null && !hasSafetensors(dir)) {
-    const session = await ort.InferenceSession.create(onnxPath, options);
+    const session = await ort.InferenceSession.create(onnxPath, decoderSessionOptions(sessionOptions));
     const plan = planOnnxFeeds(onnxPath, session.inputMetadata as readonly GraphValue[], session.outputMetadata as readonly GraphValue[]);
     const folder = await loadEncoderFolder(dir);
     // A sentence_embedding output already went through the export's own Pooling/Normalize;
@@ -47,8 +47,8 @@ export async function loadEncoder(config: EncoderWorkerConfig): Promise<LoadedEn
   }
   const folder = await loadEncoderFolder(dir);
   if (folder.weights === null) throw new Error(`${dir}: no weights`); // loadEncoderFolder guarantees weights without an ONNX export
-  const graph = buildEncoderGraph(folder.config, folder.weights, folder.sentence);
-  const session = await ort.InferenceSession.create(graph, options);
+  const weights = folder.weights;
+  const session = await createStagedSession((externalData) => buildEncoderGraph(folder.config, weights, folder.sentence, externalData), sessionOptions);
   // Pooling and normalisation are in the graph; the runner passes the output through.
   const runner = new EncoderRunner(session, BUILT_GRAPH_PLAN, { pooling: folder.sentence.pooling, normalize: false });
   return { runner, source: 'built-graph', onnxPath: null };
