@@ -17,7 +17,7 @@
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { loadModelFolder } from '../src/model/folder.js';
+import { loadModel } from '../src/model/load-model.js';
 import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
 import type { ExternalDataWriter } from '../src/model/graph/external-data.js';
 import { createDecoderSession, createStagedSession } from '../src/model/graph/session.js';
@@ -70,7 +70,7 @@ export class RawForward {
   /** Loads the folder's weights and builds the graph the same way `loadDevice` does. */
   static async load(modelDir: string, options: RawForwardOptions): Promise<RawForward> {
     const started = performance.now();
-    const model = await loadModelFolder(modelDir);
+    const model = await loadModel(modelDir);
     const graphOptions = { quantize: options.quantize ?? undefined, sliceKvToMaxPast: options.sliceKvToMaxPast };
     const sessionOptions = { intraOpThreads: options.intraOpThreads, spinning: options.spinning };
     let graphBytes = 0;

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PRESET_NAMES, type PresetName } from '../model/testmodels/presets.js';
+import { GGUF_WRITE_TYPES, writeGgufFromFolder, type GgufWriteType } from '../model/testmodels/write-gguf.js';
 import { DEFAULT_SEED, writeTestModel } from '../model/testmodels/write-model.js';
 import type { WeightDType } from '../model/types.js';
 
@@ -20,6 +21,8 @@ Options:
   --seed N             weight seed (default ${DEFAULT_SEED})
   --dtype T            F32 (default), F16 or BF16
   --shard-bytes N      split weights into safetensors shards of at most N bytes
+  --gguf TYPE          also write DIR/PRESET-TYPE.gguf as llama.cpp would convert it
+                       (F32, F16, Q8_0, Q4_0 or Q4_K; tiny, small and bench presets)
 `;
 
 export async function runMakeModel(argv: string[]): Promise<void> {
@@ -31,6 +34,7 @@ export async function runMakeModel(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       dtype: { type: 'string' },
       'shard-bytes': { type: 'string' },
+      gguf: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -48,6 +52,8 @@ export async function runMakeModel(argv: string[]): Promise<void> {
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new Error(`make-model: --dtype must be F32, F16 or BF16, got ${dtype}`);
   const seed = values.seed === undefined ? DEFAULT_SEED : parseInteger('--seed', values.seed, 0);
   const shardBytes = values['shard-bytes'] === undefined ? undefined : parseInteger('--shard-bytes', values['shard-bytes'], 1);
+  const gguf = values.gguf;
+  if (gguf !== undefined && !(GGUF_WRITE_TYPES as readonly string[]).includes(gguf)) throw new Error(`make-model: --gguf must be one of ${GGUF_WRITE_TYPES.join(', ')}, got ${gguf}`);
 
   const started = Date.now();
   const written = await writeTestModel(preset as PresetName, path.resolve(values.out), {
@@ -55,6 +61,11 @@ export async function runMakeModel(argv: string[]): Promise<void> {
     dtype: dtype as WeightDType,
     shardBytes,
   });
+  if (gguf !== undefined) {
+    const file = `${preset}-${gguf}.gguf`;
+    await writeGgufFromFolder(written.dir, path.join(written.dir, file), gguf as GgufWriteType);
+    written.files.push(file);
+  }
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   process.stdout.write(
     `Wrote ${preset} model (${(written.paramCount / 1e6).toFixed(2)}M params, ${dtype}, ` +

@@ -58,7 +58,7 @@ interface FlagSpec {
 }
 
 const FLAGS: FlagSpec[] = [
-  { name: 'model', key: 'model', type: 'string', placeholder: 'DIR|ID', help: "Model to serve for chat/completions: a Hugging Face model folder, or a Hub id ORG/NAME[@REVISION] (a GGUF repo: ORG/REPO[:QUANT], e.g. :Q4_K_M) downloaded into the Hugging Face cache (HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE apply) (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
+  { name: 'model', key: 'model', type: 'string', placeholder: 'DIR|ID', help: "Model to serve for chat/completions: a Hugging Face model folder, a .gguf file, or a Hub id ORG/NAME[@REVISION] (a GGUF repo: ORG/REPO[:QUANT], e.g. :Q4_K_M) downloaded into the Hugging Face cache (HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE apply) (default: the built-in small chat model, generated into the cache on first use; 'none' serves embeddings only)." },
   { name: 'gguf-file', key: 'ggufFile', type: 'string', placeholder: 'NAME', help: 'With a Hub id in --model: the GGUF file of the repo to download and serve (instead of picking one by :QUANT).' },
   { name: 'embedding-model', key: 'embeddingModel', type: 'string', placeholder: 'DIR|ID', help: "sentence-transformers folder or Hub id ORG/NAME[@REVISION] (safetensors, or an ONNX export) served on /v1/embeddings (default: the built-in tiny encoder 'serval-tiny-embed' when --model is not given or is 'none'; 'none' disables)." },
   { name: 'embedding-model-name', key: 'embeddingModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the embedding model in /v1/models and requests (default: the folder name).' },
@@ -72,7 +72,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
   { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
-  { name: 'served-model-name', key: 'servedModelName', type: 'string', placeholder: 'NAME', help: 'Model id reported by /v1/models and required in requests (default: the folder name).' },
+  { name: 'served-model-name', key: 'servedModelName', type: 'string', placeholder: 'NAME', help: 'Model id reported by /v1/models and required in requests (default: the folder name, or the file name without .gguf).' },
   { name: 'workers', key: 'workers', type: 'int', min: 1, placeholder: 'N', help: 'Device workers, each with its own ORT session and KV slots (CPU: default 1; use 2 for throughput on 2 cores). With --device cuda:0,cuda:1 one per GPU.' },
   { name: 'device', key: 'device', type: 'string', placeholder: 'LIST', help: "Execution provider: 'cpu' (default) or a comma list like 'cuda:0,cuda:1' (one worker per GPU; needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12)." },
   { name: 'threads', key: 'threads', type: 'int', min: 1, placeholder: 'N', help: 'Intra-op threads per worker (default: cores / workers, at least 1).' },

@@ -3,15 +3,16 @@
 
 import { Engine } from '../engine/client/engine.js';
 import type { EngineConfig } from '../engine/config.js';
-import { loadModelFolder } from '../model/folder.js';
+import { loadModel } from '../model/load-model.js';
 import { ChatTemplate } from '../tokenizer/chat-template.js';
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 import { detectToolCallFormat } from '../structured/tool-call-format.js';
 import type { ChatModel } from './engine-backend.js';
 
 export async function loadChatModel(config: EngineConfig, id: string): Promise<ChatModel> {
-  const folder = await loadModelFolder(config.modelDir);
-  const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath: folder.tokenizerJsonPath, tokenizerConfig: folder.tokenizerConfig });
+  const folder = await loadModel(config.modelDir);
+  const { tokenizerJsonPath, tokenizerJsonText, tokenizerConfig } = folder;
+  const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath, tokenizerJsonText, tokenizerConfig });
   const special = (id: number | null): string | null => (id === null ? null : tokenizer.idToToken(id));
   const template = folder.chatTemplate
     ? new ChatTemplate(folder.chatTemplate, {
@@ -31,5 +32,6 @@ export async function loadChatModel(config: EngineConfig, id: string): Promise<C
     generation: folder.generation,
     vocabSize: folder.config.vocabSize,
     created: Math.floor(Date.now() / 1000),
+    summary: folder.summary,
   };
 }

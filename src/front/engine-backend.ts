@@ -2,6 +2,7 @@
 // token-id API. Chat templates, tokenization, detokenization and stop strings
 // run here on the front thread; the scheduler and devices see token ids only.
 
+import type { ModelSummary } from '../model/model-summary.js';
 import type { Engine } from '../engine/client/engine.js';
 import type { GenerationDefaults } from '../model/types.js';
 import { ApiError } from '../protocol/errors.js';
@@ -33,6 +34,8 @@ export interface ChatModel {
   generation: GenerationDefaults;
   vocabSize: number;
   created: number;
+  /** What was loaded, for the startup log. */
+  summary: ModelSummary;
 }
 
 /**

@@ -5,6 +5,7 @@
 // what had started and rejects with a ModelLoadError.
 
 import path from 'node:path';
+import { kvBudget } from '../engine/actor/core.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, resolveEngineConfig, type EngineOptions } from '../engine/config.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import { loadChatModel } from './chat-model.js';
@@ -82,11 +83,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     embeddingLoad?.catch(() => undefined);
     if (chat !== null) {
       const config = resolveEngineConfig(chat.engine);
+      const loadStart = performance.now();
       model = await loadChatModel(config, chat.id);
       bindEngineMetrics(model.engine, metrics);
       bindDeviceFailureMetric(metrics.registry, model.engine);
       const maxModelLen = model.engine.maxModelLen;
-      logger.info({ model: model.id, dir: config.modelDir, workers: config.devices.length, maxModelLen }, 'chat model loaded');
+      const { format, architecture, parameters, weightTypes } = model.summary;
+      const kvBudgetTokens = kvBudget(config, maxModelLen);
+      const loadSeconds = Number(((performance.now() - loadStart) / 1000).toFixed(2));
+      logger.info(
+        { model: model.id, dir: config.modelDir, format, architecture, parameters, weightTypes, maxModelLen, kvBudgetTokens, workers: config.devices.length, loadSeconds },
+        'chat model loaded',
+      );
       if (config.maxModelLen !== null && maxModelLen < config.maxModelLen) {
         logger.warn({ requested: config.maxModelLen, maxModelLen }, "--max-model-len exceeds the model's max_position_embeddings: using the model's");
       }

@@ -26,6 +26,8 @@ export interface LoadedDecoderFolder {
   generation: GenerationDefaults;
   weights: WeightStore;
   tokenizerJsonPath: string;
+  /** The tokenizer.json itself when it is not a file (GGUF); the path then only names it. */
+  tokenizerJsonText?: string;
   /** Parsed `tokenizer_config.json`, or null when the folder has none. */
   tokenizerConfig: Record<string, unknown> | null;
   chatTemplate: string | null;

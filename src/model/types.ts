@@ -114,6 +114,33 @@ export interface WeightStore {
   get(name: string): F32Tensor;
   /** The dtype the tensor had on disk. */
   dtypeOf(name: string): WeightDType;
+  /**
+   * A Linear weight the checkpoint already stores as 4- or 8-bit blocks of 32 (GGUF Q4_0,
+   * Q4_1, Q4_K, Q8_0), in MatMulNBits layout, so the graph uses it without a round trip
+   * through floats; null when the tensor is stored otherwise. Absent: never.
+   */
+  packedLinear?(name: string): PackedLinear | null;
+}
+
+/**
+ * W [n, k] ≈ (code − zero point)·scale + min per block of `blockSize` along k, in the
+ * layout of com.microsoft.MatMulNBits (see graph/int4.ts); `mins` is the part
+ * MatMulNBits cannot express, added by the graph as Σ_block(x)·min.
+ */
+export interface PackedLinear {
+  bits: 4 | 8;
+  n: number;
+  k: number;
+  blockSize: number;
+  kBlocks: number;
+  /** [n, kBlocks, blockSize · bits / 8]; 4-bit: low nibble first. */
+  packed: Uint8Array;
+  /** [n, kBlocks] */
+  scales: Float32Array;
+  /** 4-bit only: [n, ceil(kBlocks / 2)]; null for the implicit zero point (8, or 128 for 8 bits). */
+  zeroPoints: Uint8Array | null;
+  /** [n, kBlocks] per-block offsets, or null when there are none. */
+  mins: Float32Array | null;
 }
 
 /**

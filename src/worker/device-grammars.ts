@@ -10,10 +10,10 @@ import { GrammarCompiler, GrammarVocab, XgrammarError } from '../structured/xgra
 import { TextTokenizer } from '../tokenizer/tokenizer.js';
 
 export class DeviceGrammars {
-  private readonly folder: Pick<LoadedDecoderFolder, 'tokenizerJsonPath' | 'tokenizerConfig' | 'chatTemplate' | 'config'>;
+  private readonly folder: Pick<LoadedDecoderFolder, 'tokenizerJsonPath' | 'tokenizerJsonText' | 'tokenizerConfig' | 'chatTemplate' | 'config'>;
   private compiler: Promise<GrammarCompiler> | null = null;
 
-  constructor(folder: Pick<LoadedDecoderFolder, 'tokenizerJsonPath' | 'tokenizerConfig' | 'chatTemplate' | 'config'>) {
+  constructor(folder: Pick<LoadedDecoderFolder, 'tokenizerJsonPath' | 'tokenizerJsonText' | 'tokenizerConfig' | 'chatTemplate' | 'config'>) {
     this.folder = folder;
   }
 
@@ -30,8 +30,8 @@ export class DeviceGrammars {
   }
 
   private async createCompiler(): Promise<GrammarCompiler> {
-    const { tokenizerJsonPath, tokenizerConfig, chatTemplate, config } = this.folder;
-    const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath, tokenizerConfig });
+    const { tokenizerJsonPath, tokenizerJsonText, tokenizerConfig, chatTemplate, config } = this.folder;
+    const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath, tokenizerJsonText, tokenizerConfig });
     const { format } = detectToolCallFormat(chatTemplate);
     const vocab = await GrammarVocab.fromTokenizer(tokenizer, {
       stopTokenIds: config.eosTokenIds,

@@ -1,7 +1,7 @@
 // Builds a device worker's engine room from its config: load the checkpoint,
 // build Serval's slot-KV graph from it, open the session, size the KV pool.
 
-import { loadModelFolder } from '../model/folder.js';
+import { loadModel } from '../model/load-model.js';
 import { buildDecoderGraph } from '../model/graph/decoder-graph.js';
 import { createStagedSession } from '../model/graph/session.js';
 import { Device } from './device.js';
@@ -12,7 +12,7 @@ import { RowSampler } from './row-sampler.js';
 import type { DeviceWorkerConfig } from './types.js';
 
 export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
-  const model = await loadModelFolder(config.modelDir);
+  const model = await loadModel(config.modelDir);
   const c = model.config;
   const session = await createStagedSession(
     (externalData) =>
@@ -34,8 +34,8 @@ export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
     budgetTokens: config.kvBudgetTokens,
   });
   // Only the small fields: holding `model` would keep the JS copy of the weights alive.
-  const { tokenizerJsonPath, tokenizerConfig, chatTemplate } = model;
-  const grammars = new DeviceGrammars({ tokenizerJsonPath, tokenizerConfig, chatTemplate, config: c });
+  const { tokenizerJsonPath, tokenizerJsonText, tokenizerConfig, chatTemplate } = model;
+  const grammars = new DeviceGrammars({ tokenizerJsonPath, tokenizerJsonText, tokenizerConfig, chatTemplate, config: c });
   const sampler = new RowSampler(c.vocabSize, config.maxSlots, grammars);
   return new Device(forward, pool, sampler, c.vocabSize);
 }

@@ -2,7 +2,7 @@
 // engine: reads the model's limits, loads every device worker in parallel,
 // announces readiness, runs the loop.
 
-import { readDecoderConfigs } from '../../model/folder.js';
+import { readModelConfigs } from '../../model/load-model.js';
 import type { ActorChannel } from '../channel/channel.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, type EngineConfig } from '../config.js';
 import { EngineCore, kvBudget } from './core.js';
@@ -10,7 +10,7 @@ import { DeviceHandle } from './device-handle.js';
 
 export async function startEngineCore(channel: ActorChannel, config: EngineConfig): Promise<void> {
   channel.send({ type: 'loading', detail: `loading ${config.modelDir}` });
-  const decoder = readDecoderConfigs(config.modelDir).config;
+  const decoder = (await readModelConfigs(config.modelDir)).config;
   const maxModelLen = Math.min(config.maxModelLen ?? Math.min(decoder.maxPositionEmbeddings, DEFAULT_MAX_MODEL_LEN_CAP), decoder.maxPositionEmbeddings);
   const devices = config.devices.map(
     (executionProvider, deviceIndex) =>

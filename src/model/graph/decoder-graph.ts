@@ -21,7 +21,7 @@
 // (Phi-3, SmolLM3, Gemma 3's local base), multipliers (Granite), (1 + w) and
 // sandwich norms, gelu-tanh and logit soft-capping (Gemma 3).
 
-import type { DecoderConfig, HiddenActivation, RopeScaling, WeightStore } from '../types.js';
+import type { DecoderConfig, HiddenActivation, PackedLinear, RopeScaling, WeightStore } from '../types.js';
 import {
   GREEDY_TOKEN_IDS,
   HIDDEN_STATES,
@@ -47,7 +47,7 @@ export interface DecoderGraphOptions {
   quantize?: 'int4';
   /** int4 only: symmetric (zero point 8) instead of per-block zero points. Default false. */
   int4Symmetric?: boolean;
-  /** int4 only: MatMulNBits accuracy_level (4 = int8 activations, the fast CPU path). Default 4. */
+  /** MatMulNBits accuracy_level (int4, and GGUF's packed 4/8-bit weights; 4 = int8 activations, the fast CPU path). Default 4. */
   int4AccuracyLevel?: number;
   /**
    * Slice the KV inputs to max(past_lens) inside the graph (variant "Cs"). Pays off
@@ -94,11 +94,15 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
 
   /** y = x·Wᵀ (+ b) for an HF Linear weight [out, in]. */
   const linear = (x: string, name: string, out: number, inp: number, withBias: boolean): string => {
-    const w = tensor(`${name}.weight`, [out, inp]);
+    const packed = weights.packedLinear?.(`${name}.weight`) ?? null;
     let y: string;
-    if (options.quantize === 'int4') {
+    if (packed !== null) {
+      y = packedMatMul(g, x, checkedPacked(packed, name, out, inp), name, options);
+    } else if (options.quantize === 'int4') {
+      const w = tensor(`${name}.weight`, [out, inp]);
       y = matMulNBits(g, x, w, out, inp, name, options);
     } else {
+      const w = tensor(`${name}.weight`, [out, inp]);
       y = g.op('MatMul', [x, g.floatTensor(name, transpose(w, out, inp), [inp, out])]);
     }
     if (withBias) y = g.op('Add', [y, g.floatTensor(`${name}.bias`, tensor(`${name}.bias`, [out]), [out])]);
@@ -282,15 +286,19 @@ export function buildDecoderGraph(config: DecoderConfig, weights: WeightStore, o
     return g.toModelBytes(`serval_${c.modelType}_hidden`);
   }
   const headName = c.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight';
-  const head = tensor(headName, [c.vocabSize, H]);
+  const packedHead = c.tieWordEmbeddings ? null : (weights.packedLinear?.(headName) ?? null);
   // The last op of the chain writes LOGITS itself (an Identity would copy [R,V] every step).
   const divide = c.logitsDivisor !== 1;
   const softcap = c.finalLogitSoftcap;
   const rawName = divide || softcap !== null ? undefined : LOGITS;
   let logits: string;
-  if (options.quantize === 'int4') {
+  if (packedHead !== null) {
+    logits = g.op('Identity', [packedMatMul(g, selected, checkedPacked(packedHead, 'lm_head', c.vocabSize, H), 'lm_head', options)], {}, rawName);
+  } else if (options.quantize === 'int4') {
+    const head = tensor(headName, [c.vocabSize, H]);
     logits = g.op('Identity', [matMulNBits(g, selected, head, c.vocabSize, H, 'lm_head', options)], {}, rawName);
   } else {
+    const head = tensor(headName, [c.vocabSize, H]);
     // Gemm with transB reads HF's [V,H] layout directly, so a tied head shares the embedding initializer.
     const headInit = c.tieWordEmbeddings ? embedName : g.floatTensor('lm_head.weight', head, [c.vocabSize, H]);
     logits = g.op('Gemm', [selected, headInit], { transB: int(1) }, rawName);
@@ -367,18 +375,33 @@ function activation(g: GraphBuilder, kind: HiddenActivation, x: string): string 
 }
 
 function matMulNBits(g: GraphBuilder, x: string, w: Float32Array, n: number, k: number, name: string, options: DecoderGraphOptions): string {
-  const q = quantizeInt4(w, n, k, { blockSize: 32, symmetric: options.int4Symmetric ?? false });
+  return packedMatMul(g, x, { ...quantizeInt4(w, n, k, { blockSize: 32, symmetric: options.int4Symmetric ?? false }), bits: 4, mins: null }, name, options);
+}
+
+function checkedPacked(q: PackedLinear, name: string, n: number, k: number): PackedLinear {
+  if (q.n !== n || q.k !== k) throw new Error(`${name}.weight: expected shape [${n},${k}], got [${q.n},${q.k}]`);
+  return q;
+}
+
+/** MatMulNBits over 4- or 8-bit blocks; per-block mins (GGUF Q4_1 / Q4_K) add Σ_block(x)·min, exactly. */
+function packedMatMul(g: GraphBuilder, x: string, q: PackedLinear, name: string, options: DecoderGraphOptions): string {
+  const { n, k } = q;
   const inputs = [
     x,
-    g.uint8Tensor(`${name}.q4`, q.packed, [n, q.kBlocks, q.blockSize / 2]),
+    g.uint8Tensor(`${name}.q${q.bits}`, q.packed, [n, q.kBlocks, (q.blockSize * q.bits) / 8]),
     g.floatTensor(`${name}.scales`, q.scales, [n, q.kBlocks]),
   ];
   if (q.zeroPoints) inputs.push(g.uint8Tensor(`${name}.zero_points`, q.zeroPoints, [n, Math.ceil(q.kBlocks / 2)]));
-  return g.op(
+  const y = g.op(
     'MatMulNBits',
     inputs,
-    { K: int(k), N: int(n), bits: int(4), block_size: int(q.blockSize), accuracy_level: int(options.int4AccuracyLevel ?? 4) },
+    { K: int(k), N: int(n), bits: int(q.bits), block_size: int(q.blockSize), accuracy_level: int(options.int4AccuracyLevel ?? 4) },
     undefined,
     MS_DOMAIN,
   );
+  if (q.mins === null) return y;
+  // x [.., K] → per-block sums [M, kBlocks] → · minsᵀ [kBlocks, N], reshaped like y.
+  const blockSums = g.op('ReduceSum', [g.op('Reshape', [x, g.int64Tensor('const', [-1, q.kBlocks, q.blockSize])]), g.int64Tensor('const', [-1])], { keepdims: int(0) });
+  const offsets = g.op('MatMul', [blockSums, g.floatTensor(`${name}.mins`, transpose(q.mins, n, q.kBlocks), [q.kBlocks, n])]);
+  return g.op('Add', [y, g.op('Reshape', [offsets, g.op('Shape', [y])])]);
 }
