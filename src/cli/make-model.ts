@@ -11,7 +11,8 @@ import type { WeightDType } from '../model/types.js';
 export const MAKE_MODEL_USAGE = `Usage: serval make-model --preset NAME --out DIR [options]
 
 Options:
-  --preset NAME        tiny (~0.1M params), small (~4M), bench (~56M), encoder (tiny BERT);
+  --preset NAME        tiny (~0.1M params), small (~4M), bench (~56M), bench-1b (~1.04B,
+                       memory benches), encoder (tiny BERT);
                        smollm3, granite3, phi4-mini, gemma3: those families' published shapes,
                        fewer layers (see src/model/testmodels/family-presets.ts);
                        xlmr-embed (bge-m3), xlmr-rerank (bge-reranker-base), bert-rerank
