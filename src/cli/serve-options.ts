@@ -15,6 +15,9 @@ export interface ServeOptions {
   embeddingBatchWindowMs: number;
   embeddingMaxBatch: number;
   embeddingMaxBatchTokens: number;
+  maxEmbeddingInputs: number;
+  embeddingMaxTokensInFlight: number;
+  embeddingMaxQueue: number;
   host: string;
   port: number;
   httpTransport: TransportChoice;
@@ -39,6 +42,8 @@ export interface ServeOptions {
   authScope: 'v1' | 'all';
   allowedOrigins: string;
   maxN: number;
+  maxPrompts: number;
+  maxGrammarCompilesQueued: number;
   logLevel: string;
 }
 
@@ -63,6 +68,9 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding-batch-window-ms', key: 'embeddingBatchWindowMs', type: 'int', placeholder: 'MS', help: 'How long an embedding input may wait for inputs of other requests to share its forward pass (default 2; 0 = no wait).' },
   { name: 'embedding-max-batch', key: 'embeddingMaxBatch', type: 'int', min: 1, placeholder: 'N', help: 'Most inputs in one encoder forward pass (default 64).' },
   { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
+  { name: 'max-embedding-inputs', key: 'maxEmbeddingInputs', type: 'int', min: 1, placeholder: 'N', help: "Most inputs in one /v1/embeddings request, else 400 on 'input' (default 2048, OpenAI's limit)." },
+  { name: 'embedding-max-tokens-in-flight', key: 'embeddingMaxTokensInFlight', type: 'int', min: 1, placeholder: 'N', help: 'Embedding tokens being tokenized or encoded at once, over all requests (a request weighs its inputs x their length, estimated from the text, at most the model\'s max_seq_length each, until tokenized); further requests wait (default 262144; a request larger than this runs alone).' },
+  { name: 'embedding-max-queue', key: 'embeddingMaxQueue', type: 'int', placeholder: 'N', help: 'Embedding requests waiting for --embedding-max-tokens-in-flight before new ones get 429 with Retry-After (default 64; 0 = no queue).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
   { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
@@ -87,6 +95,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'auth-scope', key: 'authScope', type: 'choice', choices: ['v1', 'all'], placeholder: 'SCOPE', help: "With an API key: 'v1' (default) leaves /health and /metrics open; 'all' requires the key on every route." },
   { name: 'allowed-origins', key: 'allowedOrigins', type: 'string', placeholder: 'LIST', help: "CORS: comma list of browser origins allowed to call the API (e.g. 'https://app.example.com'), or '*' for any (default: none; no CORS headers)." },
   { name: 'max-n', key: 'maxN', type: 'int', min: 1, max: 128, placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
+  { name: 'max-prompts', key: 'maxPrompts', type: 'int', min: 1, max: 256, placeholder: 'N', help: "Most prompts in one /v1/completions request, else 400 on 'prompt' (default 64; prompts x n is at most 256 in any case)." },
+  { name: 'max-grammar-compiles-queued', key: 'maxGrammarCompilesQueued', type: 'int', min: 1, placeholder: 'N', help: 'Structured-output grammars (json_schema, tools) waiting to compile; beyond it new ones get 429 with Retry-After. Compiles run between device steps, one per worker at a time; identical grammars share one, cached ones skip it (default 32).' },
   { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
 ];
 
@@ -99,6 +109,9 @@ export const SERVE_DEFAULTS: ServeOptions = {
   embeddingBatchWindowMs: 2,
   embeddingMaxBatch: 64,
   embeddingMaxBatchTokens: 8192,
+  maxEmbeddingInputs: 2048,
+  embeddingMaxTokensInFlight: 262_144,
+  embeddingMaxQueue: 64,
   host: '127.0.0.1',
   port: 8000,
   httpTransport: 'auto',
@@ -123,6 +136,8 @@ export const SERVE_DEFAULTS: ServeOptions = {
   authScope: 'v1',
   allowedOrigins: '',
   maxN: 16,
+  maxPrompts: 64,
+  maxGrammarCompilesQueued: 32,
   logLevel: 'info',
 };
 

@@ -55,11 +55,12 @@ export async function runServe(argv: string[]): Promise<number> {
                 kvCacheTokens: options.kvCacheTokens,
                 quantize: options.quantize,
                 pipelineDepth: options.pipelineDepth === 2 ? 2 : options.pipelineDepth === 1 ? 1 : undefined,
+                maxQueuedGrammarCompiles: options.maxGrammarCompilesQueued,
               },
             },
       // The encoder shares the first device.
       embedding: embeddingDir === null ? null : embeddingModelOptions(options, embeddingDir, devices[0]),
-      http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN }, ...ops },
+      http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN, maxPrompts: options.maxPrompts }, ...ops },
       logger,
     });
   } catch (error) {

@@ -14,7 +14,7 @@ import { chatCompletion, embeddingList, modelList, modelObject, nowSeconds, text
 import { createValidators, type Validators } from '../protocol/validation.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
-import { Admission, type Permit } from './admission.js';
+import { Admission, onEachFinish, type Permit } from './admission.js';
 import { ApiKeyChecker } from './auth.js';
 import { CorsPolicy } from './cors.js';
 import { Exchange } from './exchange.js';
@@ -204,14 +204,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
    * permit is held until the response ended, so a slot frees as soon as the
    * request ends for any reason.
    */
-  const guarded = async (rc: RequestContext, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
+  const guarded = async (
+    rc: RequestContext,
+    choices: number,
+    run: (lifetime: RequestLifetime, events: (inner: AsyncIterable<GenerationEvent>) => AsyncIterable<GenerationEvent>) => Promise<void>,
+  ): Promise<void> => {
     const deadline = requestTimeoutMs === null ? null : { remainingMs: requestTimeoutMs - (performance.now() - rc.arrival), limitMs: requestTimeoutMs };
     const lifetime = new RequestLifetime(rc.ex.signal, deadline);
     lifetimes.add(lifetime);
     let permit: Permit | null = null;
     try {
       if (admission !== null) permit = await admission.enter(choices, lifetime.signal);
-      await run(lifetime);
+      const held = permit;
+      // Each finished choice gives its sequence back, so a request queued behind a large one starts
+      // as soon as one of its sequences ends, not when the last does.
+      await run(lifetime, (inner) => (held === null ? inner : onEachFinish(inner, choices, (left) => held.shrink(left))));
     } catch (err) {
       // Cut short while queued (timeout/shutdown): say why, not 'aborted'.
       throw lifetime.reason ?? err;
@@ -230,8 +237,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const model = findModel(req.model, 'chat');
     const created = nowSeconds();
     const encoder = new ChatChunkEncoder(model.id, created, req.includeUsage);
-    await guarded(rc, req.sampling.n, (lifetime) => runGeneration(genCtx, rc.ex, {
-      events: guardEvents(startEvents(() => backend.chat(req, lifetime.signal)), lifetime),
+    await guarded(rc, req.sampling.n, (lifetime, permitEvents) => runGeneration(genCtx, rc.ex, {
+      events: permitEvents(guardEvents(startEvents(() => backend.chat(req, lifetime.signal)), lifetime)),
       choiceCount: req.sampling.n,
       stream: req.stream,
       includeUsage: req.includeUsage,
@@ -249,8 +256,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const created = nowSeconds();
     const topLogprobs = req.sampling.logprobs !== null;
     const encoder = new CompletionChunkEncoder(model.id, created, req.includeUsage, topLogprobs);
-    await guarded(rc, req.prompts.length * req.sampling.n, (lifetime) => runGeneration(genCtx, rc.ex, {
-      events: guardEvents(startEvents(() => backend.complete(req, lifetime.signal)), lifetime),
+    await guarded(rc, req.prompts.length * req.sampling.n, (lifetime, permitEvents) => runGeneration(genCtx, rc.ex, {
+      events: permitEvents(guardEvents(startEvents(() => backend.complete(req, lifetime.signal)), lifetime)),
       choiceCount: req.prompts.length * req.sampling.n,
       stream: req.stream,
       includeUsage: req.includeUsage,
