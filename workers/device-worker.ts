@@ -21,10 +21,6 @@ export default function runTask(task: DeviceStep | GrammarCompileTask): Promise<
 /** A grammar compile is a task of its own, queued like a step: steps before it and after it do not wait inside it. */
 function compile(task: GrammarCompileTask): Promise<null> {
   const run = previous.then(async () => {
-    if (testHooks && task.testDelayMs !== undefined) {
-      const until = performance.now() + task.testDelayMs;
-      while (performance.now() < until); // holds the thread, as a real compile does
-    }
     await device.compileGrammar(task);
     return null;
   });

@@ -39,8 +39,6 @@ export interface EngineConfig {
   maxQueuedGrammarCompiles: number;
   /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
   testHooks: boolean;
-  /** Test-only (with testHooks): each grammar compile holds its worker at least this long, as a large vocabulary's does. */
-  testCompileDelayMs?: number;
 }
 
 /** Default of --max-grammar-compiles-queued: at ~1.2 s per compile of a 150k vocabulary, under a minute of backlog. */
@@ -72,7 +70,6 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     pipelineDepth: options.pipelineDepth ?? (devices.some((device) => device !== 'cpu') ? 2 : 1),
     maxQueuedGrammarCompiles: options.maxQueuedGrammarCompiles ?? DEFAULT_MAX_QUEUED_GRAMMAR_COMPILES,
     testHooks: options.testHooks ?? false,
-    ...(options.testCompileDelayMs !== undefined ? { testCompileDelayMs: options.testCompileDelayMs } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ export interface Permit {
   release(): void;
   /** Gives back all but `weight` units now (no-op if it holds no more); release() returns the rest. */
   shrink(weight: number): void;
+  /** Gives back up to `units` units now (a finished choice gives back one). */
+  giveBack(units: number): void;
 }
 
 interface Waiter {
@@ -118,6 +120,9 @@ export class Admission {
         held = keep;
         this.admitWaiters();
       },
+      giveBack(units) {
+        this.shrink(held - units);
+      },
     };
   }
 
@@ -139,17 +144,16 @@ export class Admission {
 }
 
 /**
- * Passes events through, calling `left(choices still running)` after each
- * choice's 'finish'. A plain iterator (not a generator), so return() reaches
- * the inner iterator at once even while a next() is pending.
+ * Passes events through, calling `finished()` after each choice's 'finish'.
+ * A plain iterator (not a generator), so return() reaches the inner iterator
+ * at once even while a next() is pending.
  */
-export function onEachFinish(events: AsyncIterable<GenerationEvent>, choices: number, left: (running: number) => void): AsyncIterableIterator<GenerationEvent> {
+export function onEachFinish(events: AsyncIterable<GenerationEvent>, finished: () => void): AsyncIterableIterator<GenerationEvent> {
   const inner = events[Symbol.asyncIterator]();
-  let running = choices;
   const iterator: AsyncIterableIterator<GenerationEvent> = {
     next: async () => {
       const result = await inner.next();
-      if (!result.done && result.value.type === 'finish') left(--running);
+      if (!result.done && result.value.type === 'finish') finished();
       return result;
     },
     return: async () => (await inner.return?.()) ?? { value: undefined, done: true },

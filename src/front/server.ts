@@ -216,9 +216,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     try {
       if (admission !== null) permit = await admission.enter(choices, lifetime.signal);
       const held = permit;
-      // Each finished choice gives its sequence back, so a request queued behind a large one starts
-      // as soon as one of its sequences ends, not when the last does.
-      await run(lifetime, (inner) => (held === null ? inner : onEachFinish(inner, choices, (left) => held.shrink(left))));
+      // Each finished choice gives one unit back, so a request queued behind a large one starts as
+      // soon as one of its sequences ends, not when the last does (the rest of a request larger than
+      // the budget then run on credit; the scheduler shares the slots fairly between requests).
+      await run(lifetime, (inner) => (held === null ? inner : onEachFinish(inner, () => held.giveBack(1))));
     } catch (err) {
       // Cut short while queued (timeout/shutdown): say why, not 'aborted'.
       throw lifetime.reason ?? err;

@@ -78,8 +78,6 @@ export interface DeviceRow extends StepRow {
 export interface GrammarCompileTask {
   kind: 'compile-grammar';
   grammar: Grammar;
-  /** Test-only: the compile holds the thread at least this long (SERVAL_TEST_HOOKS=1 and testHooks), as a large vocabulary's does. */
-  testDelayMs?: number;
 }
 
 export interface DeviceStep {

@@ -29,7 +29,7 @@ export interface Device {
   /** Resolves once the worker can run steps (after a failure: once its replacement thread has loaded the model). */
   ready(): Promise<void>;
   /** Compiles a grammar into the worker's cache as a task between steps (absent: grammars compile when admitted). */
-  compileGrammar?(grammar: Grammar, testDelayMs?: number): Promise<void>;
+  compileGrammar?(grammar: Grammar): Promise<void>;
 }
 
 /** The part of the actor's channel EngineCore uses. */
@@ -107,7 +107,7 @@ export class EngineCore {
     const compilers = devices.filter((device): device is Device & GrammarCompiler => device.compileGrammar !== undefined);
     this.compiles =
       compilers.length === devices.length
-        ? new GrammarCompiles(compilers, config.maxQueuedGrammarCompiles, (seqId, worker, error) => this.compiled(seqId, worker, error), this.testHooks ? config.testCompileDelayMs : undefined)
+        ? new GrammarCompiles(compilers, config.maxQueuedGrammarCompiles, (seqId, worker, error) => this.compiled(seqId, worker, error))
         : null;
     this.scheduler = new Scheduler({
       workers: devices.length,

@@ -57,8 +57,8 @@ export class DeviceHandle implements Device {
   }
 
   /** A grammar compile as a task of its own on the worker's thread, queued between steps. */
-  async compileGrammar(grammar: Grammar, testDelayMs?: number): Promise<void> {
-    const task: GrammarCompileTask = { kind: 'compile-grammar', grammar, ...(testDelayMs !== undefined ? { testDelayMs } : {}) };
+  async compileGrammar(grammar: Grammar): Promise<void> {
+    const task: GrammarCompileTask = { kind: 'compile-grammar', grammar };
     try {
       await this.pool.run(task);
     } catch (error) {

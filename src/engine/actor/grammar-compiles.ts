@@ -12,7 +12,7 @@ import type { Grammar } from '../../structured/grammar.js';
 
 export interface GrammarCompiler {
   /** Compiles into the worker's cache; rejects with the compile error. */
-  compileGrammar(grammar: Grammar, testDelayMs?: number): Promise<void>;
+  compileGrammar(grammar: Grammar): Promise<void>;
 }
 
 export interface CompileCounters {
@@ -48,7 +48,6 @@ export class GrammarCompiles {
     /** Most compiles queued (not running) at once, over all workers. */
     private readonly maxQueued: number,
     private readonly done: CompileDone,
-    private readonly testDelayMs?: number,
   ) {
     this.queues = workers.map(() => []);
     this.running = workers.map(() => null);
@@ -111,7 +110,7 @@ export class GrammarCompiles {
     const job = this.queues[worker].shift();
     if (job === undefined) return;
     this.running[worker] = job;
-    this.workers[worker].compileGrammar(job.grammar, this.testDelayMs).then(
+    this.workers[worker].compileGrammar(job.grammar).then(
       () => this.finish(job, null),
       (error: unknown) => this.finish(job, error instanceof Error ? error : new Error(String(error))),
     );
