@@ -8,7 +8,7 @@ import t from 'tap';
 import { metricValue, MODEL_ID, startRealServer } from '../e2e/harness.js';
 import { post, sleep } from './helpers.js';
 
-const served = await startRealServer({ maxBatchSize: 4, intraOpThreads: 1 }, 'tiny', { maxConcurrency: 4, limits: { maxN: 16, maxPrompts: 32 } });
+const served = await startRealServer({ maxBatchSize: 4, intraOpThreads: 1 }, 'tiny', { maxConcurrency: 16, limits: { maxN: 16, maxPrompts: 32 } });
 t.teardown(() => served.close());
 const { base } = served;
 
@@ -65,11 +65,11 @@ t.test('a canary is served while one request runs 32 prompts on 4 slots', async 
 
 t.test('a canary is served while 8 clients send distinct schemas', async (t) => {
   const clients = Array.from({ length: 8 }, (_, i) => timed('/v1/chat/completions', structured(`fair${i}`, 10)));
-  await sleep(50);
+  await sleep(400); // the schemas reach the engine (the front turns each into a grammar first)
   const small = await canary();
   const results = await Promise.all(clients);
   for (const r of results) t.equal(r.status, 200);
-  const lastFirst = Math.max(...results.map((r) => r.firstMs)) - 50;
+  const lastFirst = Math.max(...results.map((r) => r.firstMs)) - 400;
   t.comment(`canary first token ${small.firstMs.toFixed(0)} ms; last schema client's first token ${lastFirst.toFixed(0)} ms`);
   // Before: the compiles ran inside the step that admitted them, so the canary came after all of them.
   t.ok(small.firstMs < lastFirst, 'the canary overtook the grammar backlog');
@@ -88,7 +88,9 @@ t.test('a compile nobody waits for is dropped', async (t) => {
     const done = fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal }).catch(() => null);
     return { controller, done };
   });
-  await sleep(300); // submitted, and queued behind 'keep' (a 24-field schema compiles for a second or more here)
+  // Both queued behind 'keep' (a 24-field schema compiles for a second or more here), as /metrics shows.
+  const until = Date.now() + 10_000;
+  while (metricValue(await scrape(), 'serval:grammar_compiles_queued') < 2 && Date.now() < until) await sleep(20);
   for (const leaver of leavers) leaver.controller.abort();
   await Promise.all(leavers.map((leaver) => leaver.done));
   t.equal((await first).status, 200);
