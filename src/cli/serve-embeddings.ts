@@ -40,7 +40,7 @@ export function embeddingModelOptions(options: ServeOptions, dir: string, execut
     maxBatchInputs: options.embeddingMaxBatch,
     maxBatchTokens: options.embeddingMaxBatchTokens,
     maxInputs: options.maxEmbeddingInputs,
-    maxTokensInFlight: options.embeddingMaxTokensInFlight,
+    maxTokensInFlight: options.embeddingTokenBudget,
     maxQueue: options.embeddingMaxQueue,
   };
 }

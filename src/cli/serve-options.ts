@@ -16,7 +16,7 @@ export interface ServeOptions {
   embeddingMaxBatch: number;
   embeddingMaxBatchTokens: number;
   maxEmbeddingInputs: number;
-  embeddingMaxTokensInFlight: number;
+  embeddingTokenBudget: number;
   embeddingMaxQueue: number;
   host: string;
   port: number;
@@ -43,7 +43,7 @@ export interface ServeOptions {
   allowedOrigins: string;
   maxN: number;
   maxPrompts: number;
-  maxGrammarCompilesQueued: number;
+  grammarCompileQueue: number;
   logLevel: string;
 }
 
@@ -69,8 +69,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding-max-batch', key: 'embeddingMaxBatch', type: 'int', min: 1, placeholder: 'N', help: 'Most inputs in one encoder forward pass (default 64).' },
   { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
   { name: 'max-embedding-inputs', key: 'maxEmbeddingInputs', type: 'int', min: 1, placeholder: 'N', help: "Most inputs in one /v1/embeddings request, else 400 on 'input' (default 2048, OpenAI's limit)." },
-  { name: 'embedding-max-tokens-in-flight', key: 'embeddingMaxTokensInFlight', type: 'int', min: 1, placeholder: 'N', help: 'Embedding tokens being tokenized or encoded at once, over all requests (a request weighs its inputs x their length, estimated from the text, at most the model\'s max_seq_length each, until tokenized); further requests wait (default 262144; a request larger than this runs alone).' },
-  { name: 'embedding-max-queue', key: 'embeddingMaxQueue', type: 'int', placeholder: 'N', help: 'Embedding requests waiting for --embedding-max-tokens-in-flight before new ones get 429 with Retry-After (default 64; 0 = no queue).' },
+  { name: 'embedding-token-budget', key: 'embeddingTokenBudget', type: 'int', min: 1, placeholder: 'N', help: 'Embedding tokens being tokenized or encoded at once, over all requests (a request weighs its inputs x their length, estimated from the text, at most the model\'s max_seq_length each, until tokenized); further requests wait (default 262144; a request larger than this runs alone).' },
+  { name: 'embedding-max-queue', key: 'embeddingMaxQueue', type: 'int', placeholder: 'N', help: 'Embedding requests waiting for --embedding-token-budget before new ones get 429 with Retry-After (default 64; 0 = no queue).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
   { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
@@ -96,7 +96,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'allowed-origins', key: 'allowedOrigins', type: 'string', placeholder: 'LIST', help: "CORS: comma list of browser origins allowed to call the API (e.g. 'https://app.example.com'), or '*' for any (default: none; no CORS headers)." },
   { name: 'max-n', key: 'maxN', type: 'int', min: 1, max: 128, placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
   { name: 'max-prompts', key: 'maxPrompts', type: 'int', min: 1, max: 256, placeholder: 'N', help: "Most prompts in one /v1/completions request, else 400 on 'prompt' (default 64; prompts x n is at most 256 in any case)." },
-  { name: 'max-grammar-compiles-queued', key: 'maxGrammarCompilesQueued', type: 'int', min: 1, placeholder: 'N', help: 'Structured-output grammars (json_schema, tools) waiting to compile; beyond it new ones get 429 with Retry-After. Compiles run between device steps, one per worker at a time; identical grammars share one, cached ones skip it (default 32).' },
+  { name: 'grammar-compile-queue', key: 'grammarCompileQueue', type: 'int', min: 1, placeholder: 'N', help: 'Structured-output grammars (json_schema, tools) waiting to compile; beyond it new ones get 429 with Retry-After. Compiles run between device steps, one per worker at a time; identical grammars share one, cached ones skip it (default 32).' },
   { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
 ];
 
@@ -110,7 +110,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   embeddingMaxBatch: 64,
   embeddingMaxBatchTokens: 8192,
   maxEmbeddingInputs: 2048,
-  embeddingMaxTokensInFlight: 262_144,
+  embeddingTokenBudget: 262_144,
   embeddingMaxQueue: 64,
   host: '127.0.0.1',
   port: 8000,
@@ -137,7 +137,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   allowedOrigins: '',
   maxN: 16,
   maxPrompts: 64,
-  maxGrammarCompilesQueued: 32,
+  grammarCompileQueue: 32,
   logLevel: 'info',
 };
 

@@ -55,7 +55,7 @@ export async function runServe(argv: string[]): Promise<number> {
                 kvCacheTokens: options.kvCacheTokens,
                 quantize: options.quantize,
                 pipelineDepth: options.pipelineDepth === 2 ? 2 : options.pipelineDepth === 1 ? 1 : undefined,
-                maxQueuedGrammarCompiles: options.maxGrammarCompilesQueued,
+                maxQueuedGrammarCompiles: options.grammarCompileQueue,
               },
             },
       // The encoder shares the first device.

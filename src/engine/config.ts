@@ -41,7 +41,7 @@ export interface EngineConfig {
   testHooks: boolean;
 }
 
-/** Default of --max-grammar-compiles-queued: at ~1.2 s per compile of a 150k vocabulary, under a minute of backlog. */
+/** Default of --grammar-compile-queue: at ~1.2 s per compile of a 150k vocabulary, under a minute of backlog. */
 export const DEFAULT_MAX_QUEUED_GRAMMAR_COMPILES = 32;
 
 /** Without --max-model-len, the context is the model's max_position_embeddings up to this. */

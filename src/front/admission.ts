@@ -1,7 +1,7 @@
 // Front-side admission control, the one source of truth for backpressure: a
 // generic cost permit. A request weighs what it costs — chat/completions its
 // sequences (prompts × n) against --max-concurrency, embeddings their tokens
-// against --embedding-max-tokens-in-flight (the rerank and tokenize routes are
+// against --embedding-token-budget (the rerank and tokenize routes are
 // meant to take permits of their own the same way) — and at most `maxConcurrency`
 // units are held at a time; up to `maxQueue` further requests wait here,
 // first come first served, before any work (tokenization included); beyond

@@ -47,7 +47,7 @@ export function bindDeviceFailureMetric(registry: Registry, engine: Engine): voi
  */
 export function bindGrammarCompileMetrics(registry: Registry, engine: Engine): void {
   if (registry.getSingleMetric('serval:grammar_compiles_queued') !== undefined) return;
-  const queued = new Gauge({ name: 'serval:grammar_compiles_queued', help: 'Structured-output grammars waiting to compile on a device worker (--max-grammar-compiles-queued; beyond it 429).', registers: [registry] });
+  const queued = new Gauge({ name: 'serval:grammar_compiles_queued', help: 'Structured-output grammars waiting to compile on a device worker (--grammar-compile-queue; beyond it 429).', registers: [registry] });
   const running = new Gauge({ name: 'serval:grammar_compiles_running', help: 'Grammar compiles running (at most one per device worker, between steps).', registers: [registry] });
   const completed = new Counter({ name: 'serval:grammar_compiles_total', help: 'Grammar compiles finished (cache misses; identical grammars share one compile).', registers: [registry] });
   const cancelled = new Counter({ name: 'serval:grammar_compiles_cancelled_total', help: 'Grammar compiles dropped before they started because every request waiting for them went away.', registers: [registry] });

@@ -73,22 +73,22 @@ t.test('a canary is served while 8 clients send distinct schemas', async (t) => 
   t.comment(`canary first token ${small.firstMs.toFixed(0)} ms; last schema client's first token ${lastFirst.toFixed(0)} ms`);
   // Before: the compiles ran inside the step that admitted them, so the canary came after all of them.
   t.ok(small.firstMs < lastFirst, 'the canary overtook the grammar backlog');
-  t.ok(small.firstMs < 3000, 'sanity bound on the canary time to first token');
+  t.ok(small.firstMs < 5000, 'sanity bound on the canary time to first token');
 });
 
 t.test('a compile nobody waits for is dropped', async (t) => {
   const scrape = async (): Promise<string> => (await fetch(`${base}/metrics`)).text();
   const before = metricValue(await scrape(), 'serval:grammar_compiles_cancelled_total');
   t.ok(Number.isFinite(before), 'the cancelled-compiles counter is exported');
-  const first = timed('/v1/chat/completions', structured('keep', 24));
+  const first = timed('/v1/chat/completions', structured('keep', 80));
   await sleep(30);
   const leavers = [0, 1].map((i) => {
     const controller = new AbortController();
-    const body = JSON.stringify({ model: MODEL_ID, stream: true, ...structured(`gone${i}`, 14) });
+    const body = JSON.stringify({ model: MODEL_ID, stream: true, ...structured(`gone${i}`, 10) });
     const done = fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal }).catch(() => null);
     return { controller, done };
   });
-  // Both queued behind 'keep' (a 24-field schema compiles for a second or more here), as /metrics shows.
+  // Both queued behind 'keep' (an 80-field schema compiles for seconds here), as /metrics shows.
   const until = Date.now() + 10_000;
   while (metricValue(await scrape(), 'serval:grammar_compiles_queued') < 2 && Date.now() < until) await sleep(20);
   for (const leaver of leavers) leaver.controller.abort();
