@@ -20,6 +20,13 @@ export interface AdmissionLimits {
   maxQueue: number;
   /** What a unit is, for the 429 message (default 'sequences generating'). */
   unit?: string;
+  /**
+   * Most units one request holds (default maxConcurrency: a larger request runs alone). Chat and
+   * completions use a quarter of the budget, at least 16 (the default max n): the rest of a larger
+   * request's sequences run on credit, and the scheduler shares the slots between requests, so one
+   * request neither holds the whole budget nor blocks the head of the queue until it all frees.
+   */
+  maxWeight?: number;
 }
 
 export interface Permit {
@@ -69,8 +76,8 @@ export class Admission {
    * signal fires while the request waits (it leaves the queue).
    */
   enter(choices: number, signal: AbortSignal): Promise<Permit> {
-    // A request larger than the whole budget still runs, alone.
-    const weight = Math.min(Math.max(1, choices), this.limits.maxConcurrency);
+    // A request larger than its share (by default the whole budget) still runs, on credit.
+    const weight = Math.min(Math.max(1, choices), this.limits.maxWeight ?? Infinity, this.limits.maxConcurrency);
     if (this.waiting.length === 0 && this.running + weight <= this.limits.maxConcurrency) {
       this.running += weight;
       return Promise.resolve(this.permit(weight));

@@ -92,6 +92,8 @@ export interface DrainResult {
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_QUEUE = 1024;
+/** A chat/completions request holds at most max(this, --max-concurrency / 4) units (see AdmissionLimits.maxWeight). */
+const MIN_REQUEST_SHARE = 16;
 
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
@@ -122,7 +124,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const genCtx: GenerationContext = { metrics, logger };
   const active = new Set<Exchange>();
   const cors = new CorsPolicy([...(opts.corsOrigin ? [opts.corsOrigin] : []), ...(opts.allowedOrigins ?? [])]);
-  const admission = opts.maxConcurrency == null ? null : new Admission({ maxConcurrency: opts.maxConcurrency, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE });
+  const admission =
+    opts.maxConcurrency == null
+      ? null
+      : new Admission({ maxConcurrency: opts.maxConcurrency, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE, maxWeight: Math.max(MIN_REQUEST_SHARE, Math.floor(opts.maxConcurrency / 4)) });
   if (admission !== null) registerAdmissionMetrics(metrics.registry, admission);
   const requestTimeoutMs = opts.requestTimeoutMs ?? null;
   const bodyTimeoutMs = opts.bodyTimeoutMs === undefined ? DEFAULT_BODY_TIMEOUT_MS : opts.bodyTimeoutMs;
