@@ -4,7 +4,11 @@
 // stay bounded: no growth once warm).
 //
 //   npm run build && node dist/bench/soak.js [--clients 1000] [--duration 60]
-//       [--warmup 20] [--max-tokens 16] [--preset tiny] [-- extra serve flags]
+//       [--warmup 20] [--max-tokens 16] [--preset tiny] [--hostile] [-- extra serve flags]
+//
+// --hostile also serves the built-in encoder and, after the warm-up, mixes in
+// hostile clients (bench/soak-hostile.ts): an embeddings flood, distinct-schema
+// clients, a 64-prompt completions loop and a canary chat whose TTFT is reported.
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -15,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeTestModel } from '../src/model/testmodels/write-model.js';
+import { runHostileClients } from './soak-hostile.js';
 import { percentile } from './workload.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -31,6 +36,9 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '20' },
     'max-tokens': { type: 'string', default: '16' },
     preset: { type: 'string', default: 'tiny' },
+    hostile: { type: 'boolean', default: false },
+    'flood-clients': { type: 'string', default: '16' },
+    'schema-clients': { type: 'string', default: '8' },
   },
 });
 const clients = Number(values.clients);
@@ -49,8 +57,8 @@ function rssMiB(pid: number): number {
   return kb / 1024;
 }
 
-async function startServer(modelDir: string): Promise<{ pid: number; port: number; stop: () => Promise<number | null> }> {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--model', modelDir, '--served-model-name', 'soak', '--port', '0', '--log-level', 'info', ...extraServeArgs], {
+async function startServer(modelDir: string, encoderDir: string | null): Promise<{ pid: number; port: number; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [MAIN, 'serve', '--model', modelDir, '--served-model-name', 'soak', ...(encoderDir === null ? [] : ['--embedding-model', encoderDir, '--embedding-model-name', 'soak-embed']), '--port', '0', '--log-level', 'info', ...extraServeArgs], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -123,7 +131,9 @@ async function main(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'serval-soak-'));
   const modelDir = path.join(root, preset);
   await writeTestModel(preset, modelDir);
-  const server = await startServer(modelDir);
+  const encoderDir = values.hostile ? path.join(root, 'encoder') : null;
+  if (encoderDir !== null) await writeTestModel('encoder', encoderDir);
+  const server = await startServer(modelDir, encoderDir);
   const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
   const rss: Array<{ t: number; mib: number }> = [];
   const t0 = performance.now();
@@ -154,7 +164,13 @@ async function main(): Promise<void> {
       }
     }
   };
+  const hostile = values.hostile
+    ? new Promise<void>((resolve) => setTimeout(resolve, warmupS * 1000)).then(() =>
+        runHostileClients({ port: server.port, deadline, chatModel: 'soak', embeddingModel: 'soak-embed', floodClients: Number(values['flood-clients']), schemaClients: Number(values['schema-clients']) }),
+      )
+    : null;
   await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
+  const hostileReport = hostile === null ? null : await hostile;
   clearInterval(sampler);
   const elapsed = (performance.now() - t0) / 1000;
   const warm = rss.filter((s) => s.t >= warmupS);
@@ -169,6 +185,7 @@ async function main(): Promise<void> {
     requestsPerS: Number((completed / elapsed).toFixed(1)),
     tokensPerS: Number((tokens / elapsed).toFixed(0)),
     ttftMs: { p50: Math.round(percentile(ttfts, 50)), p90: Math.round(percentile(ttfts, 90)), p99: Math.round(percentile(ttfts, 99)), samples: warmCompleted },
+    ...(hostileReport === null ? {} : { hostile: hostileReport }),
     rssMiB: {
       atLaunch: Math.round(rssAtLaunch),
       afterWarmup: Math.round(warm[0]?.mib ?? NaN),

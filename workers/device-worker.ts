@@ -6,7 +6,7 @@
 
 import { workerData } from 'node:worker_threads';
 import { loadDevice } from '../src/worker/load-device.js';
-import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../src/worker/types.js';
+import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../src/worker/types.js';
 
 const config = workerData as DeviceWorkerConfig;
 const device = await loadDevice(config);
@@ -14,7 +14,21 @@ const testHooks = config.testHooks === true && process.env.SERVAL_TEST_HOOKS ===
 
 let previous: Promise<unknown> = Promise.resolve();
 
-export default function runStep(step: DeviceStep): Promise<DeviceStepResult> {
+export default function runTask(task: DeviceStep | GrammarCompileTask): Promise<DeviceStepResult | null> {
+  return 'kind' in task ? compile(task) : runStep(task);
+}
+
+/** A grammar compile is a task of its own, queued like a step: steps before it and after it do not wait inside it. */
+function compile(task: GrammarCompileTask): Promise<null> {
+  const run = previous.then(async () => {
+    await device.compileGrammar(task);
+    return null;
+  });
+  previous = run.catch(() => undefined);
+  return run;
+}
+
+function runStep(step: DeviceStep): Promise<DeviceStepResult> {
   const run = previous.then(() => {
     if (testHooks && step.fault === 'throw') throw new Error('test fault: device worker threw');
     if (testHooks && step.fault === 'crash') process.exit(70);

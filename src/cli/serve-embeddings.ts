@@ -39,5 +39,8 @@ export function embeddingModelOptions(options: ServeOptions, dir: string, execut
     batchWindowMs: options.embeddingBatchWindowMs,
     maxBatchInputs: options.embeddingMaxBatch,
     maxBatchTokens: options.embeddingMaxBatchTokens,
+    maxInputs: options.maxEmbeddingInputs,
+    maxTokensInFlight: options.embeddingTokenBudget,
+    maxQueue: options.embeddingMaxQueue,
   };
 }

@@ -18,6 +18,9 @@ export interface ServeOptions {
   embeddingMaxBatchTokens: number;
   rerankModel: string | null;
   rerankModelName: string | null;
+  maxEmbeddingInputs: number;
+  embeddingTokenBudget: number;
+  embeddingMaxQueue: number;
   host: string;
   port: number;
   httpTransport: TransportChoice;
@@ -42,6 +45,8 @@ export interface ServeOptions {
   authScope: 'v1' | 'all';
   allowedOrigins: string;
   maxN: number;
+  maxPrompts: number;
+  grammarCompileQueue: number;
   logLevel: string;
 }
 
@@ -69,6 +74,9 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding-max-batch-tokens', key: 'embeddingMaxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Most padded positions (inputs x longest input) in one encoder forward pass (default 8192).' },
   { name: 'rerank-model', key: 'rerankModel', type: 'string', placeholder: 'DIR', help: 'Cross-encoder folder (one-label BertForSequenceClassification / XLMRobertaForSequenceClassification, e.g. bge-reranker, ms-marco-MiniLM) served on /v1/rerank, /rerank and /v1/score, beside the other models (default: none). Uses the --embedding-* worker and batch settings.' },
   { name: 'rerank-model-name', key: 'rerankModelName', type: 'string', placeholder: 'NAME', help: 'Model id of the rerank model in /v1/models and requests (default: the folder name).' },
+  { name: 'max-embedding-inputs', key: 'maxEmbeddingInputs', type: 'int', min: 1, placeholder: 'N', help: "Most inputs in one /v1/embeddings request, else 400 on 'input' (default 2048, OpenAI's limit)." },
+  { name: 'embedding-token-budget', key: 'embeddingTokenBudget', type: 'int', min: 1, placeholder: 'N', help: 'Embedding tokens being tokenized or encoded at once, over all requests (a request weighs its inputs x their length, estimated from the text, at most the model\'s max_seq_length each, until tokenized); further requests wait (default 262144; a request larger than this runs alone).' },
+  { name: 'embedding-max-queue', key: 'embeddingMaxQueue', type: 'int', placeholder: 'N', help: 'Embedding requests waiting for --embedding-token-budget before new ones get 429 with Retry-After (default 64; 0 = no queue).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
   { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
@@ -93,6 +101,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'auth-scope', key: 'authScope', type: 'choice', choices: ['v1', 'all'], placeholder: 'SCOPE', help: "With an API key: 'v1' (default) leaves /health and /metrics open; 'all' requires the key on every route." },
   { name: 'allowed-origins', key: 'allowedOrigins', type: 'string', placeholder: 'LIST', help: "CORS: comma list of browser origins allowed to call the API (e.g. 'https://app.example.com'), or '*' for any (default: none; no CORS headers)." },
   { name: 'max-n', key: 'maxN', type: 'int', min: 1, max: 128, placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
+  { name: 'max-prompts', key: 'maxPrompts', type: 'int', min: 1, max: 256, placeholder: 'N', help: "Most prompts in one /v1/completions request, else 400 on 'prompt' (default 64; prompts x n is at most 256 in any case)." },
+  { name: 'grammar-compile-queue', key: 'grammarCompileQueue', type: 'int', min: 1, placeholder: 'N', help: 'Structured-output grammars (json_schema, tools) waiting to compile; beyond it new ones get 429 with Retry-After. Compiles run between device steps, one per worker at a time; identical grammars share one, cached ones skip it (default 32).' },
   { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
 ];
 
@@ -108,6 +118,9 @@ export const SERVE_DEFAULTS: ServeOptions = {
   embeddingMaxBatchTokens: 8192,
   rerankModel: null,
   rerankModelName: null,
+  maxEmbeddingInputs: 2048,
+  embeddingTokenBudget: 262_144,
+  embeddingMaxQueue: 64,
   host: '127.0.0.1',
   port: 8000,
   httpTransport: 'auto',
@@ -132,6 +145,8 @@ export const SERVE_DEFAULTS: ServeOptions = {
   authScope: 'v1',
   allowedOrigins: '',
   maxN: 16,
+  maxPrompts: 64,
+  grammarCompileQueue: 32,
   logLevel: 'info',
 };
 

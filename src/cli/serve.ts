@@ -68,6 +68,7 @@ export async function runServe(argv: string[]): Promise<number> {
                 kvCacheTokens: options.kvCacheTokens,
                 quantize: options.quantize,
                 pipelineDepth: options.pipelineDepth === 2 ? 2 : options.pipelineDepth === 1 ? 1 : undefined,
+                maxQueuedGrammarCompiles: options.grammarCompileQueue,
               },
             },
       // The encoder shares the first device.
@@ -75,7 +76,7 @@ export async function runServe(argv: string[]): Promise<number> {
         embeddingArg === null ? null : { ...embeddingModelOptions(options, embeddingArg.dir, devices[0]), servedName: options.embeddingModelName ?? embeddingArg.id },
       locate: { chat: chatArg?.locate ?? undefined, embedding: embeddingArg?.locate ?? undefined },
       rerank: options.rerankModel === null ? null : { ...embeddingModelOptions(options, options.rerankModel, devices[0]), servedName: options.rerankModelName },
-      http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN }, ...ops },
+      http: { host: options.host, port: options.port, maxBodyBytes: options.maxBodyBytes, limits: { maxN: options.maxN, maxPrompts: options.maxPrompts }, ...ops },
       logger,
     });
   } catch (error) {

@@ -35,9 +35,14 @@ export interface EngineConfig {
    * one step sooner.
    */
   pipelineDepth: 1 | 2;
+  /** Grammar compiles waiting for a device worker before new structured-output requests get 429. */
+  maxQueuedGrammarCompiles: number;
   /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
   testHooks: boolean;
 }
+
+/** Default of --grammar-compile-queue: at ~1.2 s per compile of a 150k vocabulary, under a minute of backlog. */
+export const DEFAULT_MAX_QUEUED_GRAMMAR_COMPILES = 32;
 
 /** Without --max-model-len, the context is the model's max_position_embeddings up to this. */
 export const DEFAULT_MAX_MODEL_LEN_CAP = 2048;
@@ -63,6 +68,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     quantize: options.quantize ?? null,
     sliceKvToMaxPast: options.sliceKvToMaxPast ?? false,
     pipelineDepth: options.pipelineDepth ?? (devices.some((device) => device !== 'cpu') ? 2 : 1),
+    maxQueuedGrammarCompiles: options.maxQueuedGrammarCompiles ?? DEFAULT_MAX_QUEUED_GRAMMAR_COMPILES,
     testHooks: options.testHooks ?? false,
   };
 }

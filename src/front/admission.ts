@@ -1,22 +1,41 @@
-// Front-side admission control, the one source of truth for backpressure:
-// at most `maxConcurrency` engine sequences are handed to the backend at a
-// time (a request weighs its choice count: n × prompts); up to `maxQueue`
-// further requests wait here, first come first served, before tokenization;
-// beyond that a request is refused at once with 429 + Retry-After, so an
-// overloaded server answers in microseconds instead of timing out later.
+// Front-side admission control, the one source of truth for backpressure: a
+// generic cost permit. A request weighs what it costs — chat/completions its
+// sequences (prompts × n) against --max-concurrency, embeddings their tokens
+// against --embedding-token-budget (the rerank and tokenize routes are
+// meant to take permits of their own the same way) — and at most `maxConcurrency`
+// units are held at a time; up to `maxQueue` further requests wait here,
+// first come first served, before any work (tokenization included); beyond
+// that a request is refused at once with 429 + Retry-After, so an overloaded
+// server answers in microseconds instead of timing out later. A permit gives
+// units back as its work ends (a finished choice, an estimate that proved too
+// high), so waiters start as soon as there is room.
 
 import { ApiError } from '../protocol/errors.js';
+import type { GenerationEvent } from './backend.js';
 
 export interface AdmissionLimits {
   /** Sequences generating at once (≥ 1). */
   maxConcurrency: number;
   /** Requests waiting for a turn (0 = refuse whenever the concurrency is used up). */
   maxQueue: number;
+  /** What a unit is, for the 429 message (default 'sequences generating'). */
+  unit?: string;
+  /**
+   * Most units one request holds (default maxConcurrency: a larger request runs alone). Chat and
+   * completions use a quarter of the budget, at least 16 (the default max n): the rest of a larger
+   * request's sequences run on credit, and the scheduler shares the slots between requests, so one
+   * request neither holds the whole budget nor blocks the head of the queue until it all frees.
+   */
+  maxWeight?: number;
 }
 
 export interface Permit {
   /** Idempotent: gives the permit's weight back and admits waiters. */
   release(): void;
+  /** Gives back all but `weight` units now (no-op if it holds no more); release() returns the rest. */
+  shrink(weight: number): void;
+  /** Gives back up to `units` units now (a finished choice gives back one). */
+  giveBack(units: number): void;
 }
 
 interface Waiter {
@@ -57,15 +76,15 @@ export class Admission {
    * signal fires while the request waits (it leaves the queue).
    */
   enter(choices: number, signal: AbortSignal): Promise<Permit> {
-    // A request larger than the whole budget still runs, alone.
-    const weight = Math.min(Math.max(1, choices), this.limits.maxConcurrency);
+    // A request larger than its share (by default the whole budget) still runs, on credit.
+    const weight = Math.min(Math.max(1, choices), this.limits.maxWeight ?? Infinity, this.limits.maxConcurrency);
     if (this.waiting.length === 0 && this.running + weight <= this.limits.maxConcurrency) {
       this.running += weight;
       return Promise.resolve(this.permit(weight));
     }
     if (this.waiting.length >= this.limits.maxQueue) {
       throw ApiError.tooManyRequests(
-        `The server is at capacity (${this.limits.maxConcurrency} sequences generating, ${this.waiting.length} requests queued). Retry later.`,
+        `The server is at capacity (${this.limits.maxConcurrency} ${this.limits.unit ?? 'sequences generating'}, ${this.waiting.length} requests queued). Retry later.`,
         this.retryAfterSeconds(),
       );
     }
@@ -92,14 +111,24 @@ export class Admission {
 
   private permit(weight: number): Permit {
     const start = performance.now();
-    let released = false;
+    let held = weight;
     return {
       release: () => {
-        if (released) return;
-        released = true;
-        this.running -= weight;
+        if (held === 0) return;
+        this.running -= held;
+        held = 0;
         this.holdMs = 0.9 * this.holdMs + 0.1 * (performance.now() - start);
         this.admitWaiters();
+      },
+      shrink: (to) => {
+        const keep = Math.max(0, Math.floor(to));
+        if (held === 0 || keep >= held) return;
+        this.running -= held - keep;
+        held = keep;
+        this.admitWaiters();
+      },
+      giveBack(units) {
+        this.shrink(held - units);
       },
     };
   }
@@ -119,4 +148,23 @@ export class Admission {
     const seconds = (rounds * this.holdMs) / 1000;
     return Math.min(MAX_RETRY_S, Math.max(MIN_RETRY_S, Math.ceil(seconds)));
   }
+}
+
+/**
+ * Passes events through, calling `finished()` after each choice's 'finish'.
+ * A plain iterator (not a generator), so return() reaches the inner iterator
+ * at once even while a next() is pending.
+ */
+export function onEachFinish(events: AsyncIterable<GenerationEvent>, finished: () => void): AsyncIterableIterator<GenerationEvent> {
+  const inner = events[Symbol.asyncIterator]();
+  const iterator: AsyncIterableIterator<GenerationEvent> = {
+    next: async () => {
+      const result = await inner.next();
+      if (!result.done && result.value.type === 'finish') finished();
+      return result;
+    },
+    return: async () => (await inner.return?.()) ?? { value: undefined, done: true },
+    [Symbol.asyncIterator]: () => iterator,
+  };
+  return iterator;
 }

@@ -74,6 +74,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   private readonly model: ChatModel;
   private readonly metrics: ServerMetrics | null;
   private readonly bounds: PromptBounds;
+  private nextGroup = 0;
 
   constructor(model: ChatModel, metrics: ServerMetrics | null = null) {
     this.model = model;
@@ -268,10 +269,12 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
         }),
     );
     const controllers = jobs.map(() => new AbortController());
+    // The request's sequences share a group: the scheduler lets them take turns with other requests.
+    const group = String(this.nextGroup++);
     const abortAll = (): void => controllers.forEach((controller) => controller.abort());
     signal.addEventListener('abort', abortAll, { once: true });
     const choices = jobs.map((job, i) => {
-      const events = this.runChoice(job, streams[i], controllers[i].signal);
+      const events = this.runChoice(job, streams[i], controllers[i].signal, group);
       return toolFormat ? extractToolCalls(events, toolFormat) : events;
     });
     // One choice is read directly; several are interleaved in arrival order.
@@ -289,7 +292,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     }
   }
 
-  private async *runChoice(job: ChoiceJob, stream: ChoiceStream, signal: AbortSignal): AsyncIterable<GenerationEvent> {
+  private async *runChoice(job: ChoiceJob, stream: ChoiceStream, signal: AbortSignal, group: string): AsyncIterable<GenerationEvent> {
     const index = job.choiceIndex;
     const echo = job.echo;
     let echoed = echo === null;
@@ -300,7 +303,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     const timer = new ChoiceTimer(this.metrics);
     const scoresPrompt = job.params.promptLogprobs !== null;
     try {
-      for await (const event of this.model.engine.generate(job.promptIds, job.params, signal)) {
+      for await (const event of this.model.engine.generate(job.promptIds, job.params, signal, group)) {
         if (event.type === 'tokens') {
           timer.tokens(event.tokenIds.length, event.queueTimeMs);
           if (!echoed && echo?.logprobs) {

@@ -39,3 +39,26 @@ export function bindDeviceFailureMetric(registry: Registry, engine: Engine): voi
     seen = total;
   });
 }
+
+/**
+ * Grammar compiles (off the device step loop), from the engine's snapshots:
+ * serval:grammar_compiles_queued / _running (the backlog), and counters of
+ * compiles finished and of compiles dropped because their client went away.
+ */
+export function bindGrammarCompileMetrics(registry: Registry, engine: Engine): void {
+  if (registry.getSingleMetric('serval:grammar_compiles_queued') !== undefined) return;
+  const queued = new Gauge({ name: 'serval:grammar_compiles_queued', help: 'Structured-output grammars waiting to compile on a device worker (--grammar-compile-queue; beyond it 429).', registers: [registry] });
+  const running = new Gauge({ name: 'serval:grammar_compiles_running', help: 'Grammar compiles running (at most one per device worker, between steps).', registers: [registry] });
+  const completed = new Counter({ name: 'serval:grammar_compiles_total', help: 'Grammar compiles finished (cache misses; identical grammars share one compile).', registers: [registry] });
+  const cancelled = new Counter({ name: 'serval:grammar_compiles_cancelled_total', help: 'Grammar compiles dropped before they started because every request waiting for them went away.', registers: [registry] });
+  let seen = { completed: 0, cancelled: 0 };
+  engine.onStats((stats) => {
+    const c = stats.grammarCompiles;
+    if (c === undefined) return;
+    queued.set(c.queued);
+    running.set(c.running);
+    if (c.completed > seen.completed) completed.inc(c.completed - seen.completed);
+    if (c.cancelled > seen.cancelled) cancelled.inc(c.cancelled - seen.cancelled);
+    seen = { completed: c.completed, cancelled: c.cancelled };
+  });
+}

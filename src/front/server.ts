@@ -18,7 +18,7 @@ import { normalizeRerankRequest, normalizeScoreRequest, rerankPairs, rerankRespo
 import { createValidators, type Validators } from '../protocol/validation.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
-import { Admission, type Permit } from './admission.js';
+import { Admission, onEachFinish, type Permit } from './admission.js';
 import { messagesRoutes } from './anthropic/routes.js';
 import { ApiKeyChecker } from './auth.js';
 import { CorsPolicy } from './cors.js';
@@ -102,6 +102,8 @@ export interface DrainResult {
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_QUEUE = 1024;
+/** A chat/completions request holds at most max(this, --max-concurrency / 4) units (see AdmissionLimits.maxWeight). */
+const MIN_REQUEST_SHARE = 16;
 
 const TOKENIZE_PATH = /^\/(de)?tokenize\/?$/;
 
@@ -134,7 +136,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const genCtx: GenerationContext = { metrics, logger };
   const active = new Set<Exchange>();
   const cors = new CorsPolicy([...(opts.corsOrigin ? [opts.corsOrigin] : []), ...(opts.allowedOrigins ?? [])]);
-  const admission = opts.maxConcurrency == null ? null : new Admission({ maxConcurrency: opts.maxConcurrency, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE });
+  const admission =
+    opts.maxConcurrency == null
+      ? null
+      : new Admission({ maxConcurrency: opts.maxConcurrency, maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE, maxWeight: Math.max(MIN_REQUEST_SHARE, Math.floor(opts.maxConcurrency / 4)) });
   if (admission !== null) registerAdmissionMetrics(metrics.registry, admission);
   const requestTimeoutMs = opts.requestTimeoutMs ?? null;
   const bodyTimeoutMs = opts.bodyTimeoutMs === undefined ? DEFAULT_BODY_TIMEOUT_MS : opts.bodyTimeoutMs;
@@ -215,14 +220,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
    * permit is held until the response ended, so a slot frees as soon as the
    * request ends for any reason.
    */
-  const guarded = async (rc: Pick<RequestContext, 'ex' | 'arrival'>, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void> => {
+  const guarded = async (
+    rc: Pick<RequestContext, 'ex' | 'arrival'>,
+    choices: number,
+    run: (lifetime: RequestLifetime, events: (inner: AsyncIterable<GenerationEvent>) => AsyncIterable<GenerationEvent>) => Promise<void>,
+  ): Promise<void> => {
     const deadline = requestTimeoutMs === null ? null : { remainingMs: requestTimeoutMs - (performance.now() - rc.arrival), limitMs: requestTimeoutMs };
     const lifetime = new RequestLifetime(rc.ex.signal, deadline);
     lifetimes.add(lifetime);
     let permit: Permit | null = null;
     try {
       if (admission !== null) permit = await admission.enter(choices, lifetime.signal);
-      await run(lifetime);
+      const held = permit;
+      // Each finished choice gives one unit back, so a request queued behind a large one starts as
+      // soon as one of its sequences ends, not when the last does (the rest of a request larger than
+      // the budget then run on credit; the scheduler shares the slots fairly between requests).
+      await run(lifetime, (inner) => (held === null ? inner : onEachFinish(inner, () => held.giveBack(1))));
     } catch (err) {
       // Cut short while queued (timeout/shutdown): say why, not 'aborted'.
       throw lifetime.reason ?? err;
@@ -241,8 +254,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const model = findModel(req.model, 'chat');
     const created = nowSeconds();
     const encoder = new ChatChunkEncoder(model.id, created, req.includeUsage);
-    await guarded(rc, req.sampling.n, (lifetime) => runGeneration(genCtx, rc.ex, {
-      events: guardEvents(startEvents(() => backend.chat(req, lifetime.signal)), lifetime),
+    await guarded(rc, req.sampling.n, (lifetime, permitEvents) => runGeneration(genCtx, rc.ex, {
+      events: permitEvents(guardEvents(startEvents(() => backend.chat(req, lifetime.signal)), lifetime)),
       choiceCount: req.sampling.n,
       stream: req.stream,
       includeUsage: req.includeUsage,
@@ -260,8 +273,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const created = nowSeconds();
     const topLogprobs = req.sampling.logprobs !== null;
     const encoder = new CompletionChunkEncoder(model.id, created, req.includeUsage, topLogprobs);
-    await guarded(rc, req.prompts.length * req.sampling.n, (lifetime) => runGeneration(genCtx, rc.ex, {
-      events: guardEvents(startEvents(() => backend.complete(req, lifetime.signal)), lifetime),
+    await guarded(rc, req.prompts.length * req.sampling.n, (lifetime, permitEvents) => runGeneration(genCtx, rc.ex, {
+      events: permitEvents(guardEvents(startEvents(() => backend.complete(req, lifetime.signal)), lifetime)),
       choiceCount: req.prompts.length * req.sampling.n,
       stream: req.stream,
       includeUsage: req.includeUsage,

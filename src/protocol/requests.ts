@@ -136,9 +136,11 @@ export interface ValidatedEmbeddingRequest {
 export interface RequestLimits {
   /** Largest accepted `n` (choices per prompt); the schema's hard ceiling is 128. */
   maxN: number;
+  /** Most prompts in one /v1/completions request (--max-prompts); more → 400 on 'prompt'. */
+  maxPrompts: number;
 }
 
-export const DEFAULT_LIMITS: RequestLimits = { maxN: 16 };
+export const DEFAULT_LIMITS: RequestLimits = { maxN: 16, maxPrompts: 64 };
 
 /** Completions per request (prompts × n): each is its own sequence, so one small body cannot queue thousands. */
 export const MAX_CHOICES_PER_REQUEST = 256;
@@ -338,6 +340,9 @@ export function normalizeCompletionRequest(body: WireCompletionRequest, limits: 
     throw ApiError.invalidRequest(msg, 'best_of', body.best_of < n ? 'invalid_value' : 'unsupported_parameter');
   }
   const prompts = promptsFrom(body.prompt, 'prompt', 'prompt');
+  if (prompts.length > limits.maxPrompts) {
+    throw ApiError.invalidRequest(`${prompts.length} prompts in one request; this server accepts at most ${limits.maxPrompts} (--max-prompts).`, 'prompt', 'invalid_value');
+  }
   if (prompts.length * n > MAX_CHOICES_PER_REQUEST) {
     throw ApiError.invalidRequest(
       `${prompts.length} prompts × n ${n} = ${prompts.length * n} completions in one request; at most ${MAX_CHOICES_PER_REQUEST}.`,

@@ -3,7 +3,11 @@
 // data out (StepPlans, finished sequences). No I/O, no timers, no tensors.
 //
 // Policy, in one place:
-// - Admission is FCFS over one global waiting queue. The head is placed on the
+// - Admission takes from one global waiting queue: preempted sequences first,
+//   then the oldest sequence of the request (group) with the fewest sequences
+//   running — a request's prompts × n sequences take turns with later
+//   requests rather than all going first. Sequences whose grammar is still
+//   compiling are held (skipped) until ready(). That head is placed on the
 //   least-loaded worker (fewest active slots) among those being planned that
 //   have a free slot, token budget left this step, and KV room for the head's
 //   whole known length + 1 (look-ahead, so a long prompt is not admitted only to
@@ -105,6 +109,8 @@ export class Scheduler {
   private readonly workers: WorkerState[];
   private nextArrival = 0;
   private nextStep = 0;
+  /** Running sequences per request group (fair admission). */
+  private readonly groupRunning = new Map<string, number>();
 
   constructor(config: SchedulerConfigInput) {
     this.config = resolveSchedulerConfig(config);
@@ -168,6 +174,18 @@ export class Scheduler {
     }
     seq.status = 'finished';
     this.live.delete(id);
+    return true;
+  }
+
+  /**
+   * A held sequence may be admitted now, on `worker` only (its grammar was
+   * compiled there), or on any worker (null). Returns false if it is not waiting.
+   */
+  ready(id: SeqId, worker: number | null): boolean {
+    const seq = this.live.get(id);
+    if (!seq || seq.status !== 'waiting') return false;
+    seq.held = false;
+    seq.pinnedWorker = worker;
     return true;
   }
 
@@ -357,16 +375,21 @@ export class Scheduler {
     draft.tokensLeft -= n;
   }
 
-  /** FCFS: place the waiting head on the least-loaded idle worker that can take it, until one cannot. */
+  /**
+   * Places the next candidate (see `nextCandidate`) on the least-loaded idle
+   * worker that can take it, until one cannot: nothing overtakes it.
+   */
   private admit(drafts: Draft[]): void {
     const { maxModelLen } = this.config;
-    while (this.waiting.length > 0) {
-      const head = this.waiting[0];
+    for (;;) {
+      const head = this.nextCandidate(drafts);
+      if (head === null) return;
       const lookahead = Math.min(head.length + 1, maxModelLen);
       let best: Draft | null = null;
       let sibling = false;
       for (const d of drafts) {
         if (d.tokensLeft === 0 || !d.worker.kv.canAdmit(lookahead)) continue;
+        if (head.pinnedWorker !== null && d.worker.index !== head.pinnedWorker) continue;
         const hasSibling = d.worker.running.some((s) => s.promptKey === head.promptKey);
         if (best === null || (hasSibling && !sibling) || (hasSibling === sibling && d.worker.kv.activeSlots < best.worker.kv.activeSlots)) {
           best = d;
@@ -374,15 +397,42 @@ export class Scheduler {
         }
       }
       if (best === null) return;
-      this.waiting.shift();
+      this.waiting.splice(this.waiting.indexOf(head), 1);
       const w = best.worker;
       head.status = 'running';
       head.worker = w.index;
+      this.groupRunning.set(head.group, (this.groupRunning.get(head.group) ?? 0) + 1);
       insertByArrival(w.running, head);
       const n = Math.min(head.numUncomputed, best.tokensLeft);
       w.kv.admit(head.id, n);
       this.addRow(best, head, n, 'new');
     }
+  }
+
+  /**
+   * The waiting sequence to admit next: preempted ones first (oldest first),
+   * then the one whose request (group) has the fewest sequences running,
+   * oldest first among equals — so the sequences of one large request take
+   * turns with later requests instead of all going first. Held sequences
+   * (grammar compiling) and ones pinned to a worker not being planned are skipped.
+   */
+  private nextCandidate(drafts: Draft[]): Sequence | null {
+    const admissible = (seq: Sequence): boolean =>
+      !seq.held && (seq.pinnedWorker === null || drafts.some((d) => d.worker.index === seq.pinnedWorker));
+    const preempted = this.waiting.find((seq) => seq.numPreemptions > 0 && admissible(seq));
+    if (preempted !== undefined) return preempted;
+    let best: Sequence | null = null;
+    let bestRunning = 0;
+    for (const seq of this.waiting) {
+      if (!admissible(seq)) continue;
+      const running = this.groupRunning.get(seq.group) ?? 0;
+      if (best === null || running < bestRunning) {
+        best = seq;
+        bestRunning = running;
+        if (running === 0) break; // nothing beats the oldest sequence of an idle request
+      }
+    }
+    return best;
   }
 
   private preempt(seq: Sequence): void {
@@ -398,6 +448,9 @@ export class Scheduler {
   /** Drop a running sequence from its worker; the worker frees the slot at its next plan. */
   private releaseSlot(seq: Sequence): void {
     const w = this.workers[seq.worker as number];
+    const running = (this.groupRunning.get(seq.group) ?? 1) - 1;
+    if (running > 0) this.groupRunning.set(seq.group, running);
+    else this.groupRunning.delete(seq.group);
     w.running.splice(w.running.indexOf(seq), 1);
     w.kv.free(seq.id);
     w.pendingFreed.push(seq.id);

@@ -36,6 +36,11 @@ export class Sequence implements SequenceView {
   readonly arrival: number;
   /** The prompt as one comparable value: sequences with the same prompt are placed together. */
   readonly promptKey: string;
+  /** The client request it belongs to (fairness across requests). */
+  readonly group: string;
+  /** Admissible only on this worker (set when its grammar is compiled there), or not yet at all (`held`). */
+  pinnedWorker: number | null = null;
+  held: boolean;
 
   status: SeqStatus = 'waiting';
   worker: number | null = null;
@@ -59,6 +64,8 @@ export class Sequence implements SequenceView {
     this.endTokenIds = new Set([...(request.ignoreEos ? [] : (request.eosTokenIds ?? [])), ...(request.stopTokenIds ?? [])]);
     this.arrival = arrival;
     this.promptKey = this.promptTokenIds.join(',');
+    this.group = request.group ?? request.id;
+    this.held = request.held === true;
   }
 
   /** Prompt + generated tokens. */

@@ -20,6 +20,17 @@ export interface SequenceRequest {
   ignoreEos?: boolean;
   /** Any of these ends generation with reason 'stop', even with ignoreEos. */
   stopTokenIds?: readonly number[];
+  /**
+   * The client request this sequence belongs to (its prompts × n choices share
+   * one): admission favours the group with the fewest running sequences, so one
+   * request's many sequences cannot starve a later small request. Default: its own id.
+   */
+  group?: string;
+  /**
+   * Not admissible until `Scheduler.ready(id, worker)` (its grammar is being
+   * compiled on that worker); it does not hold up the sequences behind it.
+   */
+  held?: boolean;
 }
 
 export interface SchedulerConfig {

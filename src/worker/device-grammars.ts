@@ -17,6 +17,21 @@ export class DeviceGrammars {
     this.folder = folder;
   }
 
+  /**
+   * Compiles `grammar` into the compiler's cache ahead of the sequence's
+   * admission, as a task of its own between steps (see GrammarCompileTask),
+   * so the step that admits the sequence finds it compiled.
+   */
+  async prepare(grammar: Grammar): Promise<void> {
+    this.compiler ??= this.createCompiler();
+    try {
+      await (await this.compiler).compile(grammar);
+    } catch (error) {
+      if (error instanceof XgrammarError && error.trapped) this.compiler = null;
+      throw error;
+    }
+  }
+
   /** A matcher for `grammar` that has already accepted `generated` (a preempted sequence resumes). */
   async start(grammar: Grammar, generated: readonly number[]): Promise<ConstrainedSequence> {
     this.compiler ??= this.createCompiler();

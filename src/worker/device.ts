@@ -5,7 +5,7 @@
 
 import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
-import type { DeviceRow, DeviceStep, DeviceStepResult, RowPromptLogprobs, RowSample } from './types.js';
+import type { DeviceRow, DeviceStep, DeviceStepResult, GrammarCompileTask, RowPromptLogprobs, RowSample } from './types.js';
 import type { RowSampler } from './row-sampler.js';
 import { PromptSharing } from './prompt-sharing.js';
 import { RowContinuity } from './row-continuity.js';
@@ -30,6 +30,11 @@ export class Device {
 
   get activeSlots(): number {
     return this.pool.activeSlots;
+  }
+
+  /** A grammar compile between steps (GrammarCompileTask): no step waits inside it. */
+  compileGrammar(task: GrammarCompileTask): Promise<void> {
+    return this.sampler.prepareGrammar(task.grammar);
   }
 
   async step(step: DeviceStep): Promise<DeviceStepResult> {

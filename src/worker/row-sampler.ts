@@ -9,6 +9,7 @@ import { Sampler, createSamplerOutput, type SamplerOutput, type SamplerRow } fro
 import { SequenceSamplingState } from '../sampling/sequence-state.js';
 import type { ConstrainedSequence } from '../structured/constrained-sequence.js';
 import type { DeviceGrammars } from './device-grammars.js';
+import type { Grammar } from '../structured/grammar.js';
 import type { RowSample, SlotAdmission } from './types.js';
 
 const MAX_TOP = 20;
@@ -58,6 +59,11 @@ export class RowSampler {
   forgetAll(): void {
     for (const row of this.rows.values()) row.constraint?.dispose();
     this.rows.clear();
+  }
+
+  /** Compiles a grammar into the worker's cache before its sequence is admitted. */
+  prepareGrammar(grammar: Grammar): Promise<void> {
+    return this.grammars.prepare(grammar);
   }
 
   /** Computes the grammar masks of the rows about to be sampled (call while their forward pass is pending). */

@@ -4,6 +4,7 @@
 
 import type { TokenLogprob } from '../sampling/logprobs.js';
 import type { SamplingParams } from '../sampling/params.js';
+import type { Grammar } from '../structured/grammar.js';
 
 export type ExecutionProviderConfig = 'cpu' | { name: 'cuda'; deviceId: number };
 
@@ -67,6 +68,16 @@ export interface DeviceRow extends StepRow {
   promptLogprobs: number | null;
   /** The prompt token after this chunk, if any, so the chunk's last position can score it. */
   followingToken: number | null;
+}
+
+/**
+ * A device worker task of its own, run between steps: compile a grammar into
+ * the worker's cache before the sequence that needs it is admitted (compiled
+ * grammars cannot cross threads, so the worker that runs the sequence compiles it).
+ */
+export interface GrammarCompileTask {
+  kind: 'compile-grammar';
+  grammar: Grammar;
 }
 
 export interface DeviceStep {

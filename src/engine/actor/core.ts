@@ -14,6 +14,8 @@ import { InvalidSequenceError } from '../../scheduler/errors.js';
 import type { FinishReason, StepPlan } from '../../scheduler/types.js';
 import type { DeviceRow, DeviceStep, DeviceStepResult } from '../../worker/types.js';
 import type { EngineConfig } from '../config.js';
+import type { Grammar } from '../../structured/grammar.js';
+import { GrammarCompiles, type GrammarCompiler } from './grammar-compiles.js';
 
 export interface ModelLimits {
   maxModelLen: number;
@@ -26,6 +28,8 @@ export interface Device {
   run(step: DeviceStep): Promise<DeviceStepResult>;
   /** Resolves once the worker can run steps (after a failure: once its replacement thread has loaded the model). */
   ready(): Promise<void>;
+  /** Compiles a grammar into the worker's cache as a task between steps (absent: grammars compile when admitted). */
+  compileGrammar?(grammar: Grammar): Promise<void>;
 }
 
 /** The part of the actor's channel EngineCore uses. */
@@ -84,6 +88,8 @@ export class EngineCore {
   private deviceFailures = 0;
   private wake: (() => void) | null = null;
   private readonly testHooks: boolean;
+  /** Null when a device cannot compile ahead (unit-test fakes): grammars then compile at admission. */
+  private readonly compiles: GrammarCompiles | null;
 
   constructor(channel: CoreChannel, devices: Device[], config: EngineConfig, limits: ModelLimits) {
     this.channel = channel;
@@ -98,6 +104,11 @@ export class EngineCore {
     }));
     this.limits = limits;
     this.testHooks = config.testHooks && process.env.SERVAL_TEST_HOOKS === '1';
+    const compilers = devices.filter((device): device is Device & GrammarCompiler => device.compileGrammar !== undefined);
+    this.compiles =
+      compilers.length === devices.length
+        ? new GrammarCompiles(compilers, config.maxQueuedGrammarCompiles, (seqId, worker, error) => this.compiled(seqId, worker, error))
+        : null;
     this.scheduler = new Scheduler({
       workers: devices.length,
       maxSlotsPerWorker: config.maxBatchSize,
@@ -125,7 +136,7 @@ export class EngineCore {
   private handle(msg: FrontToActorMessage): void {
     switch (msg.type) {
       case 'submit':
-        this.submit(msg.reqId, msg.promptTokenIds, msg.params, msg.arrivalTime);
+        this.submit(msg.reqId, msg.promptTokenIds, msg.params, msg.arrivalTime, msg.group);
         return;
       case 'cancel':
         this.cancel(msg.reqId);
@@ -139,8 +150,9 @@ export class EngineCore {
     }
   }
 
-  private submit(reqId: number, promptTokenIds: number[], params: SamplingParams, arrivalTime: number): void {
+  private submit(reqId: number, promptTokenIds: number[], params: SamplingParams, arrivalTime: number, group: string | undefined): void {
     const seqId = String(reqId);
+    const compileFirst = params.grammar !== null && this.compiles !== null;
     try {
       this.scheduler.add({
         id: seqId,
@@ -149,11 +161,20 @@ export class EngineCore {
         eosTokenIds: this.limits.eosTokenIds,
         ignoreEos: params.ignoreEos,
         stopTokenIds: params.stopTokenIds,
+        group,
+        held: compileFirst,
       });
     } catch (error) {
       if (!(error instanceof InvalidSequenceError)) throw error;
       const { status, type, code, param, message } = error;
       this.channel.send({ type: 'rejected', reqId, status, error: { message, type, param, code } });
+      return;
+    }
+    if (compileFirst && !this.compiles?.enqueue(seqId, params.grammar as Grammar)) {
+      this.scheduler.abort(seqId);
+      const { queued } = this.compiles?.counters() ?? { queued: 0 };
+      const message = `Too many structured-output grammars are waiting to compile (${queued}). Retry later.`;
+      this.channel.send({ type: 'rejected', reqId, status: 429, retryAfterSeconds: 2, error: { message, type: 'rate_limit_error', param: null, code: 'rate_limit_exceeded' } });
       return;
     }
     this.requests.set(seqId, {
@@ -192,8 +213,21 @@ export class EngineCore {
     const request = this.requests.get(seqId);
     if (!request) return;
     const completionTokens = this.scheduler.get(seqId)?.outputTokenIds.length ?? 0;
+    this.compiles?.cancel(seqId);
     this.scheduler.abort(seqId);
     this.finish(seqId, request, { reason: 'abort', completionTokens });
+  }
+
+  /** A held sequence's grammar is in `worker`'s cache: it may run there; or it failed to compile. */
+  private compiled(seqId: string, worker: number, error: Error | null): void {
+    const request = this.requests.get(seqId);
+    if (!request) return;
+    if (error === null) this.scheduler.ready(seqId, worker);
+    else {
+      this.scheduler.abort(seqId);
+      this.finish(seqId, request, { reason: 'error', completionTokens: 0, error: { message: `grammar compile failed: ${error.message}`, code: 'grammar_error' } });
+    }
+    this.wake?.();
   }
 
   /**
@@ -379,6 +413,7 @@ export class EngineCore {
       stepTokens: this.stepTokens,
       deviceFailures: this.deviceFailures,
       recoveringWorkers: this.workers.flatMap((worker, index) => (worker.recovering ? [index] : [])),
+      ...(this.compiles ? { grammarCompiles: this.compiles.counters() } : {}),
       time: now,
     });
     this.stepTokens = [];

@@ -4,7 +4,8 @@
 // exactly one thread and therefore one KV slot pool.
 
 import { Piscina } from 'piscina';
-import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig } from '../../worker/types.js';
+import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../../worker/types.js';
+import type { Grammar } from '../../structured/grammar.js';
 import type { Device } from './core.js';
 
 const WORKER_FILE = new URL('../../../workers/device-worker.js', import.meta.url).href;
@@ -52,6 +53,16 @@ export class DeviceHandle implements Device {
       return (await this.pool.run(step)) as DeviceStepResult;
     } catch (error) {
       throw new DeviceLostError(this.index, error);
+    }
+  }
+
+  /** A grammar compile as a task of its own on the worker's thread, queued between steps. */
+  async compileGrammar(grammar: Grammar): Promise<void> {
+    const task: GrammarCompileTask = { kind: 'compile-grammar', grammar };
+    try {
+      await this.pool.run(task);
+    } catch (error) {
+      throw error instanceof Error ? error : new Error(String(error));
     }
   }
 

@@ -29,6 +29,8 @@ export interface SubmitMessage {
   params: SamplingParams;
   /** Arrival time at the front, ms since epoch (Date.now()), for queue-time metrics and FCFS. */
   arrivalTime: number;
+  /** The client request it belongs to (a request's prompts × n sequences share one), for fair admission. */
+  group?: string;
 }
 
 /** The client went away or asked to stop; the scheduler answers with `finished` reason 'abort'. */
@@ -87,6 +89,8 @@ export interface RejectedMessage {
   reqId: number;
   /** HTTP status. */
   status: number;
+  /** With 429: the Retry-After to send. */
+  retryAfterSeconds?: number;
   /** The OpenAI error body: message, type, param, code. */
   error: ApiErrorBody['error'];
 }
@@ -112,6 +116,8 @@ export interface StatsMessage {
   deviceFailures?: number;
   /** Workers whose thread failed and is not yet confirmed reloaded. */
   recoveringWorkers?: number[];
+  /** Grammar compiles (off the step loop): backlog and totals. */
+  grammarCompiles?: { queued: number; running: number; completed: number; cancelled: number };
   /** Snapshot time, ms since epoch. */
   time: number;
 }

@@ -106,7 +106,7 @@ export class Engine {
    * A refusal (an ApiError) fails the iterator. Breaking out of the loop, or
    * aborting `signal`, cancels the request and frees its KV slot.
    */
-  generate(promptTokenIds: number[], params: Partial<SamplingParams> = {}, signal?: AbortSignal): AsyncIterableIterator<EngineEvent> {
+  generate(promptTokenIds: number[], params: Partial<SamplingParams> = {}, signal?: AbortSignal, group?: string): AsyncIterableIterator<EngineEvent> {
     const reqId = this.nextReqId++;
     const full: SamplingParams = { ...DEFAULT_SAMPLING, ...params };
     const queue = new EventQueue<EngineEvent>(() => this.cancel(reqId));
@@ -129,7 +129,7 @@ export class Engine {
       }
       signal.addEventListener('abort', () => this.cancel(reqId), { once: true });
     }
-    this.channel.send({ type: 'submit', reqId, promptTokenIds, params: full, arrivalTime: Date.now() }).catch((error: unknown) => {
+    this.channel.send({ type: 'submit', reqId, promptTokenIds, params: full, arrivalTime: Date.now(), ...(group !== undefined ? { group } : {}) }).catch((error: unknown) => {
       this.requests.delete(reqId);
       queue.fail(error);
     });
@@ -162,7 +162,7 @@ export class Engine {
         if (!queue) return;
         this.requests.delete(msg.reqId);
         const { message, type, param, code } = msg.error;
-        queue.fail(new ApiError(msg.status, type, message, param, code));
+        queue.fail(msg.status === 429 ? ApiError.tooManyRequests(message, msg.retryAfterSeconds) : new ApiError(msg.status, type, message, param, code));
         return;
       }
       case 'tokens':

@@ -1,13 +1,22 @@
-// POST /v1/embeddings for one encoder model: tokenise on the front thread,
-// enforce the input-length limit (or truncate on request), hand token ids to
-// the batcher, then apply `dimensions` to the returned vectors.
+// POST /v1/embeddings for one encoder model: admit the request by what it
+// costs (inputs × their length, estimated from the text before tokenizing),
+// tokenise on the front thread in chunks, enforce the input-length limit (or
+// truncate on request), hand token ids to the batcher, then apply
+// `dimensions` to the returned vectors.
+//
+// Why chunks: the Rust tokenizers binding runs each encode on the libuv
+// pool; 2,048 at once (one request) left ~90 MB of native heap behind per
+// request that never went back to the OS (16 such requests: +1.5 GB RSS),
+// 64 at a time about a tenth of that (bench/tokenize-memory.ts). The JS
+// fallback is synchronous: chunks let the event loop (/health, streams) run between them.
 
 import type { Prompt, ValidatedEmbeddingRequest } from '../../protocol/requests.js';
 import { ApiError } from '../../protocol/errors.js';
 import type { TextTokenizer } from '../../tokenizer/tokenizer.js';
 import { normalizeRows } from '../../worker/encoder/pooling.js';
 import type { EmbeddingResult, ModelEntry } from '../backend.js';
-import type { EmbeddingBatcher } from './batcher.js';
+import type { Admission } from '../admission.js';
+import { EmbeddingAbortedError, type EmbeddingBatcher } from './batcher.js';
 
 export interface EmbeddingModel {
   /** The id clients send in `model`. */
@@ -23,7 +32,14 @@ export interface EmbeddingModel {
   /** The model L2-normalises (a Normalize module): `dimensions` re-normalises after truncating. */
   normalize: boolean;
   batcher: EmbeddingBatcher;
+  /** Inputs per request; more → 400. */
+  maxInputs: number;
+  /** The embedding token budget (a cost permit per request). */
+  admission: Admission;
 }
+
+/** Inputs tokenized at once per request. */
+const TOKENIZE_CHUNK = 64;
 
 export class EmbeddingBackend {
   constructor(readonly model: EmbeddingModel) {}
@@ -47,13 +63,41 @@ export class EmbeddingBackend {
         'invalid_value',
       );
     }
+    if (req.inputs.length > m.maxInputs) {
+      throw ApiError.invalidRequest(`${req.inputs.length} inputs in one request; this server accepts at most ${m.maxInputs} (--max-embedding-inputs).`, 'input', 'invalid_value');
+    }
     const limit = this.inputLimit(req.truncatePromptTokens);
-    const many = req.inputs.length > 1;
-    const sequences = await Promise.all(req.inputs.map((input, i) => this.tokens(input, many ? `input[${i}]` : 'input', limit)));
-    let promptTokens = 0;
-    for (const ids of sequences) promptTokens += ids.length;
-    const vectors = await m.batcher.submit(sequences, signal);
-    return { embeddings: dims === m.dimensions ? vectors : vectors.map((v) => this.shorten(v, dims)), promptTokens };
+    const permit = await m.admission.enter(this.estimateTokens(req.inputs, limit.max), signal);
+    try {
+      const many = req.inputs.length > 1;
+      const sequences: number[][] = [];
+      for (let start = 0; start < req.inputs.length; start += TOKENIZE_CHUNK) {
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (signal.aborted) throw new EmbeddingAbortedError();
+        const chunk = req.inputs.slice(start, start + TOKENIZE_CHUNK);
+        sequences.push(...(await Promise.all(chunk.map((input, i) => this.tokens(input, many ? `input[${start + i}]` : 'input', limit)))));
+      }
+      let promptTokens = 0;
+      for (const ids of sequences) promptTokens += ids.length;
+      // The estimate was an upper bound: give the rest of the budget back now.
+      permit.shrink(promptTokens);
+      const vectors = await m.batcher.submit(sequences, signal);
+      return { embeddings: dims === m.dimensions ? vectors : vectors.map((v) => this.shorten(v, dims)), promptTokens };
+    } finally {
+      permit.release();
+    }
+  }
+
+  /**
+   * A request's cost before tokenizing: each input at most `max` tokens
+   * (longer ones are refused or truncated), a text input at most its length
+   * + 2 (specials) — a tokenizer makes fewer tokens than characters, short of
+   * byte-level tokens for multi-byte characters, which `max` still caps.
+   */
+  private estimateTokens(inputs: readonly Prompt[], max: number): number {
+    let total = 0;
+    for (const input of inputs) total += Math.min(max, input.type === 'text' ? input.text.length + 2 : input.ids.length);
+    return total;
   }
 
   /** Longest accepted input and whether longer ones are truncated to it. */

@@ -7,6 +7,7 @@ import { readEmbeddingFolderInfo } from '../../model/embedding-folder.js';
 import { TextTokenizer } from '../../tokenizer/tokenizer.js';
 import type { ExecutionProviderConfig } from '../../worker/types.js';
 import type { EncoderInfo } from '../../worker/encoder/types.js';
+import { Admission } from '../admission.js';
 import { EmbeddingBatcher } from './batcher.js';
 import { EmbeddingBackend } from './embedding-backend.js';
 import { EncoderPool } from './encoder-pool.js';
@@ -28,9 +29,23 @@ export interface EmbeddingModelOptions {
   maxBatchInputs?: number;
   /** Padded positions (rows × longest row) per forward (default 8192). */
   maxBatchTokens?: number;
+  /** Inputs per request (default 2048); more → 400. */
+  maxInputs?: number;
+  /** Tokens admitted at once over all requests (default 262144): the memory bound. */
+  maxTokensInFlight?: number;
+  /** Requests waiting for that budget before 429 (default 64). */
+  maxQueue?: number;
 }
 
-export const EMBEDDING_DEFAULTS = { workers: 1, batchWindowMs: 2, maxBatchInputs: 64, maxBatchTokens: 8192 } as const;
+export const EMBEDDING_DEFAULTS = {
+  workers: 1,
+  batchWindowMs: 2,
+  maxBatchInputs: 64,
+  maxBatchTokens: 8192,
+  maxInputs: 2048,
+  maxTokensInFlight: 262_144,
+  maxQueue: 64,
+} as const;
 
 export interface LoadedEmbeddingModel {
   backend: EmbeddingBackend;
@@ -68,6 +83,12 @@ export async function loadEmbeddingModel(options: EmbeddingModelOptions): Promis
       dimensions: info.dimensions,
       normalize: folder.normalize,
       batcher,
+      maxInputs: options.maxInputs ?? EMBEDDING_DEFAULTS.maxInputs,
+      admission: new Admission({
+        maxConcurrency: options.maxTokensInFlight ?? EMBEDDING_DEFAULTS.maxTokensInFlight,
+        maxQueue: options.maxQueue ?? EMBEDDING_DEFAULTS.maxQueue,
+        unit: 'embedding tokens in flight',
+      }),
     });
     const ownBatcher = batcher;
     return {
