@@ -1,8 +1,8 @@
 // Front-side admission control, the one source of truth for backpressure: a
 // generic cost permit. A request weighs what it costs — chat/completions its
 // sequences (prompts × n) against --max-concurrency, embeddings their tokens
-// against --embedding-token-budget (the rerank and tokenize routes are
-// meant to take permits of their own the same way) — and at most `maxConcurrency`
+// against --embedding-token-budget, rerank/score pairs their tokens against a
+// budget of the same size — and at most `maxConcurrency`
 // units are held at a time; up to `maxQueue` further requests wait here,
 // first come first served, before any work (tokenization included); beyond
 // that a request is refused at once with 429 + Retry-After, so an overloaded

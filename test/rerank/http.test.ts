@@ -149,3 +149,31 @@ for (const preset of ['xlmr-rerank', 'bert-rerank'] as const) {
     });
   });
 }
+
+t.test('rerank is admitted by its token cost: beyond the budget and queue, 429 + Retry-After at once', async (t) => {
+  const tmp = await tempDir('serval-rerank-admission-');
+  t.teardown(tmp.remove);
+  const rerankDir = `${tmp.dir}/reranker`;
+  await writeTestModel('bert-rerank', rerankDir);
+  // A budget one request fills and no queue: concurrent requests beyond the first are refused.
+  const served: RunningServer = await startServer({
+    chat: null,
+    embedding: null,
+    rerank: { modelDir: rerankDir, servedName: 'reranker', batchWindowMs: 50, intraOpThreads: 1, spinning: false, maxTokensInFlight: 1, maxQueue: 0 },
+    http: { host: '127.0.0.1', port: 0, transport: testTransport() },
+  });
+  t.teardown(() => served.close());
+  const base = `http://127.0.0.1:${served.port}`;
+  const replies = await Promise.all(
+    Array.from({ length: 6 }, () =>
+      fetch(`${base}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: QUERY, documents: DOCUMENTS }) }),
+    ),
+  );
+  const statuses = replies.map((r) => r.status);
+  t.ok(statuses.includes(200), `one request runs (${statuses.join(', ')})`);
+  const refused = replies.filter((r) => r.status === 429);
+  t.ok(refused.length >= 1, `${refused.length} refused while the budget was in use`);
+  for (const r of refused) t.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After set');
+  const after = await post(base, '/v1/rerank', { query: QUERY, documents: DOCUMENTS });
+  t.equal(after.status, 200, 'once the budget is free, a request runs again');
+});

@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { readEmbeddingFolderInfo } from '../../model/embedding-folder.js';
 import { TextTokenizer } from '../../tokenizer/tokenizer.js';
+import { Admission } from '../admission.js';
 import { EmbeddingBatcher } from '../embeddings/batcher.js';
 import { EncoderPool } from '../embeddings/encoder-pool.js';
 import { EMBEDDING_DEFAULTS, type EmbeddingModelOptions } from '../embeddings/load-embedding-model.js';
@@ -43,6 +44,12 @@ export async function loadRerankModel(options: EmbeddingModelOptions): Promise<L
       // The workers refused anything but a cross-encoder, so the folder has a classifier.
       activation: folder.scoreActivation ?? 'sigmoid',
       batcher,
+      // Its own budget (the same sizes as the embedding model's): the two models run on their own workers.
+      admission: new Admission({
+        maxConcurrency: options.maxTokensInFlight ?? EMBEDDING_DEFAULTS.maxTokensInFlight,
+        maxQueue: options.maxQueue ?? EMBEDDING_DEFAULTS.maxQueue,
+        unit: 'rerank tokens in flight',
+      }),
     });
     const ownBatcher = batcher;
     return {

@@ -8,8 +8,9 @@
 import { ApiError } from '../../protocol/errors.js';
 import type { PairScores, ScorePair } from '../../protocol/rerank.js';
 import type { TextTokenizer } from '../../tokenizer/tokenizer.js';
+import type { Admission } from '../admission.js';
 import type { ModelEntry } from '../backend.js';
-import type { EmbeddingBatcher } from '../embeddings/batcher.js';
+import { EmbeddingAbortedError, type EmbeddingBatcher } from '../embeddings/batcher.js';
 
 export interface RerankModel {
   id: string;
@@ -21,7 +22,12 @@ export interface RerankModel {
   typeVocabSize: number;
   activation: 'sigmoid' | 'identity';
   batcher: EmbeddingBatcher;
+  /** The token budget shared by pairs being tokenized or scored (`--embedding-token-budget`). */
+  admission: Admission;
 }
+
+/** Pairs tokenized at once per request, so a large request neither blocks the event loop nor holds every encoding at once. */
+const TOKENIZE_CHUNK = 64;
 
 interface EncodedPair {
   ids: number[];
@@ -41,16 +47,32 @@ export class RerankBackend {
   }
 
   async scorePairs(pairs: readonly ScorePair[], signal: AbortSignal): Promise<PairScores> {
-    const encoded = await Promise.all(pairs.map((pair) => this.encode(pair)));
-    let promptTokens = 0;
-    for (const e of encoded) promptTokens += e.ids.length;
-    const logits = await this.model.batcher.submit(
-      encoded.map((e) => e.ids),
-      signal,
-      encoded.map((e) => e.typeIds),
-    );
-    const sigmoid = this.model.activation === 'sigmoid';
-    return { scores: logits.map((l) => (sigmoid ? 1 / (1 + Math.exp(-l[0])) : l[0])), promptTokens };
+    const m = this.model;
+    // Weighed before any work, as embeddings are: a pair costs at most the model's input length,
+    // and a text no more tokens than characters (+ the template's specials).
+    let estimate = 0;
+    for (const pair of pairs) estimate += Math.min(m.maxSeqLength, pair.first.length + pair.second.length + 4);
+    const permit = await m.admission.enter(estimate, signal);
+    try {
+      const encoded: EncodedPair[] = [];
+      for (let start = 0; start < pairs.length; start += TOKENIZE_CHUNK) {
+        if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+        if (signal.aborted) throw new EmbeddingAbortedError();
+        encoded.push(...(await Promise.all(pairs.slice(start, start + TOKENIZE_CHUNK).map((pair) => this.encode(pair)))));
+      }
+      let promptTokens = 0;
+      for (const e of encoded) promptTokens += e.ids.length;
+      permit.shrink(promptTokens);
+      const logits = await m.batcher.submit(
+        encoded.map((e) => e.ids),
+        signal,
+        encoded.map((e) => e.typeIds),
+      );
+      const sigmoid = m.activation === 'sigmoid';
+      return { scores: logits.map((l) => (sigmoid ? 1 / (1 + Math.exp(-l[0])) : l[0])), promptTokens };
+    } finally {
+      permit.release();
+    }
   }
 
   private async encode(pair: ScorePair): Promise<EncodedPair> {
