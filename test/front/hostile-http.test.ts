@@ -115,7 +115,7 @@ t.test('Expect: 100-continue', async (t) => {
   });
   t.test('with a body that fits: 100, then the answer', async (t) => {
     const reply = await rawRequest(port, `${expect}Content-Length: ${length}\r\n\r\n`, { waitMs: 500 });
-    t.equal(reply.status, 100, 'the client is told to send its body');
+    t.match(reply.data, /^HTTP\/1\.1 100 Continue\r\n\r\n$/, 'the client is told to send its body');
     const answer = await new Promise<string>((resolve) => {
       // Sends the body once the 100 is there.
       const socket = net.connect(port, '127.0.0.1');
@@ -136,4 +136,22 @@ t.test('Expect: 100-continue', async (t) => {
     });
     t.match(answer, /HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 OK/);
   });
+});
+
+t.test('a client that closes during a non-streamed request still cancels it (a FIN is probed, not trusted)', async (t) => {
+  h.backend.endless = true;
+  h.backend.delayMs = 5;
+  t.teardown(() => {
+    h.backend.endless = false;
+    h.backend.delayMs = 0;
+  });
+  const before = h.backend.signals.length;
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  socket.write(`${post}Content-Length: ${length}\r\n\r\n${chat}`);
+  for (let i = 0; i < 200 && h.backend.signals.length === before; i++) await new Promise((r) => setTimeout(r, 5));
+  socket.destroy();
+  const signal = h.backend.signals[before];
+  for (let i = 0; i < 200 && !signal.aborted; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(signal.aborted, true, 'the backend was told to stop within 2 s');
 });

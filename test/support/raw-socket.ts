@@ -5,7 +5,7 @@
 import net from 'node:net';
 
 export interface RawReply {
-  /** The first status line ('' when none came). */
+  /** The first final (non-1xx) status line ('' when none came). */
   statusLine: string;
   status: number;
   /** ms from the write to the first byte of the reply (null when none came). */
@@ -37,7 +37,8 @@ export function rawRequest(port: number, request: string | Buffer, opts: RawOpti
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      const statusLine = data.slice(0, Math.max(0, data.indexOf('\r\n')));
+      // Interim 1xx responses come first; a client skips them.
+      const statusLine = /^HTTP\/1\.[01] [2-5]\d\d[^\r]*/m.exec(data)?.[0] ?? '';
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1] ?? 0);
       resolve({ statusLine, status, firstByteMs, closed, data });
     };

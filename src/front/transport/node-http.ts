@@ -60,13 +60,14 @@ function listen(host: string, port: number, handler: RequestHandler, onClientErr
   // One more than the limit, so that rawHeaders shows an excess (node would silently drop it).
   server.maxHeadersCount = MAX_REQUEST_HEADERS + 1;
   // A client may shut its write side once the request is sent (HTTP/1.1 allows it): answer it
-  // anyway. The cost: a FIN during a non-streamed generation is no longer taken for an abort.
+  // anyway (see probeAfterFin for telling that from a client that left).
   (server as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   /** Each socket's response in progress: a parse error in its body (a bad chunk) may still be answered until its head is out. */
   const current = new WeakMap<net.Socket, ServerResponse>();
   const onRequest = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     current.set(req.socket, res);
     res.once('close', () => current.delete(req.socket));
+    probeAfterFin(req.socket, res);
     handler(new NodeRequestHead(req), new NodeChannel(res, expectsContinue));
   };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false));
@@ -119,6 +120,31 @@ function listen(host: string, port: number, handler: RequestHandler, onClientErr
       });
     });
   });
+}
+
+/** How often a FIN'd connection with an unanswered request is probed. */
+const FIN_PROBE_MS = 250;
+
+/**
+ * A FIN is either a half-close (the client still reads: answer it) or a
+ * client that left (cancel its work). Only a write tells them apart: a closed
+ * peer answers it with a reset, which the next write reports, and the
+ * response's 'close' then aborts the request. Until the response starts, the
+ * probe is an interim `100 Continue`, which clients must skip (RFC 9110
+ * §15.2); a started stream probes itself with its next frame.
+ */
+function probeAfterFin(socket: net.Socket, res: ServerResponse): void {
+  const onEnd = (): void => {
+    const probe = (): void => {
+      if (res.headersSent || res.writableEnded || res.destroyed) clearInterval(timer);
+      else res.writeContinue();
+    };
+    const timer = setInterval(probe, FIN_PROBE_MS);
+    res.once('close', () => clearInterval(timer));
+    probe();
+  };
+  socket.once('end', onEnd);
+  res.once('close', () => socket.off('end', onEnd));
 }
 
 class NodeRequestHead implements RequestHead {
