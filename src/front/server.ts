@@ -63,7 +63,7 @@ export interface HttpServerOptions {
   streamStallTimeoutMs?: number | null;
   /** Default: compiled from schemas/ at startup. */
   validators?: Validators;
-  /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads, else node:http. */
+  /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads and `host` is loopback, else node:http (the strict parser). */
   transport?: TransportChoice;
 }
 

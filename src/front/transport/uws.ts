@@ -9,7 +9,7 @@
 // be changed here: it drops without a status line (closing at once or after
 // its 10 s timeout) requests with more than 48 headers, no Host, an
 // absolute-form target, NUL, bare LF, folded headers, a path starting with
-// '\\', a lowercase or unknown method, HTTP/2.0 or 3; it closes silently on a
+// '\', a lowercase or unknown method, HTTP/2.0 or 3; it closes silently on a
 // bad chunk size, a valid chunk extension, or Content-Length with
 // Transfer-Encoding; it accepts a chunk missing its CRLF; it sends
 // `100 Continue` itself before the handler can refuse the body; and it closes
