@@ -47,6 +47,7 @@ export function httpOpsOptions(options: ServeOptions, apiKeys: string[], sequenc
     maxQueue: options.maxQueue,
     requestTimeoutMs: options.requestTimeout > 0 ? options.requestTimeout * 1000 : null,
     bodyTimeoutMs: options.bodyTimeout > 0 ? options.bodyTimeout * 1000 : null,
+    streamStallTimeoutMs: options.streamStallTimeout > 0 ? options.streamStallTimeout * 1000 : null,
     transport: options.httpTransport,
   };
 }

@@ -48,6 +48,9 @@ export interface ServeOptions {
   maxPrompts: number;
   grammarCompileQueue: number;
   logLevel: string;
+  /** null = pretty on a terminal, json otherwise. */
+  logFormat: 'json' | 'pretty' | null;
+  streamStallTimeout: number;
 }
 
 interface FlagSpec {
@@ -79,7 +82,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'embedding-max-queue', key: 'embeddingMaxQueue', type: 'int', placeholder: 'N', help: 'Embedding requests waiting for --embedding-token-budget before new ones get 429 with Retry-After (default 64; 0 = no queue).' },
   { name: 'host', key: 'host', type: 'string', placeholder: 'ADDR', help: 'Address to listen on (default 127.0.0.1).' },
   { name: 'port', key: 'port', type: 'int', min: 0, max: 65535, placeholder: 'N', help: 'Port to listen on (default 8000; 0 picks a free port).' },
-  { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node), or 'auto' (default): uws where a build loads, else node. The startup log names the choice and why." },
+  { name: 'http-transport', key: 'httpTransport', type: 'choice', choices: [...TRANSPORT_CHOICES], placeholder: 'NAME', help: "HTTP server library: 'uws' (uWebSockets.js, the faster; its package has builds for Node 16-20), 'node' (node:http, any Node; the strict HTTP/1.1 parser: put this one behind a proxy), or 'auto' (default): uws where a build loads and --host is a loopback address, else node. The startup log names the choice and why." },
   { name: 'served-model-name', key: 'servedModelName', type: 'string', placeholder: 'NAME', help: 'Model id reported by /v1/models and required in requests (default: the folder name, or the file name without .gguf).' },
   { name: 'workers', key: 'workers', type: 'int', min: 1, placeholder: 'N', help: 'Device workers, each with its own ORT session and KV slots (CPU: default 1; use 2 for throughput on 2 cores). With --device cuda:0,cuda:1 one per GPU.' },
   { name: 'device', key: 'device', type: 'string', placeholder: 'LIST', help: "Execution provider: 'cpu' (default) or a comma list like 'cuda:0,cuda:1' (one worker per GPU; needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12)." },
@@ -103,6 +106,8 @@ const FLAGS: FlagSpec[] = [
   { name: 'max-n', key: 'maxN', type: 'int', min: 1, max: 128, placeholder: 'N', help: 'Largest n (choices per request) accepted (default 16).' },
   { name: 'max-prompts', key: 'maxPrompts', type: 'int', min: 1, max: 256, placeholder: 'N', help: "Most prompts in one /v1/completions request, else 400 on 'prompt' (default 64; prompts x n is at most 256 in any case)." },
   { name: 'grammar-compile-queue', key: 'grammarCompileQueue', type: 'int', min: 1, placeholder: 'N', help: 'Structured-output grammars (json_schema, tools) waiting to compile; beyond it new ones get 429 with Retry-After. Compiles run between device steps, one per worker at a time; identical grammars share one, cached ones skip it (default 32).' },
+  { name: 'log-format', key: 'logFormat', type: 'choice', choices: ['json', 'pretty'], placeholder: 'FORMAT', help: "'json' (pino's JSON lines) or 'pretty' (one readable line per entry); default: pretty when stdout is a terminal, else json. Every request is logged at info (4xx with the reason, 5xx at error)." },
+  { name: 'stream-stall-timeout', key: 'streamStallTimeout', type: 'seconds', placeholder: 'SECONDS', help: 'A streamed response whose client reads nothing this long (the socket does not drain) is ended with an error event and [DONE], logged, and its connection closed; a reader that keeps making progress, however slowly, gets the whole stream (default 60; 0 = never).' },
   { name: 'log-level', key: 'logLevel', type: 'choice', choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], placeholder: 'LEVEL', help: 'pino log level (default info).' },
 ];
 
@@ -148,6 +153,8 @@ export const SERVE_DEFAULTS: ServeOptions = {
   maxPrompts: 64,
   grammarCompileQueue: 32,
   logLevel: 'info',
+  logFormat: null,
+  streamStallTimeout: 60,
 };
 
 export class UsageError extends Error {}

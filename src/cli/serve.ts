@@ -3,6 +3,7 @@
 // until SIGTERM/SIGINT.
 
 import { pino } from 'pino';
+import { PrettyLog } from './pretty-log.js';
 import { parseDevices } from '../engine/config.js';
 import { ModelLoadError, startServer, type RunningServer } from '../front/start-server.js';
 import { ensureDefaultModels } from '../model/testmodels/default-model.js';
@@ -29,7 +30,8 @@ export async function runServe(argv: string[]): Promise<number> {
     process.stderr.write(`serval serve: ${ops.usageError}\n`);
     return 2;
   }
-  const logger = pino({ level: options.logLevel });
+  const pretty = (options.logFormat ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
+  const logger = pretty ? pino({ level: options.logLevel }, new PrettyLog(process.stdout, process.stdout.isTTY)) : pino({ level: options.logLevel });
   // The built-in models are generated on first use (a few seconds, once per cache).
   const defaults = needsDefaultModels(options) ? await ensureDefaultModels() : null;
   // --model none: embeddings only.

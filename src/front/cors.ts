@@ -19,9 +19,9 @@ export class CorsPolicy {
 
   /** Headers for an ordinary response to a request with this Origin ('' = none sent). */
   responseHeaders(origin: string): Headers {
-    if (this.any) return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After' };
+    if (this.any) return { 'Access-Control-Allow-Origin': '*', 'Access-Control-Expose-Headers': 'Retry-After, X-Request-Id' };
     if (origin === '' || !this.origins.has(normalizeOrigin(origin))) return this.origins.size > 0 ? { Vary: 'Origin' } : {};
-    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': 'Retry-After', Vary: 'Origin' };
+    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': 'Retry-After, X-Request-Id', Vary: 'Origin' };
   }
 
   /** Whether a preflight from this origin gets the allow-headers (else a bare 204 the browser will refuse). */

@@ -222,6 +222,10 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
   private samplingParams(sampling: SamplingOptions, promptLength: number, grammar: Grammar | null): SamplingParams {
     const resolved = resolveSamplingParams(sampling, { vocabSize: this.model.vocabSize, defaults: this.model.generation });
     if (!resolved.ok) throw ApiError.invalidRequest(resolved.error.message, resolved.error.param);
+    const badStop = sampling.stopTokenIds.find((id) => id >= this.model.vocabSize);
+    if (badStop !== undefined) {
+      throw ApiError.invalidRequest(`'stop_token_ids' contains ${badStop}, which is not a token id in [0, ${this.model.vocabSize}).`, 'stop_token_ids');
+    }
     const room = Math.max(1, this.model.engine.maxModelLen - promptLength);
     const maxTokens = Math.min(sampling.maxTokens ?? room, room);
     if (sampling.minTokens > maxTokens) {

@@ -6,9 +6,14 @@
 //  - exactly one response is sent, whatever races (timeouts, errors, aborts);
 //  - body chunks are copied (uWS reuses their memory after the callback) and
 //    reading stops at the byte limit;
-//  - streamed writes report backpressure and can wait for the socket to drain.
+//  - streamed writes report backpressure and can wait for the socket to drain;
+//    a client that lets nothing drain for the stall bound gets its stream
+//    ended clearly (error event, [DONE], close) instead of holding its
+//    sequence forever or being cut without a word.
 
 import { ApiError } from '../protocol/errors.js';
+import type { RequestRecord } from './request-log.js';
+import { SSE_DONE, sseError } from './sse.js';
 import type { Headers, ResponseChannel } from './transport/transport.js';
 
 export type { Headers } from './transport/transport.js';
@@ -26,19 +31,26 @@ export class Exchange {
   private readonly controller = new AbortController();
   private writableWaiter: (() => void) | null = null;
 
+  private stallTimer: NodeJS.Timeout | null = null;
+
   constructor(
     private readonly channel: ResponseChannel,
     /** Called exactly once, when the response ended or the client aborted. */
     private readonly onDone: (ex: Exchange) => void,
+    /** What the request did, for its log line. */
+    readonly record: RequestRecord,
     /** HEAD request: send status and headers (with the would-be Content-Length) but no body. */
     private readonly headOnly = false,
-    /** Headers added to every response (e.g. CORS). */
+    /** Headers added to every response (e.g. CORS, X-Request-Id). */
     private readonly commonHeaders: Headers = {},
     /** The error body's shape: OpenAI's by default, Anthropic's on the Messages API routes. */
     private readonly errorBody: (err: ApiError) => unknown = (err) => err.toBody(),
+    /** A stream whose socket does not drain for this long is ended by the server; null = never. */
+    private readonly stallMs: number | null = null,
   ) {
     channel.onAborted(() => {
       this.aborted = true;
+      this.record.outcome = 'aborted';
       this.controller.abort();
       this.resumeWriter();
       this.finish();
@@ -114,7 +126,17 @@ export class Exchange {
   }
 
   sendError(err: ApiError, closeConnection = false): void {
+    if (this.aborted || this.done) return;
+    this.record.error = err;
     this.sendJson(err.status, JSON.stringify(this.errorBody(err)), err.headers, closeConnection);
+  }
+
+  /** Ends a started stream with an error event and [DONE] (what OpenAI clients expect of a failed stream). */
+  /** `frames` default to OpenAI's error event and [DONE]; an API with its own stream shape passes its own. */
+  endStreamWithError(err: ApiError, closeConnection = false, frames: string = sseError(err) + SSE_DONE): void {
+    if (this.aborted || this.done || !this.streaming) return;
+    this.record.error = err;
+    this.endStream(frames, closeConnection);
   }
 
   /** Sends the 200 status and SSE headers plus `first` (the first frames) at once. */
@@ -132,22 +154,38 @@ export class Exchange {
     return this.channel.write(chunk);
   }
 
-  /** Resolves when the socket drained (or the client aborted). */
+  /**
+   * Resolves when the socket drained, the client aborted, or — after the
+   * stall bound without a drain — the server ended the stream itself
+   * (`finished` is then true and the signal has fired, so the backend stops).
+   */
   waitWritable(): Promise<void> {
     if (this.aborted || this.done) return Promise.resolve();
+    if (this.stallMs !== null && this.streaming) this.stallTimer = setTimeout(() => this.stalled(), this.stallMs);
     return new Promise((resolve) => {
       this.writableWaiter = resolve;
     });
   }
 
-  /** Ends a streamed response (zero-length chunk; the connection stays alive). */
-  endStream(last = ''): void {
+  /** Ends a streamed response (zero-length chunk; the connection stays alive unless `closeConnection`). */
+  endStream(last = '', closeConnection = false): void {
     if (this.aborted || this.done || !this.streaming) return;
-    this.channel.endStream(last);
+    this.channel.endStream(last, closeConnection);
     this.finish();
   }
 
+  private stalled(): void {
+    this.record.outcome = 'stalled';
+    // Queued behind what the client has not read: it sees the reason if it ever reads on.
+    // Closing frees the connection even if it never does.
+    this.endStreamWithError(ApiError.streamStalled((this.stallMs ?? 0) / 1000), true);
+    this.controller.abort();
+    this.resumeWriter();
+  }
+
   private resumeWriter(): void {
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
     const w = this.writableWaiter;
     this.writableWaiter = null;
     w?.();
@@ -156,6 +194,7 @@ export class Exchange {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.stallTimer !== null) clearTimeout(this.stallTimer);
     this.onDone(this);
   }
 }

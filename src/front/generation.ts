@@ -10,8 +10,9 @@ import type { FinishedReasonLabel, ServerMetrics } from '../metrics/registry.js'
 import { assembleToolCalls } from '../structured/tool-call-deltas.js';
 import type { GenerationEvent, ToolCallDelta, UsageEvent } from './backend.js';
 import type { Exchange } from './exchange.js';
-import { type ChunkEncoder, SSE_DONE, sseError } from './sse.js';
+import { type ChunkEncoder, SSE_DONE } from './sse.js';
 import type { Logger } from './logger.js';
+import type { RequestRecord } from './request-log.js';
 
 export interface GenerationJob {
   events: AsyncIterable<GenerationEvent>;
@@ -35,7 +36,7 @@ export interface GenerationContext {
 /** Never throws: every failure ends up as an HTTP error, an SSE error frame, or silence after an abort. */
 export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: GenerationJob): Promise<void> {
   const iterator = job.events[Symbol.asyncIterator]();
-  const tracker = new RequestTracker(ctx.metrics, job.arrival);
+  const tracker = new RequestTracker(ctx.metrics, job.arrival, ex.record);
   const finished = new Array<boolean>(job.choiceCount).fill(false);
   let finishedCount = 0;
   let usage: UsageEvent | null = null;
@@ -51,11 +52,7 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
     tracker.done('error', usage);
     if (ex.aborted) return;
     if (started) {
-      if (job.encoder.error !== undefined) ex.endStream(job.encoder.error(err));
-      else {
-        ex.write(sseError(err));
-        ex.endStream(SSE_DONE);
-      }
+      ex.endStreamWithError(err, false, job.encoder.error?.(err));
     } else {
       ex.sendError(err);
     }
@@ -88,7 +85,8 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
   try {
     for (;;) {
       const step = await iterator.next();
-      if (ex.aborted) break;
+      // Gone: the client aborted, or the server ended a stalled stream.
+      if (ex.aborted || ex.finished) break;
       if (step.done === true) break;
       const ev = step.value;
       switch (ev.type) {
@@ -136,10 +134,10 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
           await iterator.return?.();
           return;
       }
-      if (ex.aborted) break;
+      if (ex.aborted || ex.finished) break;
     }
   } catch (err) {
-    if (ex.aborted) {
+    if (ex.aborted || ex.finished) {
       tracker.done('abort', usage);
       return;
     }
@@ -149,7 +147,7 @@ export async function runGeneration(ctx: GenerationContext, ex: Exchange, job: G
     return;
   }
 
-  if (ex.aborted) {
+  if (ex.aborted || ex.finished) {
     tracker.done('abort', usage);
     await safeReturn(iterator);
     return;
@@ -187,11 +185,13 @@ export class RequestTracker {
   constructor(
     private readonly metrics: ServerMetrics | null,
     private readonly arrival: number,
+    private readonly record: RequestRecord,
   ) {}
 
   firstOutput(): void {
     if (this.firstAt !== 0) return;
     this.firstAt = performance.now();
+    this.record.ttftMs = this.firstAt - this.arrival;
     this.metrics?.timeToFirstToken.observe((this.firstAt - this.arrival) / 1000);
   }
 
@@ -202,6 +202,10 @@ export class RequestTracker {
 
   /** `outcome` null = completed normally (use the finish reason seen). */
   done(outcome: FinishedReasonLabel | null, usage: UsageEvent | null): void {
+    if (usage !== null) {
+      this.record.promptTokens = usage.promptTokens;
+      this.record.completionTokens = usage.completionTokens;
+    }
     if (this.recorded || this.metrics === null) return;
     this.recorded = true;
     // A request refused before producing anything (400/429/503 from the backend) is not a finished request.

@@ -57,11 +57,11 @@ export class Router<H> {
     return methods;
   }
 
-  /** Methods allowed on a path, or null when no route matches (for OPTIONS). */
-  allowedOn(rawPath: string): string[] | null {
-    const path = rawPath.length > 1 && rawPath.endsWith('/') ? rawPath.slice(0, -1) : rawPath;
-    const found = this.find(path);
-    return found === null ? null : this.allowed(found.route);
+  /** Every method some route allows: a CORS preflight's answer, the same on every path so it reveals no route. */
+  allMethods(): string[] {
+    const methods = new Set<string>();
+    for (const route of [...this.exact.values(), ...this.prefixed]) for (const m of this.allowed(route)) methods.add(m);
+    return [...methods];
   }
 
   private find(path: string): { route: Route<H>; rest: string } | null {

@@ -25,6 +25,7 @@ import { CorsPolicy } from './cors.js';
 import { Exchange } from './exchange.js';
 import { guardEvents, RequestLifetime } from './lifetime.js';
 import { registerAdmissionMetrics } from './ops-metrics.js';
+import { logRequest, registerStallCounter, RequestRecord, requestId } from './request-log.js';
 import { runGeneration, type GenerationContext } from './generation.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
@@ -66,9 +67,11 @@ export interface HttpServerOptions {
   requestTimeoutMs?: number | null;
   /** A request body not fully received this long after the headers gets 408 and the connection is closed (default 30 s; null = none). */
   bodyTimeoutMs?: number | null;
+  /** A stream whose client lets nothing drain this long is ended with an error event and closed (default 60 s; null = never). */
+  streamStallTimeoutMs?: number | null;
   /** Default: compiled from schemas/ at startup. */
   validators?: Validators;
-  /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads, else node:http. */
+  /** The socket layer: 'auto' (default) = uWebSockets.js where a build loads and `host` is loopback, else node:http (the strict parser). */
   transport?: TransportChoice;
   /** Stored /v1/responses (previous_response_id, GET, DELETE). Default: an LRU store with the documented caps. */
   responseStore?: ResponseStore;
@@ -107,6 +110,8 @@ const MIN_REQUEST_SHARE = 16;
 
 const TOKENIZE_PATH = /^\/(de)?tokenize\/?$/;
 
+export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 60_000;
+
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
 
@@ -143,6 +148,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   if (admission !== null) registerAdmissionMetrics(metrics.registry, admission);
   const requestTimeoutMs = opts.requestTimeoutMs ?? null;
   const bodyTimeoutMs = opts.bodyTimeoutMs === undefined ? DEFAULT_BODY_TIMEOUT_MS : opts.bodyTimeoutMs;
+  const stallMs = opts.streamStallTimeoutMs === undefined ? DEFAULT_STREAM_STALL_TIMEOUT_MS : opts.streamStallTimeoutMs;
+  const stalledStreams = registerStallCounter(metrics.registry);
   /** Generation requests past admission or waiting for it: what drain() may have to cut short. */
   const lifetimes = new Set<RequestLifetime>();
   let draining = false;
@@ -197,6 +204,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         } catch {
           throw ApiError.invalidJson();
         }
+        const model = (body as { model?: unknown } | null)?.model;
+        if (typeof model === 'string') rc.ex.record.model = model.slice(0, 200);
         return handle(rc, body);
       })
       .catch((err: unknown) => fail(rc.ex, err));
@@ -291,6 +300,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const model = findModel(req.model, 'embedding');
     if (backend.embed === undefined) throw ApiError.modelNotFound(req.model);
     const result = await backend.embed(req, rc.ex.signal);
+    rc.ex.record.promptTokens = result.promptTokens;
     if (result.embeddings.length !== req.inputs.length) {
       throw new Error(`backend returned ${result.embeddings.length} embeddings for ${req.inputs.length} inputs`);
     }
@@ -379,6 +389,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     const contentType = req.header('content-type');
     const contentLength = req.header('content-length');
     const origin = req.header('origin');
+    const record = new RequestRecord(requestId(req.header('x-request-id')));
     let route = '*';
     const ex = new Exchange(
       res,
@@ -386,29 +397,38 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
         active.delete(done);
         // 499 = client closed the request (nginx's convention), so aborts are visible.
         const methodLabel = KNOWN_METHODS.has(method) ? method : 'OTHER';
-        metrics.httpRequest(route, methodLabel, done.aborted ? 499 : done.status, (performance.now() - arrival) / 1000);
+        const status = done.aborted ? 499 : done.status;
+        const ms = performance.now() - arrival;
+        metrics.httpRequest(route, methodLabel, status, ms / 1000);
+        if (record.outcome === 'stalled') stalledStreams.inc();
+        logRequest(logger, record, { method, path, route, status, ms });
       },
+      record,
       method === 'HEAD',
-      cors.responseHeaders(origin),
+      { ...cors.responseHeaders(origin), 'X-Request-Id': record.id },
       // Anthropic's clients read Anthropic's error shape, on every failure of these routes.
       path === '/v1/messages' || path.startsWith('/v1/messages/') ? anthropicErrorBody : undefined,
+      stallMs,
     );
     active.add(ex);
     try {
+      if (req.malformed !== null) {
+        ex.sendError(req.malformed, true);
+        return;
+      }
       if (draining) {
         // Close the connection too: a keep-alive client must reconnect (and be refused) rather than retry here.
         ex.sendError(ApiError.shuttingDown(), true);
         return;
       }
       if (method === 'OPTIONS' && cors.enabled) {
-        // Preflights carry no credentials: answered before the key check.
-        const allowed = router.allowedOn(path);
-        if (allowed === null) throw ApiError.routeNotFound(method, path);
+        // Preflights carry no credentials: answered before the key check, and the same on
+        // every path (known or not), so that they cannot be used to probe which routes exist.
         route = 'OPTIONS';
         ex.sendNoContent(
           cors.allows(origin)
             ? {
-                'Access-Control-Allow-Methods': [...allowed, 'OPTIONS'].join(', '),
+                'Access-Control-Allow-Methods': [...router.allMethods(), 'OPTIONS'].join(', '),
                 'Access-Control-Allow-Headers': req.header('access-control-request-headers') || 'Authorization, Content-Type',
                 'Access-Control-Max-Age': '86400',
               }
@@ -429,9 +449,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     }
   };
 
-  const { transport, reason } = selectTransport(opts.transport ?? 'auto');
+  const { transport, reason } = selectTransport(opts.transport ?? 'auto', opts.host);
   logger.info({ transport: transport.name, reason }, `HTTP transport: ${transport.name === 'uws' ? 'uWebSockets.js' : 'node:http'} (${reason})`);
-  const listener = await transport.listen(opts.host, opts.port, onRequest);
+  const onClientError = (status: number, reason: string): void => {
+    metrics.httpRequest('*', 'OTHER', status, 0);
+    logger.info({ status, error: { status, message: reason } }, `malformed request refused by the HTTP parser: ${status}`);
+  };
+  const listener = await transport.listen(opts.host, opts.port, onRequest, onClientError);
   logger.info({ host: opts.host, port: listener.port }, 'HTTP server listening');
   const settled = async (timeoutMs: number, force?: AbortSignal): Promise<void> => {
     const until = performance.now() + timeoutMs;

@@ -118,12 +118,22 @@ export class ApiError extends Error {
     return new ApiError(408, 'timeout_error', `${what} of ${formatSeconds(seconds)} s.`, null, 'request_timeout');
   }
 
+  /** A streamed response whose client read nothing for the stall bound (sent in-band, then the connection is closed). */
+  static streamStalled(seconds: number): ApiError {
+    return new ApiError(408, 'timeout_error', `The client read nothing of this stream for ${formatSeconds(seconds)} s; the server ended it.`, null, 'stream_stalled');
+  }
+
   /** 503 while the server drains for shutdown: new requests are refused, and those it had to cut short end with this. */
   static shuttingDown(message = 'The server is shutting down. Retry on another instance or after it restarts.'): ApiError {
     return new ApiError(503, 'service_unavailable', message, null, 'server_shutting_down', { 'Retry-After': '1' });
   }
 
   /** 500. The message is fixed on purpose: internals (stack traces, paths) never reach the client. */
+  /** Broken HTTP framing or an unsupported request form (400, 431, 501, 505): answered, then the connection is closed. */
+  static malformedHttp(status: number, message: string, code: string): ApiError {
+    return new ApiError(status, 'invalid_request_error', message, null, code);
+  }
+
   static internal(message = 'The server had an error while processing your request.'): ApiError {
     return new ApiError(500, 'internal_error', message, null, 'internal_error');
   }
@@ -159,7 +169,9 @@ const STATUS_TEXT: Record<number, string> = {
   415: 'Unsupported Media Type',
   422: 'Unprocessable Entity',
   429: 'Too Many Requests',
+  431: 'Request Header Fields Too Large',
   500: 'Internal Server Error',
   501: 'Not Implemented',
   503: 'Service Unavailable',
+  505: 'HTTP Version Not Supported',
 };

@@ -388,3 +388,17 @@ t.test('a prompt longer than the context gets a 400 naming the parameter', async
   t.equal(body.error.param, 'prompt');
   t.equal((await fetch(`${base}/health`)).status, 200, 'still healthy');
 });
+
+t.test('stop_token_ids outside the vocabulary are a 400 naming the parameter, as logit_bias keys are', async (t) => {
+  const vocabSize = served.model.vocabSize;
+  for (const [path, body] of [
+    ['/v1/chat/completions', { model: MODEL_ID, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2, stop_token_ids: [1, vocabSize] }],
+    ['/v1/completions', { model: MODEL_ID, prompt: 'hi', max_tokens: 2, stop_token_ids: [vocabSize + 1000] }],
+  ] as const) {
+    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    t.equal(response.status, 400, path);
+    t.match(await response.json(), { error: { type: 'invalid_request_error', param: 'stop_token_ids', message: new RegExp(`not a token id in \\[0, ${vocabSize}\\)`) } });
+  }
+  const ok = await client.completions.create({ model: MODEL_ID, prompt: 'hi', max_tokens: 2, stop_token_ids: [vocabSize - 1] } as Parameters<typeof client.completions.create>[0]);
+  t.ok('choices' in ok, 'the last id in the vocabulary is accepted');
+});

@@ -25,6 +25,14 @@ t.test(`auto picks ${hasUwsBuild ? 'uWebSockets.js' : 'node:http'} on Node ${pro
     { name: selectTransport('node').transport.name, reason: selectTransport('node').reason },
     { name: 'node', reason: 'requested' },
   );
+  for (const host of ['0.0.0.0', '::', '192.168.1.10']) {
+    t.same(
+      { name: selectTransport('auto', host).transport.name, reason: selectTransport('auto', host).reason },
+      { name: 'node', reason: `auto: --host ${host} is reachable from other machines: the strict HTTP parser` },
+      `auto on ${host}: node:http`,
+    );
+  }
+  for (const host of ['127.0.0.1', '::1', 'localhost']) t.equal(selectTransport('auto', host).transport.name, hasUwsBuild ? 'uws' : 'node', `auto on ${host}`);
   if (hasUwsBuild) t.equal(selectTransport('uws').transport.name, 'uws');
   else t.throws(() => selectTransport('uws'), /^--http-transport uws: @trufflesuite\/uws-js-unofficial has no build for Node/);
 });

@@ -25,7 +25,7 @@ export interface MessagesJob {
 /** Never throws: every failure ends up as an HTTP error, an `error` event, or silence after an abort. */
 export async function runMessages(ctx: GenerationContext, ex: Exchange, job: MessagesJob): Promise<void> {
   const iterator = job.events[Symbol.asyncIterator]();
-  const tracker = new RequestTracker(ctx.metrics, job.arrival);
+  const tracker = new RequestTracker(ctx.metrics, job.arrival, ex.record);
   const id = newMessageId();
   const blocks = new ContentAssembler();
   let promptTokens = 0;
@@ -37,7 +37,7 @@ export async function runMessages(ctx: GenerationContext, ex: Exchange, job: Mes
   const fail = (err: ApiError): void => {
     tracker.done('error', usage);
     if (ex.aborted) return;
-    if (started) ex.endStream(sseErrorEvent(err));
+    if (started) ex.endStreamWithError(err, false, sseErrorEvent(err));
     else ex.sendError(err);
   };
   /** Streams `events`; the first output also sends message_start and a ping. */

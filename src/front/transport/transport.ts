@@ -3,6 +3,8 @@
 // where a build for this Node loads, and node:http (node-http.ts) everywhere;
 // select.ts picks one at startup. The server never sees either library.
 
+import type { ApiError } from '../../protocol/errors.js';
+
 export type Headers = Readonly<Record<string, string>>;
 
 /** What the server reads of a request; valid during the handler call only (uWS reuses it afterwards). */
@@ -13,6 +15,12 @@ export interface RequestHead {
   readonly path: string;
   /** The header's value, '' when absent; `name` in lower case. */
   header(name: string): string;
+  /**
+   * Set when the request was parsed but must not be served (ambiguous framing,
+   * an unsupported Transfer-Encoding or HTTP version, too many headers): the
+   * server answers this error and closes the connection.
+   */
+  readonly malformed: ApiError | null;
 }
 
 /**
@@ -41,11 +49,14 @@ export interface ResponseChannel {
   write(chunk: string): boolean;
   /** Runs whenever the socket drained after a write reported backpressure. */
   onWritable(listener: () => void): void;
-  /** Ends a streamed response with `last`; the connection stays open for the next request. */
-  endStream(last: string): void;
+  /** Ends a streamed response with `last`; the connection stays open for the next request unless `close`. */
+  endStream(last: string, close: boolean): void;
 }
 
 export type RequestHandler = (req: RequestHead, res: ResponseChannel) => void;
+
+/** A request the transport's own parser refused and answered (status, then close) before any handler saw it. */
+export type ClientErrorListener = (status: number, reason: string) => void;
 
 /** A listening server. */
 export interface Listener {
@@ -64,7 +75,7 @@ export interface HttpTransport {
    * Listens exclusively (no SO_REUSEPORT): a second server on a port in use
    * fails instead of silently sharing its connections. Port 0 picks a free one.
    */
-  listen(host: string, port: number, handler: RequestHandler): Promise<Listener>;
+  listen(host: string, port: number, handler: RequestHandler, onClientError?: ClientErrorListener): Promise<Listener>;
 }
 
 export function listenError(host: string, port: number, cause?: string): Error {
