@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { EmbeddingBatcher } from '../src/front/embeddings/batcher.js';
-import { EMBEDDING_DEFAULTS } from '../src/front/embeddings/load-embedding-model.js';
+import { EMBEDDING_DEFAULTS } from '../src/front/embeddings/encoder-serving.js';
 import { loadEncoderFolder } from '../src/model/folder.js';
 import { writeSafetensors, type TensorToWrite } from '../src/model/safetensors.js';
 import { ENCODER_PRESET } from '../src/model/testmodels/presets.js';

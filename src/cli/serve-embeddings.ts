@@ -2,7 +2,7 @@
 // flags' defaulting rules live here) and how its workers are sized.
 
 import { defaultThreads, type ServeOptions } from './serve-options.js';
-import type { EmbeddingModelOptions } from '../front/embeddings/load-embedding-model.js';
+import type { EmbeddingModelOptions } from '../front/embeddings/encoder-serving.js';
 import type { DefaultModelPaths } from '../model/testmodels/default-model.js';
 import type { ExecutionProviderConfig } from '../worker/types.js';
 

@@ -10,7 +10,8 @@ import { DEFAULT_MAX_MODEL_LEN_CAP, resolveEngineConfig, type EngineOptions } fr
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import { loadChatModel } from './chat-model.js';
 import { CombinedBackend } from './embeddings/combined-backend.js';
-import { loadEmbeddingModel, type EmbeddingModelOptions, type LoadedEmbeddingModel } from './embeddings/load-embedding-model.js';
+import type { EmbeddingModelOptions } from './embeddings/encoder-serving.js';
+import { loadEmbeddingModel, type LoadedEmbeddingModel } from './embeddings/load-embedding-model.js';
 import { loadRerankModel, type LoadedRerankModel } from './rerank/load-rerank-model.js';
 import { EngineBackend, type ChatModel } from './engine-backend.js';
 import { bindEngineMetrics } from './engine-metrics.js';

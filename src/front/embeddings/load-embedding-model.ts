@@ -1,51 +1,11 @@
 // Starts an embedding model: the encoder workers first (they judge the model
-// folder / ONNX export and report the embedding size), then the tokenizer
-// and the batcher on the front thread.
+// folder / ONNX export and report the embedding size), then the tokenizer,
+// the batcher and the token budget on the front thread (encoder-serving.ts).
 
 import path from 'node:path';
-import { readEmbeddingFolderInfo } from '../../model/embedding-folder.js';
-import { TextTokenizer } from '../../tokenizer/tokenizer.js';
-import type { ExecutionProviderConfig } from '../../worker/types.js';
 import type { EncoderInfo } from '../../worker/encoder/types.js';
-import { Admission } from '../admission.js';
-import { EmbeddingBatcher } from './batcher.js';
 import { EmbeddingBackend } from './embedding-backend.js';
-import { EncoderPool } from './encoder-pool.js';
-
-export interface EmbeddingModelOptions {
-  modelDir: string;
-  /** Model id clients send; default: the folder name. */
-  servedName?: string | null;
-  /** Encoder worker threads, each with its own ORT session (default 1). */
-  workers?: number;
-  /** Intra-op threads per worker. */
-  intraOpThreads: number;
-  /** ORT spinning; turn off when a chat model shares the cores. */
-  spinning: boolean;
-  executionProvider?: ExecutionProviderConfig;
-  /** How long an input may wait for others to share its batch (default 2 ms). */
-  batchWindowMs?: number;
-  /** Rows per forward (default 64). */
-  maxBatchInputs?: number;
-  /** Padded positions (rows × longest row) per forward (default 8192). */
-  maxBatchTokens?: number;
-  /** Inputs per request (default 2048); more → 400. */
-  maxInputs?: number;
-  /** Tokens admitted at once over all requests (default 262144): the memory bound. */
-  maxTokensInFlight?: number;
-  /** Requests waiting for that budget before 429 (default 64). */
-  maxQueue?: number;
-}
-
-export const EMBEDDING_DEFAULTS = {
-  workers: 1,
-  batchWindowMs: 2,
-  maxBatchInputs: 64,
-  maxBatchTokens: 8192,
-  maxInputs: 2048,
-  maxTokensInFlight: 262_144,
-  maxQueue: 64,
-} as const;
+import { EMBEDDING_DEFAULTS, startEncoderServing, type EmbeddingModelOptions } from './encoder-serving.js';
 
 export interface LoadedEmbeddingModel {
   backend: EmbeddingBackend;
@@ -54,54 +14,20 @@ export interface LoadedEmbeddingModel {
 }
 
 export async function loadEmbeddingModel(options: EmbeddingModelOptions): Promise<LoadedEmbeddingModel> {
-  const dir = path.resolve(options.modelDir);
-  const workers = options.workers ?? EMBEDDING_DEFAULTS.workers;
-  const pool = new EncoderPool(
-    { modelDir: dir, executionProvider: options.executionProvider ?? 'cpu', intraOpThreads: options.intraOpThreads, spinning: options.spinning, task: 'embedding' },
-    workers,
-  );
-  let batcher: EmbeddingBatcher | null = null;
-  try {
-    const info = await pool.ready();
-    const folder = await readEmbeddingFolderInfo(dir);
-    const tokenizer = await TextTokenizer.fromFiles({ tokenizerJsonPath: folder.tokenizerJsonPath, tokenizerConfig: folder.tokenizerConfig });
-    batcher = new EmbeddingBatcher((batch) => pool.run(batch), {
-      windowMs: options.batchWindowMs ?? EMBEDDING_DEFAULTS.batchWindowMs,
-      maxBatchInputs: options.maxBatchInputs ?? EMBEDDING_DEFAULTS.maxBatchInputs,
-      maxBatchTokens: options.maxBatchTokens ?? EMBEDDING_DEFAULTS.maxBatchTokens,
-      // One batch per worker: later arrivals wait in the pending set, where they are sorted into
-      // the next batch; the round trip between batches is well under a millisecond.
-      maxInFlight: workers,
-    });
-    const backend = new EmbeddingBackend({
-      id: options.servedName ?? path.basename(dir),
-      created: Math.floor(Date.now() / 1000),
-      tokenizer,
-      // The embedding table's size bounds valid ids, whatever the tokenizer knows.
-      vocabSize: folder.vocabSize,
-      maxSeqLength: folder.maxSeqLength,
-      dimensions: info.dimensions,
-      normalize: folder.normalize,
-      batcher,
-      maxInputs: options.maxInputs ?? EMBEDDING_DEFAULTS.maxInputs,
-      admission: new Admission({
-        maxConcurrency: options.maxTokensInFlight ?? EMBEDDING_DEFAULTS.maxTokensInFlight,
-        maxQueue: options.maxQueue ?? EMBEDDING_DEFAULTS.maxQueue,
-        unit: 'embedding tokens in flight',
-      }),
-    });
-    const ownBatcher = batcher;
-    return {
-      backend,
-      info,
-      close: async () => {
-        ownBatcher.close();
-        await pool.close();
-      },
-    };
-  } catch (error) {
-    batcher?.close();
-    await pool.close();
-    throw error;
-  }
+  const serving = await startEncoderServing(options, 'embedding', 'embedding tokens in flight');
+  const { folder } = serving;
+  const backend = new EmbeddingBackend({
+    id: options.servedName ?? path.basename(serving.dir),
+    created: Math.floor(Date.now() / 1000),
+    tokenizer: serving.tokenizer,
+    // The embedding table's size bounds valid ids, whatever the tokenizer knows.
+    vocabSize: folder.vocabSize,
+    maxSeqLength: folder.maxSeqLength,
+    dimensions: serving.info.dimensions,
+    normalize: folder.normalize,
+    batcher: serving.batcher,
+    maxInputs: options.maxInputs ?? EMBEDDING_DEFAULTS.maxInputs,
+    admission: serving.admission,
+  });
+  return { backend, info: serving.info, close: serving.close };
 }
