@@ -12,7 +12,7 @@ import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import t from 'tap';
 import { ReferenceDecoder } from '../../src/model/reference/llama-reference.js';
-import { llamaBlock } from '../../src/model/testmodels/llama-block.js';
+import { llamaBlock } from '../../src/model/llama-block.js';
 import type { DecoderConfig, F32Tensor } from '../../src/model/types.js';
 import { MapWeightStore } from '../../src/model/weight-store.js';
 import { maxAbsDiff, promptTokens } from './harness.js';

@@ -3,7 +3,7 @@
 
 import t from 'tap';
 import { parseDecoderConfig, parseEncoderConfig, parseGenerationConfig } from '../../src/model/config.js';
-import { llamaBlock } from '../../src/model/testmodels/llama-block.js';
+import { llamaBlock } from '../../src/model/llama-block.js';
 import { expectLoadError } from './helpers.js';
 
 // Abridged from the published configs of each family (values as on the Hub).

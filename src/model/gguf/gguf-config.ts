@@ -7,6 +7,7 @@ import { dedupe } from '../config.js';
 import { ModelLoadError } from '../errors.js';
 import type { DecoderConfig, GenerationDefaults, RopeScaling } from '../types.js';
 import type { GgufFile } from './gguf-file.js';
+import { llamaBlock } from '../llama-block.js';
 
 interface GgufArchitecture {
   /** The Hugging Face class the file was converted from (reported, and config.architecture). */
@@ -136,20 +137,9 @@ export function ggufDecoderConfig(file: GgufFile): GgufModelConfig {
     vocabSize,
     attentionBias: file.tensors.has('blk.0.attn_q.bias'),
     qkNorm: file.tensors.has('blk.0.attn_q_norm.weight'),
+    // The architectures GGUF is read for here are plain Llama blocks, with the file's rotary width.
+    ...llamaBlock(numLayers, headDim),
     rotaryDim,
-    layerRope: new Array<boolean>(numLayers).fill(true),
-    layerAttention: new Array<'full'>(numLayers).fill('full'),
-    slidingWindow: null,
-    slidingRopeTheta: null,
-    hiddenAct: 'silu',
-    fusedProjections: false,
-    normUnitOffset: false,
-    sandwichNorms: false,
-    embeddingMultiplier: 1,
-    residualMultiplier: 1,
-    attentionScale: 1 / Math.sqrt(headDim),
-    logitsDivisor: 1,
-    finalLogitSoftcap: null,
     bosTokenId,
     eosTokenIds,
   };

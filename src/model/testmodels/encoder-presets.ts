@@ -13,7 +13,7 @@
 //   byte-level BPE for Qwen3), and a real-size embedding would dominate the file.
 
 import type { DecoderConfig, EncoderConfig, SentenceTransformerConfig } from '../types.js';
-import { llamaBlock } from './llama-block.js';
+import { llamaBlock } from '../llama-block.js';
 import { ENCODER_VOCAB_SIZE, type DecoderTokens } from './special-tokens.js';
 
 export type EncoderFamilyPresetName = 'xlmr-embed' | 'xlmr-rerank' | 'bert-rerank';

@@ -14,7 +14,7 @@
 //   (262144 × 640 fp32 = 670 MB) and the reference's lm_head time.
 
 import type { DecoderConfig } from '../types.js';
-import { llamaBlock } from './llama-block.js';
+import { llamaBlock } from '../llama-block.js';
 import { GENERIC_TOKENS, specialTokenId, type DecoderTokens } from './special-tokens.js';
 
 export type FamilyPresetName = 'smollm3' | 'granite3' | 'phi4-mini' | 'gemma3';

@@ -11,7 +11,7 @@ import {
   type EncoderPreset,
 } from './encoder-presets.js';
 import { FAMILY_PRESETS, FAMILY_PRESET_NAMES, FAMILY_TOKENS, type FamilyPresetName } from './family-presets.js';
-import { llamaBlock, type LlamaBlockFields } from './llama-block.js';
+import { llamaBlock, type LlamaBlockFields } from '../llama-block.js';
 import {
   BOS_TOKEN,
   END_OF_TURN_TOKEN,

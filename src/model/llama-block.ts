@@ -1,7 +1,7 @@
 // The DecoderConfig fields in which the other families differ from a plain
-// Llama block, at their Llama values: presets spread this and override.
+// Llama block, at their Llama values: presets and the GGUF config spread this and override.
 
-import type { DecoderConfig } from '../types.js';
+import type { DecoderConfig } from './types.js';
 
 /** The fields a plain Llama block has and the other families change (see DecoderConfig). */
 export type LlamaBlockFields =
