@@ -240,7 +240,7 @@ t.test('CORS preflight when enabled, 405 otherwise', async (t) => {
   const pre = await fetch(`${c.base}/v1/chat/completions`, { method: 'OPTIONS', headers: { 'access-control-request-headers': 'authorization, content-type' } });
   t.equal(pre.status, 204);
   t.equal(pre.headers.get('access-control-allow-origin'), '*');
-  t.equal(pre.headers.get('access-control-allow-methods'), 'POST, GET, HEAD, OPTIONS', 'every method any route allows: the same on every path');
+  t.equal(pre.headers.get('access-control-allow-methods'), 'POST, GET, HEAD, DELETE, OPTIONS', 'every method any route allows: the same on every path');
   t.equal(pre.headers.get('access-control-allow-headers'), 'authorization, content-type');
   const models = await fetch(`${c.base}/v1/models`);
   t.equal(models.headers.get('access-control-allow-origin'), '*', 'ordinary responses carry the origin header');

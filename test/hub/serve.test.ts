@@ -14,6 +14,7 @@ import { fetchHubModel } from '../../src/model/hub/fetch-model.js';
 import { silentProgress } from '../../src/model/hub/progress.js';
 import { hubSettings } from '../../src/model/hub/settings.js';
 import { parseHubSpec } from '../../src/model/hub/spec.js';
+import { writeGgufFromFolder } from '../../src/model/testmodels/write-gguf.js';
 import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { tempDir } from '../model/helpers.js';
 import { closedPort, repoFromDir, repoFromFiles, startFakeHub, type FakeHub } from './fake-hub.js';
@@ -182,4 +183,33 @@ t.test('failures exit 1 with one line saying what is wrong', async (t) => {
   });
   t.equal(usage.code, 2);
   t.match(usage.message, /--gguf-file needs --model to name a Hugging Face repo, but '.*' is a local path/);
+});
+
+t.test('--model test-org/tiny-GGUF:Q4_0 downloads only that quantisation and serves it as the local .gguf would be', async (t) => {
+  const home = tempDir(t);
+  const ggufDir = tempDir(t, 'serval-hub-gguf-');
+  const files = new Map<string, Buffer>();
+  for (const type of ['F32', 'Q4_0'] as const) {
+    const file = path.join(ggufDir, `tiny-${type}.gguf`);
+    await writeGgufFromFolder(modelDir, file, type);
+    files.set(`tiny-${type}.gguf`, readFileSync(file));
+  }
+  const ggufHub = await startFakeHub(new Map([['test-org/tiny-GGUF', repoFromFiles(files)]]));
+  t.teardown(() => ggufHub.close());
+  const server = spawnServe(['--model', 'test-org/tiny-GGUF:Q4_0'], hubEnv({ HF_HOME: home, HF_ENDPOINT: ggufHub.url }));
+  t.teardown(() => server.stop());
+  const base = `http://127.0.0.1:${await server.ready}`;
+  t.equal(ggufHub.downloads('test-org/tiny-GGUF', 'tiny-Q4_0.gguf'), 1, 'the chosen file was downloaded');
+  t.equal(ggufHub.downloads('test-org/tiny-GGUF', 'tiny-F32.gguf'), 0, 'the other quantisation was not');
+  const models = await getJson(base, '/v1/models');
+  t.same((models.json.data as Array<{ id: string }>).map((m) => m.id), ['test-org/tiny-GGUF:Q4_0'], 'served under the id as given');
+  const fromHub = await chat(base, 'test-org/tiny-GGUF:Q4_0');
+  t.equal(await server.stop(), 0);
+
+  // The same file served from disk gives the same greedy answer.
+  const local = spawnServe(['--model', path.join(ggufDir, 'tiny-Q4_0.gguf')], hubEnv({ HF_HOME: home, HF_HUB_OFFLINE: '1' }));
+  t.teardown(() => local.stop());
+  const localBase = `http://127.0.0.1:${await local.ready}`;
+  t.equal(await chat(localBase, 'tiny-Q4_0'), fromHub, 'same greedy text as the local .gguf');
+  t.equal(await local.stop(), 0);
 });

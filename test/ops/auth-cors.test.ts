@@ -95,7 +95,7 @@ t.test('CORS: preflight and responses follow the allowed origins', async (t) => 
   const allowed = await preflight('https://app.example.com');
   t.equal(allowed.status, 204, 'preflight needs no key');
   t.equal(allowed.headers.get('access-control-allow-origin'), 'https://app.example.com');
-  t.equal(allowed.headers.get('access-control-allow-methods'), 'POST, GET, HEAD, OPTIONS');
+  t.equal(allowed.headers.get('access-control-allow-methods'), 'POST, GET, HEAD, DELETE, OPTIONS');
   t.equal(allowed.headers.get('access-control-allow-headers'), 'authorization, content-type');
   t.match(allowed.headers.get('vary') ?? '', /Origin/);
   const other = await preflight('https://evil.example.com');
@@ -105,7 +105,7 @@ t.test('CORS: preflight and responses follow the allowed origins', async (t) => 
   const unknown = await fetch(`${h.base}/v1/nope`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com' } });
   await unknown.arrayBuffer();
   t.equal(unknown.status, 204, 'an unknown route answers like a known one: preflights reveal no routes');
-  t.equal(unknown.headers.get('access-control-allow-methods'), 'POST, GET, HEAD, OPTIONS');
+  t.equal(unknown.headers.get('access-control-allow-methods'), 'POST, GET, HEAD, DELETE, OPTIONS');
 
   const get = await fetch(`${h.base}/v1/models`, { headers: { origin: 'http://localhost:3000', authorization: `Bearer ${KEY}` } });
   await get.arrayBuffer();

@@ -46,23 +46,26 @@ async function stillCorrect(t: Test): Promise<void> {
 }
 
 t.test('a device worker crash fails only its requests; the worker comes back', async (t) => {
-  const streams = 8;
-  let started = 0;
-  let allStarted!: () => void;
-  const startedAll = new Promise<void>((resolve) => (allStarted = resolve));
   // Odd streams ask for n = 2: both choices run on one worker (same prompt), so a
   // crash elsewhere leaves the whole request intact.
   const choicesOf = (i: number): number => (i % 2 === 1 ? 2 : 1);
-  const results = Array.from({ length: streams }, (_, i) =>
-    streamCompletion(
-      served.base,
-      { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: LONG, n: choicesOf(i), ignore_eos: true, stream_options: { include_usage: true } },
-      () => {
-        if (++started === streams) allStarted();
-      },
-    ),
-  );
-  await startedAll;
+  // Streams start one after another (each once its first token arrived), so each new one goes to
+  // the less loaded worker and both hold some when the fault hits; more start (up to 16) until the
+  // engine reports KV in use on both workers, however the machine's load skews the placement.
+  const bothBusy = (): boolean => (served.model.engine.stats()?.kvUsage ?? []).filter((u) => u > 0).length >= 2;
+  const results: Promise<SseResult>[] = [];
+  for (let i = 0; i < 16; i++) {
+    if (i >= 8) {
+      for (let wait = 0; wait < 50 && !bothBusy(); wait++) await sleep(20);
+      if (bothBusy()) break;
+    }
+    let startedOne!: () => void;
+    const started = new Promise<void>((resolve) => (startedOne = resolve));
+    const body = { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: LONG, n: choicesOf(i), ignore_eos: true, stream_options: { include_usage: true } };
+    results.push(streamCompletion(served.base, body, () => startedOne()));
+    await started;
+  }
+  t.ok(bothBusy(), `both workers hold sequences before the fault (${results.length} streams)`);
   served.model.engine.injectFault('device', 0, 'crash');
   const settled: SseResult[] = await Promise.all(results);
 
