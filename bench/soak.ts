@@ -4,11 +4,13 @@
 // stay bounded: no growth once warm).
 //
 //   npm run build && node dist/bench/soak.js [--clients 1000] [--duration 60]
-//       [--warmup 20] [--max-tokens 16] [--preset tiny] [--hostile] [-- extra serve flags]
+//       [--warmup 20] [--max-tokens 16] [--preset tiny] [--hostile] [--slow-read-bps 4096] [-- extra serve flags]
 //
 // --hostile also serves the built-in encoder and, after the warm-up, mixes in
 // hostile clients (bench/soak-hostile.ts): an embeddings flood, distinct-schema
-// clients, a 64-prompt completions loop and a canary chat whose TTFT is reported.
+// clients, a 64-prompt completions loop and a canary chat whose TTFT is reported;
+// and HTTP-level ones (bench/soak-hostile-http.ts): malformed requests, a slow
+// reader (--slow-read-bps) and a half-closing client, counted by outcome.
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeTestModel } from '../src/model/testmodels/write-model.js';
 import { runHostileClients } from './soak-hostile.js';
+import { runHostileHttpClients } from './soak-hostile-http.js';
 import { percentile } from './workload.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,6 +42,7 @@ const { values } = parseArgs({
     hostile: { type: 'boolean', default: false },
     'flood-clients': { type: 'string', default: '16' },
     'schema-clients': { type: 'string', default: '8' },
+    'slow-read-bps': { type: 'string', default: '4096' },
   },
 });
 const clients = Number(values.clients);
@@ -166,7 +170,10 @@ async function main(): Promise<void> {
   };
   const hostile = values.hostile
     ? new Promise<void>((resolve) => setTimeout(resolve, warmupS * 1000)).then(() =>
-        runHostileClients({ port: server.port, deadline, chatModel: 'soak', embeddingModel: 'soak-embed', floodClients: Number(values['flood-clients']), schemaClients: Number(values['schema-clients']) }),
+        Promise.all([
+          runHostileClients({ port: server.port, deadline, chatModel: 'soak', embeddingModel: 'soak-embed', floodClients: Number(values['flood-clients']), schemaClients: Number(values['schema-clients']) }),
+          runHostileHttpClients({ port: server.port, deadline, chatModel: 'soak', readBytesPerS: Number(values['slow-read-bps']) }),
+        ]),
       )
     : null;
   await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
@@ -185,7 +192,7 @@ async function main(): Promise<void> {
     requestsPerS: Number((completed / elapsed).toFixed(1)),
     tokensPerS: Number((tokens / elapsed).toFixed(0)),
     ttftMs: { p50: Math.round(percentile(ttfts, 50)), p90: Math.round(percentile(ttfts, 90)), p99: Math.round(percentile(ttfts, 99)), samples: warmCompleted },
-    ...(hostileReport === null ? {} : { hostile: hostileReport }),
+    ...(hostileReport === null ? {} : { hostile: hostileReport[0], hostileHttp: hostileReport[1] }),
     rssMiB: {
       atLaunch: Math.round(rssAtLaunch),
       afterWarmup: Math.round(warm[0]?.mib ?? NaN),
