@@ -11,6 +11,8 @@ import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTa
 const config = workerData as DeviceWorkerConfig;
 const device = await loadDevice(config);
 const testHooks = config.testHooks === true && process.env.SERVAL_TEST_HOOKS === '1';
+/** Test-only: every grammar compile also blocks this thread this long, as a big schema's compile would. */
+const compileDelayMs = testHooks ? Number(process.env.SERVAL_TEST_COMPILE_DELAY_MS ?? 0) : 0;
 
 let previous: Promise<unknown> = Promise.resolve();
 
@@ -21,6 +23,7 @@ export default function runTask(task: DeviceStep | GrammarCompileTask): Promise<
 /** A grammar compile is a task of its own, queued like a step: steps before it and after it do not wait inside it. */
 function compile(task: GrammarCompileTask): Promise<null> {
   const run = previous.then(async () => {
+    if (compileDelayMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, compileDelayMs);
     await device.compileGrammar(task);
     return null;
   });
