@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { defaultCacheDir } from '../src/model/testmodels/default-model.js';
 import type { DecoderPresetName } from '../src/model/testmodels/presets.js';
+import { writeGgufFromFolder, type GgufWriteType } from '../src/model/testmodels/write-gguf.js';
 import { DEFAULT_SEED, writeTestModel } from '../src/model/testmodels/write-model.js';
 
 const MARKER = 'serval-bench-model.json';
@@ -37,4 +38,17 @@ export async function ensureTestModel(preset: DecoderPresetName): Promise<string
     throw error;
   }
   return dir;
+}
+
+/** The bench preset written as GGUF of `type` by the test writer, cached beside the bench model. */
+export async function ensureBenchGguf(type: GgufWriteType): Promise<string> {
+  const folder = await ensureBenchModel();
+  const dir = path.join(defaultCacheDir(), 'bench-models', 'gguf');
+  const file = path.join(dir, `bench-${type}.gguf`);
+  if (existsSync(file)) return file;
+  await mkdir(dir, { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeGgufFromFolder(folder, tmp, type);
+  await rename(tmp, file);
+  return file;
 }

@@ -12,20 +12,18 @@
 //   npm run bench:gguf [-- --threads 2]
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { buildDecoderGraph } from '../src/model/graph/decoder-graph.js';
 import { createDecoderSession } from '../src/model/graph/session.js';
 import { loadModel } from '../src/model/load-model.js';
-import { defaultCacheDir } from '../src/model/testmodels/default-model.js';
-import { writeGgufFromFolder, type GgufWriteType } from '../src/model/testmodels/write-gguf.js';
+import type { GgufWriteType } from '../src/model/testmodels/write-gguf.js';
 import type { DecoderConfig, F32Tensor, WeightStore } from '../src/model/types.js';
 import { MapWeightStore } from '../src/model/weight-store.js';
 import { SequenceCache, maxAbsDiff, promptTokens, runBatch } from '../test/graph/harness.js';
-import { ensureBenchModel } from './bench-model.js';
+import { ensureBenchGguf, ensureBenchModel } from './bench-model.js';
 import { RawForward, median } from './raw-forward.js';
 
 const { values: args } = parseArgs({ options: { threads: { type: 'string', default: '2' }, variant: { type: 'string' }, reference: { type: 'string' } } });
@@ -76,17 +74,6 @@ async function measure(modelPath: string, checkpoint: string): Promise<void> {
   process.stdout.write(JSON.stringify(row) + '\n');
 }
 
-async function ensureGguf(folder: string, type: GgufWriteType): Promise<string> {
-  const dir = path.join(defaultCacheDir(), 'bench-models', 'gguf');
-  const file = path.join(dir, `bench-${type}.gguf`);
-  if (existsSync(file)) return file;
-  await mkdir(dir, { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeGgufFromFolder(folder, tmp, type);
-  await rename(tmp, file);
-  return file;
-}
-
 function fileMb(p: string): number {
   if (statSync(p).isFile()) return statSync(p).size / 2 ** 20;
   return statSync(path.join(p, 'model.safetensors')).size / 2 ** 20;
@@ -96,7 +83,7 @@ async function main(): Promise<void> {
   if (args.variant !== undefined) return measure(args.variant, args.reference ?? args.variant);
   const folder = await ensureBenchModel();
   const variants: [string, string][] = [['safetensors fp32', folder]];
-  for (const type of GGUF_TYPES) variants.push([`GGUF ${type}`, await ensureGguf(folder, type)]);
+  for (const type of GGUF_TYPES) variants.push([`GGUF ${type}`, await ensureBenchGguf(type)]);
   const rows: Row[] = [];
   for (const [name, p] of variants) {
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--variant', p, '--reference', folder, '--threads', String(THREADS)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });

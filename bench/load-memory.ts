@@ -8,13 +8,14 @@
 //   npm run bench:load [-- --model DIR|FILE.gguf ...] [--inline] [--threads 2]
 //
 // Default cases: the bench preset (fp32 safetensors) loaded the previous way
-// (weights inside the protobuf) and the current way (staged external data).
+// (weights inside the protobuf) and the current way (staged external data),
+// the same weights as GGUF F32, Q4_0 and Q4_K, and the bench-1b preset.
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureBenchModel, ensureTestModel } from './bench-model.js';
+import { ensureBenchGguf, ensureBenchModel, ensureTestModel } from './bench-model.js';
 import { decoderParamCount } from '../src/model/testmodels/presets.js';
 import { RawForward, median } from './raw-forward.js';
 
@@ -92,6 +93,9 @@ async function main(): Promise<void> {
     const bench = await ensureBenchModel();
     cases.push({ label: 'bench fp32 safetensors, weights in protobuf (before)', path: bench, inline: true });
     cases.push({ label: 'bench fp32 safetensors, staged external data', path: bench, inline: false });
+    for (const type of ['F32', 'Q4_0', 'Q4_K'] as const) {
+      cases.push({ label: `bench GGUF ${type}, staged external data`, path: await ensureBenchGguf(type), inline: false });
+    }
     cases.push({ label: 'bench-1b (BF16 safetensors → fp32), staged external data', path: await ensureTestModel('bench-1b'), inline: false });
   } else {
     for (const m of values.model) cases.push({ label: m, path: m, inline: values.inline });
