@@ -63,6 +63,8 @@ export interface HttpServerOptions {
   maxConcurrency?: number | null;
   /** Backpressure: chat/completions requests waiting for a turn before new ones get 429 (used with maxConcurrency; default 1024). */
   maxQueue?: number;
+  /** /tokenize and /detokenize: characters (ids) handed to the tokenizer at once, and requests waiting for that (defaults below). */
+  tokenizeBudget?: { maxInFlight: number; maxQueue: number };
   /** A chat/completions request still running this long after arrival ends with 408 (streams: an error event). null = none. */
   requestTimeoutMs?: number | null;
   /** A request body not fully received this long after the headers gets 408 and the connection is closed (default 30 s; null = none). */
@@ -111,6 +113,9 @@ const MIN_REQUEST_SHARE = 16;
 const TOKENIZE_PATH = /^\/(de)?tokenize\/?$/;
 
 export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 60_000;
+
+/** /tokenize, /detokenize: 4 Mi characters at once (a few max-size bodies), 64 waiting, then 429. */
+const DEFAULT_TOKENIZE_BUDGET = { maxInFlight: 4 * 2 ** 20, maxQueue: 64 };
 
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
@@ -334,7 +339,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     guarded,
     startEvents,
   });
-  const tokens = tokenizeRoutes({ backend, validators, ensureReady, findModel });
+  const tokenizeBudget = opts.tokenizeBudget ?? DEFAULT_TOKENIZE_BUDGET;
+  const tokenizeAdmission = new Admission({ maxConcurrency: tokenizeBudget.maxInFlight, maxQueue: tokenizeBudget.maxQueue, unit: 'characters being tokenized' });
+  const tokens = tokenizeRoutes({ backend, validators, ensureReady, findModel, admission: tokenizeAdmission });
 
   const listModels: Handler = ({ ex }) => ex.sendJson(200, JSON.stringify(modelList(backend.models())));
 

@@ -1,9 +1,13 @@
 // vLLM's POST /tokenize and POST /detokenize (vLLM serves them outside /v1,
 // and so does Serval). `model` may be left out: the served chat model is used.
+// Each request takes a cost permit for what it hands the tokenizer (characters
+// of text, or ids), as embeddings do for their tokens: a flood of large bodies
+// waits in a bounded queue or gets 429 instead of piling up in the tokenizer.
 
 import { ApiError } from '../protocol/errors.js';
-import { normalizeDetokenizeRequest, normalizeTokenizeRequest, type WireDetokenizeResponse, type WireTokenizeResponse } from '../protocol/tokenize.js';
+import { normalizeDetokenizeRequest, normalizeTokenizeRequest, type TokenizeRequest, type WireDetokenizeResponse, type WireTokenizeResponse } from '../protocol/tokenize.js';
 import type { Validators } from '../protocol/validation.js';
+import type { Admission } from './admission.js';
 import type { GenerationBackend, ModelEntry } from './backend.js';
 import type { Exchange } from './exchange.js';
 
@@ -12,11 +16,18 @@ export interface TokenizeRouteDeps {
   validators: Validators;
   ensureReady(): void;
   findModel(id: string, kind: ModelEntry['kind']): ModelEntry;
+  /** Weighs requests in characters (tokenize) or ids (detokenize). */
+  admission: Admission;
 }
 
 export interface TokenizeRoutes {
   tokenize(rc: { ex: Exchange }, body: unknown): Promise<void>;
   detokenize(rc: { ex: Exchange }, body: unknown): Promise<void>;
+}
+
+/** What a tokenize request hands the tokenizer: its text, or its messages as JSON (what the template renders from). */
+function tokenizeCost(req: TokenizeRequest): number {
+  return req.kind === 'prompt' ? req.text.length : JSON.stringify(req.chat.messages).length + JSON.stringify(req.chat.tools ?? []).length;
 }
 
 export function tokenizeRoutes(deps: TokenizeRouteDeps): TokenizeRoutes {
@@ -34,7 +45,14 @@ export function tokenizeRoutes(deps: TokenizeRouteDeps): TokenizeRoutes {
       const req = normalizeTokenizeRequest(wire, wire.model ?? defaultModel());
       const model = deps.findModel(req.model, 'chat');
       if (deps.backend.tokenize === undefined) throw unsupported(req.model);
-      const { ids, tokenStrs } = await deps.backend.tokenize(req);
+      const permit = await deps.admission.enter(tokenizeCost(req), ex.signal);
+      let result: Awaited<ReturnType<NonNullable<GenerationBackend['tokenize']>>>;
+      try {
+        result = await deps.backend.tokenize(req);
+      } finally {
+        permit.release();
+      }
+      const { ids, tokenStrs } = result;
       const out: WireTokenizeResponse = { count: ids.length, max_model_len: model.maxModelLen, tokens: ids, token_strs: tokenStrs };
       ex.sendJson(200, JSON.stringify(out));
     },
@@ -44,7 +62,14 @@ export function tokenizeRoutes(deps: TokenizeRouteDeps): TokenizeRoutes {
       const req = normalizeDetokenizeRequest(wire, wire.model ?? defaultModel());
       deps.findModel(req.model, 'chat');
       if (deps.backend.detokenize === undefined) throw unsupported(req.model);
-      const out: WireDetokenizeResponse = { prompt: await deps.backend.detokenize(req) };
+      const permit = await deps.admission.enter(req.ids.length, ex.signal);
+      let prompt: string;
+      try {
+        prompt = await deps.backend.detokenize(req);
+      } finally {
+        permit.release();
+      }
+      const out: WireDetokenizeResponse = { prompt };
       ex.sendJson(200, JSON.stringify(out));
     },
   };

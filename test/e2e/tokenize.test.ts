@@ -87,3 +87,25 @@ t.test('bad input: 400 with the field named', async (t) => {
   t.equal(get.status, 405, 'POST only');
   t.equal((await fetch(`${base}/v1/tokenize`, { method: 'POST' })).status, 404, 'served at /tokenize only, as vLLM does');
 });
+
+t.test('tokenize takes a permit for its characters: beyond the budget and queue, 429 + Retry-After at once', async (t) => {
+  // A budget one request fills (a request larger than the budget runs alone) and no queue.
+  const small = await startRealServer({}, 'tiny', { tokenizeBudget: { maxInFlight: 1, maxQueue: 0 } });
+  t.teardown(() => small.close());
+  const prompt = 'the quick brown fox jumps over the lazy dog '.repeat(10);
+  const replies = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      fetch(`${small.base}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL_ID, prompt }) }),
+    ),
+  );
+  const statuses = replies.map((r) => r.status);
+  t.ok(statuses.includes(200), `one runs (${statuses.join(', ')})`);
+  const refused = replies.filter((r) => r.status === 429);
+  t.ok(refused.length >= 1, `${refused.length} refused while the budget was in use`);
+  for (const r of refused) {
+    t.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After set');
+    t.equal(((await r.json()) as { error: { code: string } }).error.code, 'rate_limit_exceeded');
+  }
+  const after = await fetch(`${small.base}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL_ID, prompt: 'hi' }) });
+  t.equal(after.status, 200, 'once the budget is free, a request runs again');
+});
