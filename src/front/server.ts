@@ -14,7 +14,6 @@ import {
 } from '../protocol/requests.js';
 import { chatCompletion, embeddingList, modelList, modelObject, nowSeconds, textCompletion } from '../protocol/responses.js';
 import { describeModelKind } from '../protocol/generation.js';
-import { normalizeRerankRequest, normalizeScoreRequest, rerankPairs, rerankResponse, scoreResponse, type PairScores, type ScorePair } from '../protocol/rerank.js';
 import { createValidators, type Validators } from '../protocol/validation.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
 import type { GenerationBackend, GenerationEvent, ModelEntry } from './backend.js';
@@ -31,7 +30,8 @@ import { silentLogger, type Logger } from './logger.js';
 import { Router } from './router.js';
 import { responsesRoutes } from './responses/routes.js';
 import { ResponseStore } from './responses/store.js';
-import { tokenizeRoutes } from './tokenize-routes.js';
+import { scoreRoutes } from './rerank/score-routes.js';
+import { tokenizeRoutes, type TokenizeBudget } from './tokenize-routes.js';
 import { ChatChunkEncoder, CompletionChunkEncoder } from './sse.js';
 import { selectTransport, type TransportChoice } from './transport/select.js';
 import type { RequestHead, ResponseChannel } from './transport/transport.js';
@@ -63,8 +63,8 @@ export interface HttpServerOptions {
   maxConcurrency?: number | null;
   /** Backpressure: chat/completions requests waiting for a turn before new ones get 429 (used with maxConcurrency; default 1024). */
   maxQueue?: number;
-  /** /tokenize and /detokenize: characters (ids) handed to the tokenizer at once, and requests waiting for that (defaults below). */
-  tokenizeBudget?: { maxInFlight: number; maxQueue: number };
+  /** /tokenize and /detokenize: characters (ids) handed to the tokenizer at once, and requests waiting (tokenize-routes.ts). */
+  tokenizeBudget?: TokenizeBudget;
   /** A chat/completions request still running this long after arrival ends with 408 (streams: an error event). null = none. */
   requestTimeoutMs?: number | null;
   /** A request body not fully received this long after the headers gets 408 and the connection is closed (default 30 s; null = none). */
@@ -114,8 +114,6 @@ const TOKENIZE_PATH = /^\/(de)?tokenize\/?$/;
 
 export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 60_000;
 
-/** /tokenize, /detokenize: 4 Mi characters at once (a few max-size bodies), 64 waiting, then 429. */
-const DEFAULT_TOKENIZE_BUDGET = { maxInFlight: 4 * 2 ** 20, maxQueue: 64 };
 
 /** Methods kept as-is in the http_requests_total label; anything else is 'OTHER' (bounded cardinality). */
 const KNOWN_METHODS = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'PATCH']);
@@ -312,22 +310,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     rc.ex.sendJson(200, JSON.stringify(embeddingList(model.id, result.embeddings, req.encodingFormat, result.promptTokens)));
   });
 
-  /** /v1/rerank and /v1/score: `model` may be omitted when one rerank model is served (as llama.cpp's route allows). */
-  const scoreRoute = <T>(parse: (body: unknown) => T, modelOf: (req: T) => string | null, pairsOf: (req: T) => ScorePair[], respond: (model: string, req: T, result: PairScores) => unknown) =>
-    postJson(async (rc, body) => {
-      ensureReady();
-      const req = parse(body);
-      const id = modelOf(req) ?? backend.models().find((m) => m.kind === 'rerank')?.id;
-      if (id === undefined) throw ApiError.invalidRequest('No rerank model is served here; start Serval with --rerank-model.', 'model', 'model_not_found');
-      const model = findModel(id, 'rerank');
-      if (backend.scorePairs === undefined) throw ApiError.modelNotFound(id);
-      const pairs = pairsOf(req);
-      const result = await backend.scorePairs(model.id, pairs, rc.ex.signal);
-      if (result.scores.length !== pairs.length) throw new Error(`backend returned ${result.scores.length} scores for ${pairs.length} pairs`);
-      rc.ex.sendJson(200, JSON.stringify(respond(model.id, req, result)));
-    });
-  const rerank = scoreRoute((b) => normalizeRerankRequest(validators.rerank(b)), (r) => r.model, rerankPairs, rerankResponse);
-  const score = scoreRoute((b) => normalizeScoreRequest(validators.score(b)), (r) => r.model, (r) => r.pairs, (model, _req, result) => scoreResponse(model, nowSeconds(), result));
+  const scoring = scoreRoutes({ backend, validators, ensureReady, findModel });
   const responses = responsesRoutes({
     backend,
     validators,
@@ -339,9 +322,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     guarded,
     startEvents,
   });
-  const tokenizeBudget = opts.tokenizeBudget ?? DEFAULT_TOKENIZE_BUDGET;
-  const tokenizeAdmission = new Admission({ maxConcurrency: tokenizeBudget.maxInFlight, maxQueue: tokenizeBudget.maxQueue, unit: 'characters being tokenized' });
-  const tokens = tokenizeRoutes({ backend, validators, ensureReady, findModel, admission: tokenizeAdmission });
+  const tokens = tokenizeRoutes({ backend, validators, ensureReady, findModel, budget: opts.tokenizeBudget });
 
   const listModels: Handler = ({ ex }) => ex.sendJson(200, JSON.stringify(modelList(backend.models())));
 
@@ -371,9 +352,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
     .add('POST', '/v1/messages/count_tokens', postJson(anthropic.countTokens))
     .add('POST', '/v1/completions', completions)
     .add('POST', '/v1/embeddings', embeddings)
-    .add('POST', '/v1/rerank', rerank)
-    .add('POST', '/rerank', rerank)
-    .add('POST', '/v1/score', score)
+    .add('POST', '/v1/rerank', postJson(scoring.rerank))
+    .add('POST', '/rerank', postJson(scoring.rerank))
+    .add('POST', '/v1/score', postJson(scoring.score))
     .add('POST', '/v1/responses', postJson(responses.create))
     .add('GET', '/v1/responses/*', responses.retrieve)
     .add('DELETE', '/v1/responses/*', responses.remove)

@@ -7,7 +7,7 @@
 import { ApiError } from '../protocol/errors.js';
 import { normalizeDetokenizeRequest, normalizeTokenizeRequest, type TokenizeRequest, type WireDetokenizeResponse, type WireTokenizeResponse } from '../protocol/tokenize.js';
 import type { Validators } from '../protocol/validation.js';
-import type { Admission } from './admission.js';
+import { Admission } from './admission.js';
 import type { GenerationBackend, ModelEntry } from './backend.js';
 import type { Exchange } from './exchange.js';
 
@@ -16,9 +16,18 @@ export interface TokenizeRouteDeps {
   validators: Validators;
   ensureReady(): void;
   findModel(id: string, kind: ModelEntry['kind']): ModelEntry;
-  /** Weighs requests in characters (tokenize) or ids (detokenize). */
-  admission: Admission;
+  /** Default: DEFAULT_TOKENIZE_BUDGET. */
+  budget?: TokenizeBudget;
 }
+
+/** Characters (tokenize) or ids (detokenize) handed to the tokenizer at once, and requests waiting for that. */
+export interface TokenizeBudget {
+  maxInFlight: number;
+  maxQueue: number;
+}
+
+/** 4 Mi characters at once (a few max-size bodies), 64 waiting, then 429. */
+const DEFAULT_TOKENIZE_BUDGET: TokenizeBudget = { maxInFlight: 4 * 2 ** 20, maxQueue: 64 };
 
 export interface TokenizeRoutes {
   tokenize(rc: { ex: Exchange }, body: unknown): Promise<void>;
@@ -37,6 +46,8 @@ export function tokenizeRoutes(deps: TokenizeRouteDeps): TokenizeRoutes {
     return chat.id;
   };
   const unsupported = (model: string): ApiError => ApiError.modelNotFound(model);
+  const budget = deps.budget ?? DEFAULT_TOKENIZE_BUDGET;
+  const admission = new Admission({ maxConcurrency: budget.maxInFlight, maxQueue: budget.maxQueue, unit: 'characters being tokenized' });
 
   return {
     async tokenize({ ex }, body) {
@@ -45,7 +56,7 @@ export function tokenizeRoutes(deps: TokenizeRouteDeps): TokenizeRoutes {
       const req = normalizeTokenizeRequest(wire, wire.model ?? defaultModel());
       const model = deps.findModel(req.model, 'chat');
       if (deps.backend.tokenize === undefined) throw unsupported(req.model);
-      const permit = await deps.admission.enter(tokenizeCost(req), ex.signal);
+      const permit = await admission.enter(tokenizeCost(req), ex.signal);
       let result: Awaited<ReturnType<NonNullable<GenerationBackend['tokenize']>>>;
       try {
         result = await deps.backend.tokenize(req);
@@ -62,7 +73,7 @@ export function tokenizeRoutes(deps: TokenizeRouteDeps): TokenizeRoutes {
       const req = normalizeDetokenizeRequest(wire, wire.model ?? defaultModel());
       deps.findModel(req.model, 'chat');
       if (deps.backend.detokenize === undefined) throw unsupported(req.model);
-      const permit = await deps.admission.enter(req.ids.length, ex.signal);
+      const permit = await admission.enter(req.ids.length, ex.signal);
       let prompt: string;
       try {
         prompt = await deps.backend.detokenize(req);
