@@ -122,8 +122,13 @@ function listen(host: string, port: number, handler: RequestHandler, onClientErr
   });
 }
 
-/** How often a FIN'd connection with an unanswered request is probed. */
-const FIN_PROBE_MS = 250;
+/**
+ * When a FIN'd connection with an unanswered request is probed (ms after the
+ * FIN): soon, since a client that left is only noticed at the probe after the
+ * one its reset answers, then every 250 ms while a half-closed client waits.
+ */
+const FIN_PROBE_DELAYS_MS = [0, 10, 30, 100];
+const FIN_PROBE_EVERY_MS = 250;
 
 /**
  * A FIN is either a half-close (the client still reads: answer it) or a
@@ -134,17 +139,24 @@ const FIN_PROBE_MS = 250;
  * §15.2); a started stream probes itself with its next frame.
  */
 function probeAfterFin(socket: net.Socket, res: ServerResponse): void {
+  let timer: NodeJS.Timeout | null = null;
   const onEnd = (): void => {
+    let count = 0;
     const probe = (): void => {
-      if (res.headersSent || res.writableEnded || res.destroyed) clearInterval(timer);
-      else res.writeContinue();
+      timer = null;
+      if (res.headersSent || res.writableEnded || res.destroyed) return;
+      res.writeContinue();
+      const next = count < FIN_PROBE_DELAYS_MS.length - 1 ? FIN_PROBE_DELAYS_MS[count + 1] - FIN_PROBE_DELAYS_MS[count] : FIN_PROBE_EVERY_MS;
+      count++;
+      timer = setTimeout(probe, next);
     };
-    const timer = setInterval(probe, FIN_PROBE_MS);
-    res.once('close', () => clearInterval(timer));
     probe();
   };
   socket.once('end', onEnd);
-  res.once('close', () => socket.off('end', onEnd));
+  res.once('close', () => {
+    socket.off('end', onEnd);
+    if (timer !== null) clearTimeout(timer);
+  });
 }
 
 class NodeRequestHead implements RequestHead {
