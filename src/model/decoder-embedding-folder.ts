@@ -8,9 +8,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseDecoderConfig, SUPPORTED_DECODER_ARCHITECTURES } from './config.js';
 import { checkDir, readJson, readOptionalJson, readSentenceConfig, requireTokenizerJson, validateTensors } from './folder.js';
+import { RenamedWeightStore } from './renamed-weight-store.js';
 import { openSafetensorsDir } from './safetensors.js';
 import { decoderTensorSpecs } from './tensor-names.js';
-import type { DecoderConfig, F32Tensor, SentenceTransformerConfig, WeightDType, WeightStore } from './types.js';
+import type { DecoderConfig, SentenceTransformerConfig, WeightStore } from './types.js';
 
 export interface LoadedDecoderEmbeddingFolder {
   dir: string;
@@ -36,23 +37,12 @@ export function isDecoderEmbeddingFolder(dirArg: string): boolean {
 }
 
 /** Reads base-model tensors (`embed_tokens.weight`) under the decoder graph's names (`model.embed_tokens.weight`). */
-class BaseModelStore implements WeightStore {
-  constructor(private readonly inner: WeightStore) {}
-  private resolve(name: string): string {
-    return this.inner.has(name) ? name : name.replace(/^model\./, '');
-  }
-  names(): string[] {
-    return this.inner.names().map((n) => (n.startsWith('model.') ? n : `model.${n}`));
-  }
-  has(name: string): boolean {
-    return this.inner.has(this.resolve(name));
-  }
-  get(name: string): F32Tensor {
-    return this.inner.get(this.resolve(name));
-  }
-  dtypeOf(name: string): WeightDType {
-    return this.inner.dtypeOf(this.resolve(name));
-  }
+function baseModelStore(inner: WeightStore): WeightStore {
+  return new RenamedWeightStore(
+    inner,
+    (name) => (inner.has(name) ? name : name.replace(/^model\./, '')),
+    (name) => (name.startsWith('model.') ? name : `model.${name}`),
+  );
 }
 
 export async function loadDecoderEmbeddingFolder(dirArg: string): Promise<LoadedDecoderEmbeddingFolder> {
@@ -70,5 +60,5 @@ export async function loadDecoderEmbeddingFolder(dirArg: string): Promise<Loaded
   validateTensors(store, prefixed ? specs : specs.map((s) => ({ ...s, name: s.name.replace(/^model\./, '') })));
   const tokenizerJsonPath = requireTokenizerJson(dir);
   const tokenizerConfig = readOptionalJson(path.join(dir, 'tokenizer_config.json'));
-  return { dir, config, sentence, weights: prefixed ? store : new BaseModelStore(store), tokenizerJsonPath, tokenizerConfig };
+  return { dir, config, sentence, weights: prefixed ? store : baseModelStore(store), tokenizerJsonPath, tokenizerConfig };
 }

@@ -7,16 +7,15 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { dedupe, encoderMaxTokens, parseDecoderConfig, parseEncoderConfig, parseGenerationConfig, parseJsonText } from './config.js';
 import { ModelLoadError } from './errors.js';
+import { RenamedWeightStore } from './renamed-weight-store.js';
 import { openSafetensorsDir, isSupportedDType, type SafetensorsWeightStore } from './safetensors.js';
 import { classifierTensorSpecs, decoderTensorSpecs, encoderTensorSpecs, type TensorSpec } from './tensor-names.js';
 import type {
   DecoderConfig,
   EncoderConfig,
-  F32Tensor,
   GenerationDefaults,
   PoolingMode,
   SentenceTransformerConfig,
-  WeightDType,
   WeightStore,
 } from './types.js';
 
@@ -234,26 +233,12 @@ export function readSentenceConfig(dir: string, positions: number): SentenceTran
  * checkpoints put on them (`bert.`, `roberta.`); names not found under it
  * (the `classifier.*` head) are read as they are.
  */
-class PrefixedStore implements WeightStore {
-  constructor(
-    private readonly inner: WeightStore,
-    private readonly prefix: string,
-  ) {}
-  private resolve(name: string): string {
-    return this.inner.has(this.prefix + name) ? this.prefix + name : name;
-  }
-  names(): string[] {
-    return this.inner.names().map((n) => (n.startsWith(this.prefix) ? n.slice(this.prefix.length) : n));
-  }
-  has(name: string): boolean {
-    return this.inner.has(this.resolve(name));
-  }
-  get(name: string): F32Tensor {
-    return this.inner.get(this.resolve(name));
-  }
-  dtypeOf(name: string): WeightDType {
-    return this.inner.dtypeOf(this.resolve(name));
-  }
+function prefixedStore(inner: WeightStore, prefix: string): WeightStore {
+  return new RenamedWeightStore(
+    inner,
+    (name) => (inner.has(prefix + name) ? prefix + name : name),
+    (name) => (name.startsWith(prefix) ? name.slice(prefix.length) : name),
+  );
 }
 
 export async function loadEncoderFolder(dirArg: string): Promise<LoadedEncoderFolder> {
@@ -273,7 +258,7 @@ export async function loadEncoderFolder(dirArg: string): Promise<LoadedEncoderFo
     // Whatever the architecture says, the tensors decide: some exports drop or keep the prefix.
     const prefix = ['bert.', 'roberta.'].find((p) => !store.has(specs[0].name) && store.has(p + specs[0].name)) ?? '';
     validateTensors(store, specs.map((s) => ({ ...s, name: store.has(prefix + s.name) ? prefix + s.name : s.name })));
-    weights = prefix === '' ? store : new PrefixedStore(store, prefix);
+    weights = prefix === '' ? store : prefixedStore(store, prefix);
   }
   const tokenizerJsonPath = requireTokenizerJson(dir);
   const tokenizerConfig = readOptionalJson(path.join(dir, 'tokenizer_config.json'));
