@@ -34,6 +34,7 @@ export interface ServeOptions {
   kvCacheTokens: number | null;
   quantize: 'int4' | null;
   pipelineDepth: number | null;
+  prefixCaching: boolean;
   maxBodyBytes: number;
   maxQueue: number;
   maxConcurrency: number | null;
@@ -56,7 +57,8 @@ export interface ServeOptions {
 interface FlagSpec {
   name: string;
   key: keyof ServeOptions;
-  type: 'string' | 'int' | 'seconds' | 'choice';
+  /** 'switch': takes no value; present, it sets the option to false (a --no-… flag). */
+  type: 'string' | 'int' | 'seconds' | 'choice' | 'switch';
   choices?: string[];
   /** int flags: the accepted range (default 0 to unbounded). */
   min?: number;
@@ -93,6 +95,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', min: 1, placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
   { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', min: 1, max: 2, placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
+  { name: 'no-prefix-caching', key: 'prefixCaching', type: 'switch', placeholder: '', help: "Turn off automatic prefix caching. By default a finished (or preempted) sequence's KV stays cached in blocks of 16 tokens, in whatever KV budget (--kv-cache-tokens) running sequences leave free, least recently used evicted first, and a new request starting with the same tokens (a shared system prompt, the previous turns of a conversation) copies them instead of computing them; usage.prompt_tokens_details.cached_tokens reports how many." },
   { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', min: 1, placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
   { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', min: 1, placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
@@ -139,6 +142,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   kvCacheTokens: null,
   quantize: null,
   pipelineDepth: null,
+  prefixCaching: true,
   maxBodyBytes: 4 * 1024 * 1024,
   maxQueue: 1024,
   maxConcurrency: null,
@@ -161,7 +165,7 @@ export class UsageError extends Error {}
 
 export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
   const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const flag of FLAGS) options[flag.name] = { type: 'string' };
+  for (const flag of FLAGS) options[flag.name] = { type: flag.type === 'switch' ? 'boolean' : 'string' };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
@@ -173,6 +177,10 @@ export function parseServeOptions(argv: string[]): ServeOptions | 'help' {
   const target = result as unknown as Record<string, unknown>;
   for (const flag of FLAGS) {
     const raw = parsed.values[flag.name];
+    if (flag.type === 'switch') {
+      if (raw === true) target[flag.key] = false;
+      continue;
+    }
     if (typeof raw !== 'string') continue;
     target[flag.key] = convert(flag, raw);
   }
@@ -223,7 +231,7 @@ export function serveHelp(): string {
   const lines = ['Usage: serval serve [options]', '', 'Serve an OpenAI-compatible API (chat, completions, embeddings, rerank, models, health, metrics).', '', 'Options:'];
   const width = Math.max(...FLAGS.map((flag) => flag.name.length + flag.placeholder.length + 4));
   for (const flag of FLAGS) {
-    const left = `  --${flag.name} ${flag.placeholder}`;
+    const left = `  --${flag.name}${flag.placeholder === '' ? '' : ` ${flag.placeholder}`}`;
     lines.push(`${left.padEnd(width)}  ${flag.help}`);
   }
   lines.push(`${'  --help'.padEnd(width)}  Show this help.`);

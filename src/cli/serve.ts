@@ -70,6 +70,7 @@ export async function runServe(argv: string[]): Promise<number> {
                 kvCacheTokens: options.kvCacheTokens,
                 quantize: options.quantize,
                 pipelineDepth: options.pipelineDepth === 2 ? 2 : options.pipelineDepth === 1 ? 1 : undefined,
+                prefixCaching: options.prefixCaching,
                 maxQueuedGrammarCompiles: options.grammarCompileQueue,
               },
             },

@@ -35,6 +35,8 @@ export interface EngineConfig {
    * one step sooner.
    */
   pipelineDepth: 1 | 2;
+  /** Automatic prefix caching (SchedulerConfig.prefixCaching); default on. */
+  prefixCaching: boolean;
   /** Grammar compiles waiting for a device worker before new structured-output requests get 429. */
   maxQueuedGrammarCompiles: number;
   /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
@@ -68,6 +70,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     quantize: options.quantize ?? null,
     sliceKvToMaxPast: options.sliceKvToMaxPast ?? false,
     pipelineDepth: options.pipelineDepth ?? (devices.some((device) => device !== 'cpu') ? 2 : 1),
+    prefixCaching: options.prefixCaching ?? true,
     maxQueuedGrammarCompiles: options.maxQueuedGrammarCompiles ?? DEFAULT_MAX_QUEUED_GRAMMAR_COMPILES,
     testHooks: options.testHooks ?? false,
   };

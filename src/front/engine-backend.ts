@@ -277,8 +277,10 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     const group = String(this.nextGroup++);
     const abortAll = (): void => controllers.forEach((controller) => controller.abort());
     signal.addEventListener('abort', abortAll, { once: true });
+    // Prompt tokens each choice's admission took from the prefix cache (known with its first token).
+    const cached = jobs.map(() => 0);
     const choices = jobs.map((job, i) => {
-      const events = this.runChoice(job, streams[i], controllers[i].signal, group);
+      const events = this.runChoice(job, streams[i], controllers[i].signal, group, (tokens) => (cached[i] = tokens));
       return toolFormat ? extractToolCalls(events, toolFormat) : events;
     });
     // One choice is read directly; several are interleaved in arrival order.
@@ -289,14 +291,22 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
         if (event.type === 'error') return;
       }
       const completionTokens = streams.reduce((sum, stream) => sum + stream.completionTokens, 0);
-      yield { type: 'usage', promptTokens: promptLengths.reduce((a, b) => a + b, 0), completionTokens };
+      // Like prompt_tokens, cached_tokens counts each prompt once: as its first choice found it.
+      const cachedTokens = jobs.reduce((sum, job, i) => (job.choiceIndex % sampling.n === 0 ? sum + cached[i] : sum), 0);
+      yield { type: 'usage', promptTokens: promptLengths.reduce((a, b) => a + b, 0), completionTokens, cachedTokens };
     } finally {
       signal.removeEventListener('abort', abortAll);
       abortAll();
     }
   }
 
-  private async *runChoice(job: ChoiceJob, stream: ChoiceStream, signal: AbortSignal, group: string): AsyncIterable<GenerationEvent> {
+  private async *runChoice(
+    job: ChoiceJob,
+    stream: ChoiceStream,
+    signal: AbortSignal,
+    group: string,
+    onCachedTokens: (tokens: number) => void,
+  ): AsyncIterable<GenerationEvent> {
     const index = job.choiceIndex;
     const echo = job.echo;
     let echoed = echo === null;
@@ -310,6 +320,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       for await (const event of this.model.engine.generate(job.promptIds, job.params, signal, group)) {
         if (event.type === 'tokens') {
           timer.tokens(event.tokenIds.length, event.queueTimeMs);
+          if (event.cachedTokens !== undefined) onCachedTokens(event.cachedTokens);
           if (!echoed && echo?.logprobs) {
             if (scoresPrompt) echo.logprobs.deliver(event.promptLogprobs ?? []);
             const entries = await echo.logprobs.entries;

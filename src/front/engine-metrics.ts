@@ -6,16 +6,21 @@ import type { Engine } from '../engine/client/engine.js';
 import type { ServerMetrics } from '../metrics/registry.js';
 
 export function bindEngineMetrics(engine: Engine, metrics: ServerMetrics): void {
-  let preemptions = 0;
+  // The actor reports cumulative counts; Prometheus counters take the increase.
+  const last = { preemptions: 0, prefixCacheQueries: 0, prefixCacheHits: 0 };
+  const advance = (key: keyof typeof last, total: number | undefined, counter: ServerMetrics['numPreemptions']): void => {
+    if (total !== undefined && total > last[key]) counter.inc(total - last[key]);
+    if (total !== undefined) last[key] = total;
+  };
   engine.onStats((stats) => {
     metrics.numRequestsRunning.set(stats.running);
     metrics.numRequestsWaiting.set(stats.waiting);
     const usage = stats.kvUsage.length > 0 ? stats.kvUsage.reduce((a, b) => a + b, 0) / stats.kvUsage.length : 0;
     metrics.kvCacheUsagePerc.set(usage);
     for (const tokens of stats.stepTokens ?? []) metrics.iterationTokens.observe(tokens);
-    const total = stats.preemptions ?? preemptions;
-    if (total > preemptions) metrics.numPreemptions.inc(total - preemptions);
-    preemptions = total;
+    advance('preemptions', stats.preemptions, metrics.numPreemptions);
+    advance('prefixCacheQueries', stats.prefixCacheQueries, metrics.prefixCacheQueries);
+    advance('prefixCacheHits', stats.prefixCacheHits, metrics.prefixCacheHits);
   });
 }
 

@@ -72,6 +72,8 @@ export interface ServerMetrics {
   /** Tokens (prefill + decode) scheduled in one engine step. */
   readonly iterationTokens: HistogramChild;
   readonly numPreemptions: CounterChild;
+  readonly prefixCacheQueries: CounterChild;
+  readonly prefixCacheHits: CounterChild;
 }
 
 export interface MetricsOptions {
@@ -162,5 +164,7 @@ export function createMetrics(opts: MetricsOptions): ServerMetrics {
     requestInferenceTime: histogram('vllm:request_inference_time_seconds', 'Histogram of time spent in RUNNING phase for request.', REQUEST_LATENCY_BUCKETS),
     iterationTokens: histogram('vllm:iteration_tokens_total', 'Histogram of number of tokens per engine step.', ITERATION_TOKEN_BUCKETS),
     numPreemptions: counter('vllm:num_preemptions_total', 'Cumulative number of preemptions from the engine.'),
+    prefixCacheQueries: counter('vllm:prefix_cache_queries_total', 'Prefix cache queries, in terms of number of queried tokens.'),
+    prefixCacheHits: counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.'),
   };
 }

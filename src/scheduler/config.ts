@@ -13,6 +13,7 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
     capacityGranule: input.capacityGranule ?? DEFAULT_CAPACITY_GRANULE,
     kvBudgetTokensPerWorker: input.kvBudgetTokensPerWorker ?? input.maxSlotsPerWorker * input.maxModelLen,
     pipelineDepth: input.pipelineDepth ?? 1,
+    prefixCaching: input.prefixCaching ?? false,
   };
   const positive: (keyof SchedulerConfig)[] = [
     'workers',

@@ -57,18 +57,28 @@ export class WorkerKvAccount {
     return this.cost() <= this.limits.budgetTokens;
   }
 
+  /** What a worker whose active sequences need exactly `needs` positions would cost; null beyond the slot cap. */
+  costOf(needs: readonly number[]): number | null {
+    if (needs.length > this.limits.maxSlots) return null;
+    return needs.length * capacityFor(Math.max(0, ...needs), this.limits.granule, this.limits.maxModelLen);
+  }
+
   /** Would a worker whose active sequences need exactly `needs` positions fit (slot cap and budget)? */
   fitsNeeds(needs: readonly number[]): boolean {
-    if (needs.length > this.limits.maxSlots) return false;
-    const cap = capacityFor(Math.max(0, ...needs), this.limits.granule, this.limits.maxModelLen);
-    return needs.length * cap <= this.limits.budgetTokens;
+    const cost = this.costOf(needs);
+    return cost !== null && cost <= this.limits.budgetTokens;
+  }
+
+  /** What the worker would cost with one more sequence needing `need` positions; null when no slot is free. */
+  admitCost(need: number): number | null {
+    if (this.activeSlots >= this.limits.maxSlots) return null;
+    return (this.activeSlots + 1) * capacityFor(Math.max(this.maxNeed(), need), this.limits.granule, this.limits.maxModelLen);
   }
 
   /** Would one more sequence needing `need` positions fit (slot cap and budget)? */
   canAdmit(need: number): boolean {
-    if (this.activeSlots >= this.limits.maxSlots) return false;
-    const cap = capacityFor(Math.max(this.maxNeed(), need), this.limits.granule, this.limits.maxModelLen);
-    return (this.activeSlots + 1) * cap <= this.limits.budgetTokens;
+    const cost = this.admitCost(need);
+    return cost !== null && cost <= this.limits.budgetTokens;
   }
 
   /** Take a slot. Budget is the caller's policy (check canAdmit first); the slot cap is enforced. */

@@ -52,6 +52,8 @@
 import { resolveSchedulerConfig } from './config.js';
 import { InvalidSequenceError, SchedulerProtocolError } from './errors.js';
 import { WorkerKvAccount } from './kv-accounting.js';
+import { PREFIX_BLOCK_SIZE } from './prefix-cache.js';
+import { WorkerCache } from './worker-cache.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
 import type {
   FinishedSequence,
@@ -75,6 +77,7 @@ interface InFlight {
 interface WorkerState {
   readonly index: number;
   readonly kv: WorkerKvAccount;
+  readonly cache: WorkerCache;
   /** Sorted by arrival, oldest first. */
   readonly running: Sequence[];
   /** Slots to release in this worker's next plan. */
@@ -97,6 +100,8 @@ export interface WorkerUsage {
   activeSlots: number;
   capacity: number;
   costTokens: number;
+  /** Positions the prefix cache holds (within the budget, beside costTokens). */
+  cachedTokens: number;
   budgetTokens: number;
   busy: boolean;
 }
@@ -111,6 +116,9 @@ export class Scheduler {
   private nextStep = 0;
   /** Running sequences per request group (fair admission). */
   private readonly groupRunning = new Map<string, number>();
+  /** Positions admissions looked up in the prefix cache, and found there (vLLM's prefix_cache_queries / hits). */
+  prefixQueries = 0;
+  prefixHits = 0;
 
   constructor(config: SchedulerConfigInput) {
     this.config = resolveSchedulerConfig(config);
@@ -120,13 +128,10 @@ export class Scheduler {
       granule: this.config.capacityGranule,
       maxModelLen: this.config.maxModelLen,
     };
-    this.workers = Array.from({ length: this.config.workers }, (_, index) => ({
-      index,
-      kv: new WorkerKvAccount(limits),
-      running: [],
-      pendingFreed: [],
-      inFlight: [],
-    }));
+    this.workers = Array.from({ length: this.config.workers }, (_, index) => {
+      const kv = new WorkerKvAccount(limits);
+      return { index, kv, cache: new WorkerCache(kv, this.config.prefixCaching), running: [], pendingFreed: [], inFlight: [] };
+    });
   }
 
   /**
@@ -170,7 +175,7 @@ export class Scheduler {
     if (seq.status === 'waiting') {
       this.waiting.splice(this.waiting.indexOf(seq), 1);
     } else {
-      this.releaseSlot(seq);
+      this.releaseSlot(seq, seq.length);
     }
     seq.status = 'finished';
     this.live.delete(id);
@@ -195,12 +200,15 @@ export class Scheduler {
     for (const worker of this.workers) {
       if (worker.inFlight.length < this.config.pipelineDepth) drafts.push(this.planRunning(worker));
     }
+    // Blocks the running sequences completed in earlier plans: this plan copies them before its admissions load any.
+    for (const d of drafts) for (const seq of d.worker.running) d.worker.cache.save(seq, Math.min(seq.numComputedTokens, seq.length));
     this.admit(drafts);
 
     const plans: StepPlan[] = [];
     for (const d of drafts) {
       const w = d.worker;
-      if (d.rows.length === 0 && w.pendingFreed.length === 0) continue;
+      const { saves, drops } = w.cache.take();
+      if (d.rows.length === 0 && w.pendingFreed.length === 0 && saves.length === 0 && drops.length === 0) continue;
       const plan: StepPlan = {
         step: this.nextStep++,
         worker: w.index,
@@ -209,6 +217,8 @@ export class Scheduler {
         rows: d.rows,
         capacity: w.kv.capacity(),
         numTokens: this.config.maxBatchTokens - d.tokensLeft,
+        cacheDrops: drops,
+        cacheSaves: saves,
       };
       w.pendingFreed = [];
       d.rows.forEach((row, i) => {
@@ -265,7 +275,7 @@ export class Scheduler {
       tokens.push(sample);
       const reason = this.finishReason(seq, sample.token);
       if (reason) {
-        this.releaseSlot(seq);
+        this.releaseSlot(seq, seq.length - 1); // the last sampled token was never fed
         seq.status = 'finished';
         this.live.delete(seq.id);
         finished.push({
@@ -277,6 +287,11 @@ export class Scheduler {
       }
     });
     return { tokens, finished, preempted: inFlight.plan.preempted };
+  }
+
+  /** The worker lost its memory (its thread failed): its cached prefixes are gone. */
+  forgetCache(worker: number): void {
+    this.workers[worker].cache.clear();
   }
 
   get numWaiting(): number {
@@ -307,6 +322,7 @@ export class Scheduler {
       activeSlots: w.kv.activeSlots,
       capacity: w.kv.capacity(),
       costTokens: w.kv.cost(),
+      cachedTokens: w.cache.tokens,
       budgetTokens: this.config.kvBudgetTokensPerWorker,
       busy: w.inFlight.length > 0,
     }));
@@ -323,7 +339,7 @@ export class Scheduler {
     for (;;) {
       const draft = this.draftRows(worker, preempted);
       const needs = worker.running.map((s) => s.numComputedTokens + this.scheduledTokens(draft, s));
-      if (worker.kv.fitsNeeds(needs)) {
+      if (worker.cache.makeRoomForNeeds(needs)) {
         worker.running.forEach((s, i) => worker.kv.grow(s.id, needs[i]));
         return draft;
       }
@@ -362,7 +378,7 @@ export class Scheduler {
     return i < 0 ? 0 : draft.rows[i].tokens.length;
   }
 
-  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: PlannedRow['slotAction']): void {
+  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: PlannedRow['slotAction'], prefixBlocks: number[] = []): void {
     const start = seq.numComputedTokens;
     draft.rows.push({
       seqId: seq.id,
@@ -370,14 +386,18 @@ export class Scheduler {
       startPos: start,
       slotAction,
       sample: start + n === seq.plannedLength,
+      ...(prefixBlocks.length > 0 ? { prefixBlocks } : {}),
     });
     draft.seqs.push(seq);
     draft.tokensLeft -= n;
   }
 
   /**
-   * Places the next candidate (see `nextCandidate`) on the least-loaded idle
-   * worker that can take it, until one cannot: nothing overtakes it.
+   * Places the next candidate (see `nextCandidate`) on an idle worker that can
+   * take it, until one cannot: nothing overtakes it. Among those, the worker
+   * caching the longest prefix of it wins (unless it runs PLACEMENT_SLACK more
+   * sequences than the least loaded), then one running a sibling with the same
+   * prompt, then the least loaded.
    */
   private admit(drafts: Draft[]): void {
     const { maxModelLen } = this.config;
@@ -385,27 +405,34 @@ export class Scheduler {
       const head = this.nextCandidate(drafts);
       if (head === null) return;
       const lookahead = Math.min(head.length + 1, maxModelLen);
-      let best: Draft | null = null;
-      let sibling = false;
-      for (const d of drafts) {
-        if (d.tokensLeft === 0 || !d.worker.kv.canAdmit(lookahead)) continue;
-        if (head.pinnedWorker !== null && d.worker.index !== head.pinnedWorker) continue;
-        const hasSibling = d.worker.running.some((s) => s.promptKey === head.promptKey);
-        if (best === null || (hasSibling && !sibling) || (hasSibling === sibling && d.worker.kv.activeSlots < best.worker.kv.activeSlots)) {
-          best = d;
-          sibling = hasSibling;
-        }
-      }
-      if (best === null) return;
+      const open = drafts.filter(
+        (d) => d.tokensLeft > 0 && d.worker.cache.canAdmit(lookahead) && (head.pinnedWorker === null || d.worker.index === head.pinnedWorker),
+      );
+      if (open.length === 0) return;
+      const leastActive = Math.min(...open.map((d) => d.worker.kv.activeSlots));
+      const rank = (d: Draft): number[] => [
+        d.worker.kv.activeSlots <= leastActive + PLACEMENT_SLACK ? d.worker.cache.cachedBlocks(head) : 0,
+        d.worker.running.some((s) => s.promptKey === head.promptKey) ? 1 : 0,
+        -d.worker.kv.activeSlots,
+      ];
+      const best = open.reduce((a, b) => (compareRanks(rank(b), rank(a)) > 0 ? b : a));
       this.waiting.splice(this.waiting.indexOf(head), 1);
       const w = best.worker;
       head.status = 'running';
       head.worker = w.index;
       this.groupRunning.set(head.group, (this.groupRunning.get(head.group) ?? 0) + 1);
       insertByArrival(w.running, head);
+      const blocks = w.cache.load(head, lookahead);
+      w.cache.makeRoomToAdmit(lookahead);
+      head.numComputedTokens = head.cachedTokens = blocks.length * PREFIX_BLOCK_SIZE;
+      head.savedBlocks = blocks.length;
+      if (w.cache.enabled && head.reusesPrefix) {
+        this.prefixQueries += head.length;
+        this.prefixHits += head.cachedTokens;
+      }
       const n = Math.min(head.numUncomputed, best.tokensLeft);
-      w.kv.admit(head.id, n);
-      this.addRow(best, head, n, 'new');
+      w.kv.admit(head.id, head.numComputedTokens + n);
+      this.addRow(best, head, n, 'new', blocks.map((block) => block.id));
     }
   }
 
@@ -436,7 +463,7 @@ export class Scheduler {
   }
 
   private preempt(seq: Sequence): void {
-    this.releaseSlot(seq);
+    this.releaseSlot(seq, seq.length);
     seq.status = 'waiting';
     seq.numComputedTokens = 0;
     seq.pendingSamples = 0;
@@ -445,9 +472,14 @@ export class Scheduler {
     insertByArrival(this.waiting, seq);
   }
 
-  /** Drop a running sequence from its worker; the worker frees the slot at its next plan. */
-  private releaseSlot(seq: Sequence): void {
+  /**
+   * Drop a running sequence from its worker, caching the blocks of its first
+   * `known` tokens its slot holds first; the worker frees the slot at its next plan.
+   */
+  private releaseSlot(seq: Sequence, known: number): void {
     const w = this.workers[seq.worker as number];
+    w.cache.save(seq, Math.min(seq.numComputedTokens, known));
+    seq.savedBlocks = 0;
     const running = (this.groupRunning.get(seq.group) ?? 1) - 1;
     if (running > 0) this.groupRunning.set(seq.group, running);
     else this.groupRunning.delete(seq.group);
@@ -467,6 +499,14 @@ export class Scheduler {
     if (seq.endTokenIds.has(tokenId)) return 'stop';
     return this.atLengthLimit(seq, 0) ? 'length' : null;
   }
+}
+
+/** How many more sequences than the least-loaded worker one may run and still win a request by its cached prefix. */
+const PLACEMENT_SLACK = 4;
+
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
 }
 
 /** Insert keeping `list` sorted by arrival (oldest first). Lists are short (≤ slots or queue length). */

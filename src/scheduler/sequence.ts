@@ -2,6 +2,7 @@
 // Owned and mutated only by the Scheduler; everyone else sees SequenceView.
 
 import { PENDING_TOKEN } from '../worker/types.js';
+import { PREFIX_BLOCK_SIZE, chainHash, type BlockSource } from './prefix-cache.js';
 import type { SeqId, SequenceRequest } from './types.js';
 
 export type { SequenceRequest };
@@ -23,9 +24,11 @@ export interface SequenceView {
   readonly length: number;
   /** Sampled ids that end the sequence with reason 'stop': EOS ids (unless ignoreEos) and stop ids. */
   readonly endTokenIds: ReadonlySet<number>;
+  /** Leading positions its latest admission took from the prefix cache instead of computing. */
+  readonly cachedTokens: number;
 }
 
-export class Sequence implements SequenceView {
+export class Sequence implements SequenceView, BlockSource {
   readonly id: SeqId;
   readonly promptTokenIds: readonly number[];
   readonly requestedMaxTokens: number;
@@ -55,6 +58,12 @@ export class Sequence implements SequenceView {
   pendingSamples = 0;
   /** Also the sequence's incarnation: results planned before a preemption are dropped. */
   numPreemptions = 0;
+  /** May its admission take KV from the prefix cache (not when every prompt position's logits are wanted). */
+  readonly reusesPrefix: boolean;
+  cachedTokens = 0;
+  /** Leading blocks its worker's prefix cache holds (loaded or saved since its admission). */
+  savedBlocks = 0;
+  private readonly hashes: number[] = [];
 
   constructor(request: SequenceRequest, maxTokens: number, arrival: number) {
     this.id = request.id;
@@ -66,6 +75,20 @@ export class Sequence implements SequenceView {
     this.promptKey = this.promptTokenIds.join(',');
     this.group = request.group ?? request.id;
     this.held = request.held === true;
+    this.reusesPrefix = request.reusesPrefix !== false;
+  }
+
+  blockHash(i: number): number {
+    while (this.hashes.length <= i) {
+      const n = this.hashes.length;
+      this.hashes.push(chainHash(n === 0 ? 0 : this.hashes[n - 1], this.blockTokens(n)));
+    }
+    return this.hashes[i];
+  }
+
+  /** Tokens of block i; only asked of blocks within the known tokens. */
+  blockTokens(i: number): number[] {
+    return this.tokens(i * PREFIX_BLOCK_SIZE, (i + 1) * PREFIX_BLOCK_SIZE);
   }
 
   /** Prompt + generated tokens. */

@@ -4,7 +4,7 @@
 // (strings, numbers, arrays): no class instances, no Maps. A plan's rows are
 // the device step's rows (worker/types.ts declares the step contract).
 
-import type { RowSample, StepRow } from '../worker/types.js';
+import type { BlockSave, RowSample, StepRow } from '../worker/types.js';
 
 /** Identifies one request for its whole life. Chosen by the caller (e.g. the HTTP request id). */
 export type SeqId = string;
@@ -31,6 +31,8 @@ export interface SequenceRequest {
    * compiled on that worker); it does not hold up the sequences behind it.
    */
   held?: boolean;
+  /** False: compute every prompt position (its logits are wanted), never take KV from the prefix cache. Default true. */
+  reusesPrefix?: boolean;
 }
 
 export interface SchedulerConfig {
@@ -59,16 +61,24 @@ export interface SchedulerConfig {
    * its rows then feed tokens not sampled yet (PENDING_TOKEN). Default 1.
    */
   pipelineDepth: number;
+  /**
+   * Keep finished sequences' KV as a prefix cache (blocks of PREFIX_BLOCK_SIZE
+   * tokens, in whatever KV budget the running sequences leave) and start new
+   * sequences from their longest cached prefix. Default false here; the engine turns it on.
+   */
+  prefixCaching: boolean;
 }
 
 /** What the caller must give; defaults are filled by resolveSchedulerConfig(). */
-export type SchedulerConfigInput = Omit<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth'> &
-  Partial<Pick<SchedulerConfig, 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth'>>;
+type DefaultedConfig = 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth' | 'prefixCaching';
+export type SchedulerConfigInput = Omit<SchedulerConfig, DefaultedConfig> & Partial<Pick<SchedulerConfig, DefaultedConfig>>;
 
 /** A row of a plan: the device row, plus whether the sequence takes a fresh slot. */
 export interface PlannedRow extends StepRow {
   /** 'new': take a fresh slot for this sequence (startPos is 0). 'continue': its slot already exists. */
   slotAction: 'new' | 'continue';
+  /** With 'new': prefix-cache blocks to copy into the fresh slot's positions [0, startPos) first. */
+  prefixBlocks?: number[];
 }
 
 export interface StepPlan {
@@ -97,6 +107,12 @@ export interface StepPlan {
   capacity: number;
   /** Sum of rows' tokens.length (≤ maxBatchTokens). */
   numTokens: number;
+  /**
+   * Prefix-cache work, done before `freed` is released: first drop these
+   * blocks (evicted), then copy these blocks out of their sequences' slots.
+   */
+  cacheDrops: number[];
+  cacheSaves: BlockSave[];
 }
 
 /** What postprocess() reads of a worker's sample. */

@@ -7,6 +7,7 @@ import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
 import type { DeviceRow, DeviceStep, DeviceStepResult, GrammarCompileTask, RowPromptLogprobs, RowSample } from './types.js';
 import type { RowSampler } from './row-sampler.js';
+import { PrefixBlockStore } from './prefix-store.js';
 import { PromptSharing } from './prompt-sharing.js';
 import { RowContinuity } from './row-continuity.js';
 
@@ -16,6 +17,7 @@ export class Device {
   private readonly sampler: RowSampler;
   private readonly vocabSize: number;
   private readonly prompts = new PromptSharing();
+  private readonly prefixes: PrefixBlockStore;
   private readonly continuity = new RowContinuity();
   private readonly emptyViews: { keys: Float32Array[]; values: Float32Array[] };
 
@@ -24,6 +26,7 @@ export class Device {
     this.pool = pool;
     this.sampler = sampler;
     this.vocabSize = vocabSize;
+    this.prefixes = new PrefixBlockStore(pool);
     const layers = pool.shape.layers;
     this.emptyViews = { keys: Array.from({ length: layers }, () => new Float32Array(0)), values: Array.from({ length: layers }, () => new Float32Array(0)) };
   }
@@ -43,7 +46,11 @@ export class Device {
       this.sampler.forgetAll();
       this.prompts.forgetAll();
       this.continuity.forgetAll();
+      this.prefixes.clear();
     }
+    // Cache copies read slots before their release (a finished sequence's KV is what gets cached).
+    this.prefixes.drop(step.cacheDrops ?? []);
+    this.prefixes.save(step.cacheSaves ?? []);
     for (const seqId of step.release) {
       this.pool.release(seqId);
       this.sampler.forget(seqId);
@@ -56,6 +63,7 @@ export class Device {
       await this.sampler.admit(admission);
       this.prompts.admit(admission.seqId, admission.promptTokenIds);
       this.continuity.admit(admission.seqId, admission.stopTokenIds);
+      if (admission.prefixBlocks) this.prompts.computed(admission.seqId, 0, this.prefixes.load(admission.seqId, admission.prefixBlocks));
     }
 
     const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0, sharedPrefillTokens: 0 };

@@ -210,6 +210,38 @@ export class KvSlotPool {
     this.wrote(toSlot, end);
   }
 
+  /** Floats `count` positions take in every layer's K and V: the size `copyOut` fills. */
+  positionsFloats(count: number): number {
+    return 2 * this.shape.layers * this.shape.kvHeads * count * this.shape.headDim;
+  }
+
+  /** Copies positions [start, start + count) of a slot, every layer's K then V, head by head, into `dst` (prefix caching). */
+  copyOut(slot: number, start: number, count: number, dst: Float32Array): void {
+    this.eachSpan(slot, start, count, (buffer, at, offset, span) => dst.set(buffer.subarray(at, at + span), offset));
+  }
+
+  /** The inverse of copyOut: writes `src` into positions [start, start + count) of a slot. */
+  copyIn(slot: number, start: number, count: number, src: Float32Array): void {
+    this.eachSpan(slot, start, count, (buffer, at, offset, span) => buffer.set(src.subarray(offset, offset + span), at));
+    this.wrote(slot, start + count);
+  }
+
+  private eachSpan(slot: number, start: number, count: number, copy: (buffer: Float32Array, at: number, offset: number, span: number) => void): void {
+    const { kvHeads, headDim, layers } = this.shape;
+    if (start + count > this.capacity) throw new Error(`positions [${start}, ${start + count}) exceed the slot capacity ${this.capacity}`);
+    const capacityStride = this.capacity * headDim;
+    const span = count * headDim;
+    let offset = 0;
+    for (let layer = 0; layer < layers; layer++) {
+      for (const buffer of [this.keys[layer], this.values[layer]]) {
+        for (let head = 0; head < kvHeads; head++) {
+          copy(buffer, (slot * kvHeads + head) * capacityStride + start * headDim, offset, span);
+          offset += span;
+        }
+      }
+    }
+  }
+
   /** Positions a decode call over every active slot reads that an earlier occupant wrote. */
   stalePositions(): number {
     let stale = 0;

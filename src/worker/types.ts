@@ -25,6 +25,16 @@ export interface DeviceWorkerConfig {
   testHooks?: boolean;
 }
 
+/** Token positions per prefix-cache block (vLLM's default size). */
+export const PREFIX_BLOCK_SIZE = 16;
+
+/** Copy block `index` of a sequence's slot (positions [index × size, (index + 1) × size)) into prefix-cache block `id`. */
+export interface BlockSave {
+  seqId: string;
+  index: number;
+  id: number;
+}
+
 /** A sequence entering a slot: enough to rebuild its sampling state after a preemption. */
 export interface SlotAdmission {
   seqId: string;
@@ -36,6 +46,8 @@ export interface SlotAdmission {
   generatedTokenIds: number[];
   /** Sampled ids that end the sequence (EOS unless ignored, stop ids): its later rows are skipped. */
   stopTokenIds: number[];
+  /** Prefix-cache blocks copied into the fresh slot's first positions, in order (its first row starts after them). */
+  prefixBlocks?: number[];
 }
 
 /**
@@ -83,6 +95,9 @@ export interface GrammarCompileTask {
 export interface DeviceStep {
   /** Drop every slot first: the scheduler failed this worker's sequences after an error. */
   resetAll?: boolean;
+  /** Prefix-cache blocks to forget (evicted), then blocks to copy out of slots, both before `release`. */
+  cacheDrops?: number[];
+  cacheSaves?: BlockSave[];
   /** Sequences whose slots are freed before anything runs (finished, aborted, preempted). */
   release: string[];
   /** Per-slot KV capacity (token positions) this step needs. */

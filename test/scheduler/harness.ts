@@ -7,7 +7,7 @@
 
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { SampledToken, SeqId, StepOutcome, StepPlan } from '../../src/scheduler/types.js';
-import { PENDING_TOKEN } from '../../src/worker/types.js';
+import { PENDING_TOKEN, PREFIX_BLOCK_SIZE } from '../../src/worker/types.js';
 
 /** Next token from the whole history (prompt + generated so far). FNV-1a over the ids. */
 export function hashModel(vocab: number): (seqId: SeqId, history: readonly number[]) => number {
@@ -73,6 +73,10 @@ export class FakeWorkers {
   readonly slots: Map<SeqId, number[]>[];
   /** Rows skipped because their sequence had stopped (only pipelining produces them). */
   skippedRows = 0;
+  /** Per worker: prefix-cache block id → the tokens copied into it. */
+  readonly blocks: Map<number, number[]>[];
+  /** Positions taken from cached blocks instead of fed. */
+  loadedPositions = 0;
   private readonly lastSampled: Map<SeqId, number>[];
   private readonly stopped: Set<SeqId>[];
 
@@ -83,6 +87,7 @@ export class FakeWorkers {
     private readonly stops: (seqId: SeqId, token: number) => boolean = () => false,
   ) {
     this.slots = Array.from({ length: workers }, () => new Map());
+    this.blocks = Array.from({ length: workers }, () => new Map());
     this.lastSampled = Array.from({ length: workers }, () => new Map());
     this.stopped = Array.from({ length: workers }, () => new Set());
   }
@@ -91,6 +96,16 @@ export class FakeWorkers {
     const slots = this.slots[plan.worker];
     const lastSampled = this.lastSampled[plan.worker];
     const stopped = this.stopped[plan.worker];
+    const blocks = this.blocks[plan.worker];
+    for (const id of plan.cacheDrops) {
+      if (!blocks.delete(id)) throw new Error(`plan ${plan.step}: dropped block ${id} is not held`);
+    }
+    for (const { seqId, index, id } of plan.cacheSaves) {
+      const kv = slots.get(seqId);
+      const end = (index + 1) * PREFIX_BLOCK_SIZE;
+      if (!kv || kv.length < end) throw new Error(`plan ${plan.step}: block ${index} of ${seqId} is not in its slot (${kv?.length ?? 'none'})`);
+      blocks.set(id, kv.slice(end - PREFIX_BLOCK_SIZE, end));
+    }
     for (const id of plan.freed) {
       if (!slots.delete(id)) throw new Error(`plan ${plan.step}: freed ${id} holds no slot on worker ${plan.worker}`);
       lastSampled.delete(id);
@@ -119,8 +134,13 @@ export class FakeWorkers {
       let kv = slots.get(row.seqId);
       if (row.slotAction === 'new') {
         if (kv) throw new Error(`plan ${plan.step}: 'new' for ${row.seqId} which already holds a slot`);
-        if (row.startPos !== 0) throw new Error(`plan ${plan.step}: 'new' row with startPos ${row.startPos}`);
         kv = [];
+        for (const id of row.prefixBlocks ?? []) {
+          const block = blocks.get(id);
+          if (!block) throw new Error(`plan ${plan.step}: ${row.seqId} loads block ${id}, which is not held`);
+          kv.push(...block);
+        }
+        this.loadedPositions += kv.length;
         slots.set(row.seqId, kv);
       } else if (!kv) {
         throw new Error(`plan ${plan.step}: 'continue' for ${row.seqId} without a slot`);
@@ -143,8 +163,8 @@ export class FakeWorkers {
       if (kv.length > plan.capacity) throw new Error(`plan ${plan.step}: ${id} KV ${kv.length} > capacity ${plan.capacity}`);
     }
     if (plan.capacity > this.limits.maxModelLen) throw new Error(`plan ${plan.step}: capacity > maxModelLen`);
-    if (slots.size * plan.capacity > this.limits.kvBudgetTokensPerWorker) {
-      throw new Error(`plan ${plan.step}: ${slots.size} × ${plan.capacity} over KV budget`);
+    if (slots.size * plan.capacity + blocks.size * PREFIX_BLOCK_SIZE > this.limits.kvBudgetTokensPerWorker) {
+      throw new Error(`plan ${plan.step}: ${slots.size} × ${plan.capacity} + ${blocks.size} cached blocks over KV budget`);
     }
     return sampled;
   }

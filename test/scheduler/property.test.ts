@@ -8,6 +8,7 @@ import type { SchedulerConfigInput, SeqId, StepPlan } from '../../src/scheduler/
 import { FakeWorkers, hashModel, referenceStream, stopsOn, type RefRequest } from './harness.js';
 
 const VOCAB = 40; // small, so EOS / stop ids are actually hit
+const STEMS = [0, 1].map((s) => Array.from({ length: 80 }, (_, i) => (i * 7 + s * 13 + 3) % VOCAB));
 
 interface Req extends RefRequest {
   at: number;
@@ -29,8 +30,9 @@ const configArb = fc
     capacityGranule: fc.integer({ min: 1, max: 32 }),
     budgetFrac: fc.double({ min: 0, max: 1, noNaN: true }),
     pipelineDepth: fc.constantFrom(1, 2),
+    prefixCaching: fc.boolean(),
   })
-  .map(({ workers, maxSlotsPerWorker, extraBatch, maxModelLen, capacityGranule, budgetFrac, pipelineDepth }) => {
+  .map(({ workers, maxSlotsPerWorker, extraBatch, maxModelLen, capacityGranule, budgetFrac, pipelineDepth, prefixCaching }) => {
     const lo = maxModelLen;
     const hi = maxSlotsPerWorker * maxModelLen;
     const cfg: SchedulerConfigInput = {
@@ -41,6 +43,7 @@ const configArb = fc
       capacityGranule,
       kvBudgetTokensPerWorker: Math.round(lo + (hi - lo) * budgetFrac * budgetFrac), // skewed small
       pipelineDepth,
+      prefixCaching,
     };
     return cfg;
   });
@@ -50,7 +53,10 @@ const workloadArb = (maxModelLen: number) =>
     reqs: fc.array(
       fc.record({
         at: fc.integer({ min: 0, max: 40 }),
-        promptTokenIds: fc.array(fc.integer({ min: 0, max: VOCAB - 1 }), { minLength: 1, maxLength: maxModelLen - 1 }),
+        // Many prompts start with one of two shared stems (up to several cache blocks), as chats share a system prompt.
+        promptTokenIds: fc
+          .tuple(fc.nat(2), fc.integer({ min: 16, max: 80 }), fc.array(fc.integer({ min: 0, max: VOCAB - 1 }), { minLength: 1, maxLength: maxModelLen - 1 }))
+          .map(([stem, cut, tail]) => [...(STEMS[stem] ?? []).slice(0, cut), ...tail].slice(0, maxModelLen - 1)),
         maxTokens: fc.integer({ min: 1, max: 80 }),
         eosTokenIds: fc.array(fc.integer({ min: 0, max: VOCAB - 1 }), { maxLength: 2 }),
         ignoreEos: fc.boolean(),
@@ -66,7 +72,8 @@ const workloadArb = (maxModelLen: number) =>
 
 const scenarioArb = configArb.chain((cfg) => workloadArb(cfg.maxModelLen).map((w) => ({ cfg, ...w })));
 
-function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): void {
+/** Runs one scenario, throwing on any broken invariant; returns the positions loaded from the prefix cache. */
+function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): number {
   const model = hashModel(VOCAB);
   const sched = new Scheduler(cfg);
   const c = sched.config;
@@ -126,7 +133,8 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
     }
     for (const u of sched.usage()) {
       if (u.activeSlots > c.maxSlotsPerWorker) throw new Error(`worker ${u.worker}: ${u.activeSlots} slots`);
-      if (u.costTokens > c.kvBudgetTokensPerWorker) throw new Error(`worker ${u.worker}: over KV budget`);
+      if (u.costTokens + u.cachedTokens > c.kvBudgetTokensPerWorker) throw new Error(`worker ${u.worker}: over KV budget with the cache`);
+      if (!c.prefixCaching && u.cachedTokens !== 0) throw new Error('cached blocks with prefix caching off');
     }
     for (const p of plans) queued[p.worker].push(p);
     // Each worker finishes its oldest plan; with pipelineDepth 2 the next one stays queued.
@@ -195,14 +203,17 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): v
       throw new Error(`${id}: aborted stream is not a prefix of the reference`);
     }
   });
+  if (fake.loadedPositions !== sched.prefixHits) throw new Error(`workers loaded ${fake.loadedPositions} positions, the scheduler counted ${sched.prefixHits} hits`);
+  return fake.loadedPositions;
 }
 
 t.test('random workloads keep every invariant', async (t) => {
   let preempting = 0;
   let pipelined = 0;
+  let cacheHits = 0;
   fc.assert(
     fc.property(scenarioArb, ({ cfg, reqs, aborts }) => {
-      runScenario(cfg, reqs, aborts);
+      if (runScenario(cfg, reqs, aborts) > 0) cacheHits++;
       if (cfg.kvBudgetTokensPerWorker! < cfg.maxSlotsPerWorker * cfg.maxModelLen) preempting++;
       if (cfg.pipelineDepth === 2) pipelined++;
     }),
@@ -210,6 +221,7 @@ t.test('random workloads keep every invariant', async (t) => {
   );
   t.ok(preempting > 50, `many runs used a budget below the no-preemption default (${preempting})`);
   t.ok(pipelined > 100, `many runs pipelined (${pipelined})`);
+  t.ok(cacheHits > 5, `some runs loaded cached prefixes (${cacheHits})`);
 });
 
 t.test('random workloads actually exercise preemption and chunking', async (t) => {

@@ -46,6 +46,8 @@ interface Request {
   firstTokenSent: boolean;
   /** Prompt logprobs gathered chunk by chunk; sent with the first token. */
   promptLogprobs: (TokenLogprob | null)[] | null;
+  /** Prompt positions its latest admission took from the prefix cache; sent with the first token. */
+  cachedTokens: number;
 }
 
 /** The actor's view of one device worker. */
@@ -117,6 +119,7 @@ export class EngineCore {
       kvBudgetTokensPerWorker: kvBudget(config, limits.maxModelLen),
       capacityGranule: config.capacityGranule,
       pipelineDepth: config.pipelineDepth,
+      prefixCaching: config.prefixCaching,
     });
   }
 
@@ -163,6 +166,8 @@ export class EngineCore {
         stopTokenIds: params.stopTokenIds,
         group,
         held: compileFirst,
+        // Prompt logprobs need every prompt position's logits: such a request computes its whole prompt.
+        reusesPrefix: params.promptLogprobs === null,
       });
     } catch (error) {
       if (!(error instanceof InvalidSequenceError)) throw error;
@@ -185,6 +190,7 @@ export class EngineCore {
       scheduledAt: null,
       firstTokenSent: false,
       promptLogprobs: params.promptLogprobs !== null ? [null] : null,
+      cachedTokens: 0,
     });
     this.promptTokensTotal += promptTokenIds.length;
   }
@@ -264,7 +270,7 @@ export class EngineCore {
   }
 
   private toDeviceStep(plan: StepPlan, worker: WorkerState): DeviceStep {
-    const step: DeviceStep = { release: plan.freed, capacity: plan.capacity, admit: [], rows: [] };
+    const step: DeviceStep = { cacheDrops: plan.cacheDrops, cacheSaves: plan.cacheSaves, release: plan.freed, capacity: plan.capacity, admit: [], rows: [] };
     if (worker.needsReset) {
       worker.needsReset = false;
       step.resetAll = true;
@@ -278,12 +284,14 @@ export class EngineCore {
       request.scheduledAt ??= Date.now();
       if (row.slotAction === 'new') {
         const sequence = this.scheduler.get(row.seqId);
+        if (!request.firstTokenSent) request.cachedTokens = Math.min(row.startPos, request.promptTokenIds.length);
         step.admit.push({
           seqId: row.seqId,
           params: request.params,
           promptTokenIds: request.promptTokenIds,
           generatedTokenIds: sequence ? [...sequence.outputTokenIds] : [],
           stopTokenIds: sequence ? [...sequence.endTokenIds] : [],
+          ...(row.prefixBlocks ? { prefixBlocks: row.prefixBlocks } : {}),
         });
       }
       const promptLength = request.promptTokenIds.length;
@@ -319,7 +327,7 @@ export class EngineCore {
         tokenIds: [token],
         ...(logprob ? { logprobs: [logprob] } : {}),
         ...(first && request.promptLogprobs ? { promptLogprobs: request.promptLogprobs } : {}),
-        ...(first ? { queueTimeMs: (request.scheduledAt ?? Date.now()) - request.arrivalTime } : {}),
+        ...(first ? { queueTimeMs: (request.scheduledAt ?? Date.now()) - request.arrivalTime, cachedTokens: request.cachedTokens } : {}),
       });
     }
     for (const finished of outcome.finished) {
@@ -352,6 +360,7 @@ export class EngineCore {
     }
     // Every row's sequence is gone now, so closing the plan with no tokens is valid.
     this.scheduler.postprocess(plan, []);
+    this.scheduler.forgetCache(plan.worker);
     this.deviceFailures += 1;
     this.probe(worker);
   }
@@ -410,6 +419,8 @@ export class EngineCore {
       promptTokensTotal: this.promptTokensTotal,
       generationTokensTotal: this.generationTokensTotal,
       sharedPrefillTokens: this.sharedPrefillTokens,
+      prefixCacheQueries: this.scheduler.prefixQueries,
+      prefixCacheHits: this.scheduler.prefixHits,
       stepTokens: this.stepTokens,
       deviceFailures: this.deviceFailures,
       recoveringWorkers: this.workers.flatMap((worker, index) => (worker.recovering ? [index] : [])),

@@ -71,6 +71,8 @@ export interface TokensMessage {
   promptLogprobs?: (TokenLogprob | null)[];
   /** On the first tokens message: ms from arrival until the scheduler first ran the request. */
   queueTimeMs?: number;
+  /** On the first tokens message: prompt tokens taken from the prefix cache instead of computed. */
+  cachedTokens?: number;
 }
 
 export interface FinishedMessage {
@@ -110,6 +112,9 @@ export interface StatsMessage {
   generationTokensTotal?: number;
   /** Cumulative prompt positions copied from a sibling sequence with the same prompt instead of computed. */
   sharedPrefillTokens?: number;
+  /** Cumulative positions admissions looked up in the prefix cache, and found there (vLLM v1's counting). */
+  prefixCacheQueries?: number;
+  prefixCacheHits?: number;
   /** Tokens fed per engine step (decode rows + prefill chunks) since the previous snapshot. */
   stepTokens?: number[];
   /** Device steps that failed (worker crashed or threw) since start. */
