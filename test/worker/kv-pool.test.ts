@@ -128,6 +128,28 @@ t.test('positions an earlier occupant wrote count as stale until a fresh re-layo
   check(t, pool, 6, 1);
 });
 
+t.test('copyOut then copyIn moves a block of positions into another slot, every layer and head', async (t) => {
+  const pool = poolWith(32, [20, 0]);
+  const block = new Float32Array(pool.positionsFloats(8));
+  pool.copyOut(pool.slotOf('s0'), 8, 8, block);
+  pool.copyIn(pool.slotOf('s1'), 8, 8, block);
+  pool.copyOut(pool.slotOf('s0'), 0, 8, block);
+  pool.copyIn(pool.slotOf('s1'), 0, 8, block);
+  // s1 now holds s0's first 16 positions: compare through the decode views.
+  const views = pool.prefixViews(2);
+  let bad = 0;
+  const stride = shape.kvHeads * pool.capacity * shape.headDim;
+  for (let layer = 0; layer < shape.layers; layer++) {
+    for (let i = 0; i < shape.kvHeads * pool.capacity * shape.headDim; i++) {
+      const pos = Math.floor(i / shape.headDim) % pool.capacity;
+      if (pos >= 16) continue;
+      if (views.keys[layer][stride + i] !== views.keys[layer][i] || views.values[layer][stride + i] !== views.values[layer][i]) bad++;
+    }
+  }
+  t.equal(bad, 0, 'positions [0, 16) identical in both slots');
+  t.throws(() => pool.copyIn(pool.slotOf('s1'), 30, 8, block), /exceed the slot capacity/);
+});
+
 t.test('the budget bounds slots x capacity', async (t) => {
   const pool = new KvSlotPool(shape);
   t.throws(() => pool.reserve(128, 5), /budget/);
