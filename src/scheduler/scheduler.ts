@@ -7,14 +7,12 @@
 //   then the oldest sequence of the request (group) with the fewest sequences
 //   running — a request's prompts × n sequences take turns with later
 //   requests rather than all going first. Sequences whose grammar is still
-//   compiling are held (skipped) until ready(). That head is placed on the
-//   least-loaded worker (fewest active slots) among those being planned that
-//   have a free slot, token budget left this step, and KV room for the head's
-//   whole known length + 1 (look-ahead, so a long prompt is not admitted only to
-//   be evicted a few chunks later) — except that a worker already running a
-//   sequence with the same prompt (the n choices of one request) takes it if it
-//   can: the worker then copies that prompt's KV instead of recomputing it, and
-//   a failing worker fails one request's choices together, not several requests.
+//   compiling are held (skipped) until ready(). That head is placed on a
+//   worker being planned with a free slot, token budget left this step, and KV
+//   room for its whole known length + 1 (look-ahead, so a long prompt is not
+//   admitted only to be evicted a few chunks later): the one caching the
+//   longest prefix of it, else one running a sibling with the same prompt,
+//   else the least loaded (placement.ts). It starts from that cached prefix.
 //   If no worker can take the head, admission stops: nothing overtakes it, so a
 //   big prompt is never starved by small ones.
 // - A step mixes rows. Every decode-ready sequence (exactly one uncomputed
@@ -22,8 +20,12 @@
 //   maxBatchTokens go to prefill chunks, oldest sequence first, then to new
 //   admissions. A long prompt is cut into chunks across steps; only the chunk
 //   that reaches the end of the known tokens samples.
-// - KV growth that breaks a worker's budget evicts its youngest running
-//   sequence (preemption by recompute) until the rest fits. The victim returns
+// - Prefix caching (worker-cache.ts): whole blocks of computed KV are copied
+//   into the worker's cache as sequences compute them and when they end; the
+//   cache lives in the KV budget that running sequences leave free and gives
+//   way (LRU) before anything waits or is preempted.
+// - KV growth that breaks a worker's budget (the cache evicted first) evicts
+//   its youngest running sequence (preemption by recompute) until the rest fits. The victim returns
 //   to the waiting queue ahead of every never-admitted request (ordered by
 //   arrival), keeps its generated tokens and restarts from numComputedTokens=0:
 //   its next "prefill" covers prompt + generated tokens and samples the next new
@@ -54,6 +56,7 @@ import { InvalidSequenceError, SchedulerProtocolError } from './errors.js';
 import { WorkerKvAccount } from './kv-accounting.js';
 import { PREFIX_BLOCK_SIZE } from './prefix-cache.js';
 import { WorkerCache } from './worker-cache.js';
+import { chooseWorker, type PlacementDraft } from './placement.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
 import type {
   FinishedSequence,
@@ -87,7 +90,7 @@ interface WorkerState {
 }
 
 /** A plan being built for one idle worker during schedule(). */
-interface Draft {
+interface Draft extends PlacementDraft {
   readonly worker: WorkerState;
   readonly rows: PlannedRow[];
   readonly seqs: Sequence[];
@@ -394,10 +397,7 @@ export class Scheduler {
 
   /**
    * Places the next candidate (see `nextCandidate`) on an idle worker that can
-   * take it, until one cannot: nothing overtakes it. Among those, the worker
-   * caching the longest prefix of it wins (unless it runs PLACEMENT_SLACK more
-   * sequences than the least loaded), then one running a sibling with the same
-   * prompt, then the least loaded.
+   * take it (see `chooseWorker`), until one cannot: nothing overtakes it.
    */
   private admit(drafts: Draft[]): void {
     const { maxModelLen } = this.config;
@@ -405,17 +405,8 @@ export class Scheduler {
       const head = this.nextCandidate(drafts);
       if (head === null) return;
       const lookahead = Math.min(head.length + 1, maxModelLen);
-      const open = drafts.filter(
-        (d) => d.tokensLeft > 0 && d.worker.cache.canAdmit(lookahead) && (head.pinnedWorker === null || d.worker.index === head.pinnedWorker),
-      );
-      if (open.length === 0) return;
-      const leastActive = Math.min(...open.map((d) => d.worker.kv.activeSlots));
-      const rank = (d: Draft): number[] => [
-        d.worker.kv.activeSlots <= leastActive + PLACEMENT_SLACK ? d.worker.cache.cachedBlocks(head) : 0,
-        d.worker.running.some((s) => s.promptKey === head.promptKey) ? 1 : 0,
-        -d.worker.kv.activeSlots,
-      ];
-      const best = open.reduce((a, b) => (compareRanks(rank(b), rank(a)) > 0 ? b : a));
+      const best = chooseWorker(drafts, head, lookahead);
+      if (best === null) return;
       this.waiting.splice(this.waiting.indexOf(head), 1);
       const w = best.worker;
       head.status = 'running';
@@ -499,14 +490,6 @@ export class Scheduler {
     if (seq.endTokenIds.has(tokenId)) return 'stop';
     return this.atLengthLimit(seq, 0) ? 'length' : null;
   }
-}
-
-/** How many more sequences than the least-loaded worker one may run and still win a request by its cached prefix. */
-const PLACEMENT_SLACK = 4;
-
-function compareRanks(a: readonly number[], b: readonly number[]): number {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
-  return 0;
 }
 
 /** Insert keeping `list` sorted by arrival (oldest first). Lists are short (≤ slots or queue length). */

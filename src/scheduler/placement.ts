@@ -1,0 +1,42 @@
+// Which idle worker takes the next admission. Among the workers being planned
+// that have step tokens left, KV room for the sequence's look-ahead and no
+// grammar pin elsewhere: the one caching the longest prefix of it wins
+// (unless it runs more than PLACEMENT_SLACK sequences beyond the least
+// loaded), then one running a sibling with the same prompt (the worker copies
+// that prompt's KV, and a failing worker fails one request's choices
+// together), then the least loaded.
+
+import type { WorkerKvAccount } from './kv-accounting.js';
+import type { Sequence } from './sequence.js';
+import type { WorkerCache } from './worker-cache.js';
+
+/**
+ * How many more sequences than the least-loaded worker one may run and still
+ * win a request by its cached prefix: beyond it, a second copy of the prefix
+ * costs less than the imbalance.
+ */
+export const PLACEMENT_SLACK = 4;
+
+export interface PlacementDraft {
+  readonly worker: { readonly index: number; readonly kv: WorkerKvAccount; readonly cache: WorkerCache; readonly running: readonly Sequence[] };
+  tokensLeft: number;
+}
+
+export function chooseWorker<D extends PlacementDraft>(drafts: readonly D[], head: Sequence, lookahead: number): D | null {
+  const open = drafts.filter(
+    (d) => d.tokensLeft > 0 && d.worker.cache.canAdmit(lookahead) && (head.pinnedWorker === null || d.worker.index === head.pinnedWorker),
+  );
+  if (open.length === 0) return null;
+  const leastActive = Math.min(...open.map((d) => d.worker.kv.activeSlots));
+  const rank = (d: D): number[] => [
+    d.worker.kv.activeSlots <= leastActive + PLACEMENT_SLACK ? d.worker.cache.cachedBlocks(head) : 0,
+    d.worker.running.some((s) => s.promptKey === head.promptKey) ? 1 : 0,
+    -d.worker.kv.activeSlots,
+  ];
+  return open.reduce((best, d) => (compareRanks(rank(d), rank(best)) > 0 ? d : best));
+}
+
+function compareRanks(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
