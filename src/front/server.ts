@@ -231,7 +231,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
    * (request timeout, shutdown): 429 at once when the queue is full; the
    * permit is held until the response ended, so a slot frees as soon as the
    * request ends for any reason. Queued requests go by `priority` (lower first;
-   * the Responses and Messages routes queue at the default 0).
+   * the Messages route queues at the default 0).
    */
   const guarded = async (
     rc: Pick<RequestContext, 'ex' | 'arrival'>,
