@@ -1,6 +1,7 @@
 // The 'priority' scheduling policy (vLLM's meaning: lower value first): who
 // is admitted first, who is preempted, that 'fcfs' is unchanged, and that
-// random workloads with random priorities still produce every stream exactly.
+// random workloads with random priorities (prefix caching on or off) still
+// produce every stream exactly.
 import t from 'tap';
 import fc from 'fast-check';
 import { nextCandidate, preemptionVictim } from '../../src/scheduler/admission-order.js';
@@ -115,6 +116,7 @@ const workloadArb = fc.record({
   workers: fc.integer({ min: 1, max: 2 }),
   maxSlotsPerWorker: fc.integer({ min: 1, max: 4 }),
   budgetSeqs: fc.integer({ min: 1, max: 4 }),
+  prefixCaching: fc.boolean(),
   reqs: fc.array(
     fc.record({
       at: fc.integer({ min: 0, max: 20 }),
@@ -122,6 +124,8 @@ const workloadArb = fc.record({
       maxTokens: fc.integer({ min: 1, max: 30 }),
       priority: fc.integer({ min: -3, max: 3 }),
       group: fc.integer({ min: 0, max: 3 }),
+      /** Requests of one stem share their leading tokens (prefix-cache hits). */
+      stem: fc.integer({ min: 0, max: 2 }),
     }),
     { minLength: 1, maxLength: 16 },
   ),
@@ -139,11 +143,12 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
     capacityGranule: 8,
     kvBudgetTokensPerWorker: maxModelLen * Math.min(w.budgetSeqs, w.maxSlotsPerWorker),
     schedulingPolicy: policy,
+    prefixCaching: w.prefixCaching,
   });
   const fake = new FakeWorkers(w.workers, sched.config, hashModel(VOCAB));
   const reqs = w.reqs.map((r, i): SequenceRequest => ({
     id: `r${i}`,
-    promptTokenIds: range(r.promptLen, i * 50),
+    promptTokenIds: range(r.promptLen, r.stem * 50),
     maxTokens: r.maxTokens,
     priority: priorityOf(i),
     group: `g${r.group}`,
