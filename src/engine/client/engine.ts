@@ -150,8 +150,9 @@ export class Engine {
       signal.addEventListener('abort', () => this.cancel(reqId), { once: true });
     }
     const { group, priority } = schedule;
-    const submit = { type: 'submit', reqId, promptTokenIds, params: full, arrivalTime: Date.now() } as const;
-    this.channel.send({ ...submit, ...(group !== undefined ? { group } : {}), ...(priority ? { priority } : {}) }).catch((error: unknown) => {
+    // Optional fields are left out rather than undefined (messages.ts); priority 0 is the default.
+    const extra = { ...(group !== undefined ? { group } : {}), ...(priority ? { priority } : {}) };
+    this.channel.send({ type: 'submit', reqId, promptTokenIds, params: full, arrivalTime: Date.now(), ...extra }).catch((error: unknown) => {
       this.requests.delete(reqId);
       queue.fail(error);
     });
