@@ -35,6 +35,7 @@ export interface ServeOptions {
   quantize: 'int4' | null;
   pipelineDepth: number | null;
   prefixCaching: boolean;
+  schedulingPolicy: 'fcfs' | 'priority';
   maxBodyBytes: number;
   maxQueue: number;
   maxConcurrency: number | null;
@@ -96,6 +97,7 @@ const FLAGS: FlagSpec[] = [
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
   { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', min: 1, max: 2, placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
   { name: 'no-prefix-caching', key: 'prefixCaching', type: 'switch', placeholder: '', help: "Turn off automatic prefix caching. By default a finished (or preempted) sequence's KV stays cached in blocks of 16 tokens, in whatever KV budget (--kv-cache-tokens) running sequences leave free, least recently used evicted first, and a new request starting with the same tokens (a shared system prompt, the previous turns of a conversation) copies them instead of computing them; usage.prompt_tokens_details.cached_tokens reports how many." },
+  { name: 'scheduling-policy', key: 'schedulingPolicy', type: 'choice', choices: ['fcfs', 'priority'], placeholder: 'POLICY', help: "Order of admission and preemption: 'fcfs' (default: by arrival; a request with a non-zero 'priority' gets 400) or 'priority' (by the chat/completions 'priority' field, lower first, then by arrival; preemption evicts the lowest priority first)." },
   { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', min: 1, placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
   { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', min: 1, placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
@@ -143,6 +145,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   quantize: null,
   pipelineDepth: null,
   prefixCaching: true,
+  schedulingPolicy: 'fcfs',
   maxBodyBytes: 4 * 1024 * 1024,
   maxQueue: 1024,
   maxConcurrency: null,

@@ -71,6 +71,7 @@ export async function runServe(argv: string[]): Promise<number> {
                 quantize: options.quantize,
                 pipelineDepth: options.pipelineDepth === 2 ? 2 : options.pipelineDepth === 1 ? 1 : undefined,
                 prefixCaching: options.prefixCaching,
+                schedulingPolicy: options.schedulingPolicy,
                 maxQueuedGrammarCompiles: options.grammarCompileQueue,
               },
             },

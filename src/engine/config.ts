@@ -3,6 +3,7 @@
 // crosses into the scheduler actor thread.
 
 import os from 'node:os';
+import type { SchedulingPolicy } from '../scheduler/types.js';
 import type { ExecutionProviderConfig } from '../worker/types.js';
 
 export interface EngineConfig {
@@ -37,6 +38,8 @@ export interface EngineConfig {
   pipelineDepth: 1 | 2;
   /** Automatic prefix caching (SchedulerConfig.prefixCaching); default on. */
   prefixCaching: boolean;
+  /** --scheduling-policy: 'priority' orders admission and preemption by the requests' `priority` (lower first); 'fcfs' refuses a non-zero one. */
+  schedulingPolicy: SchedulingPolicy;
   /** Grammar compiles waiting for a device worker before new structured-output requests get 429. */
   maxQueuedGrammarCompiles: number;
   /** Enables test-only fault hooks (also needs SERVAL_TEST_HOOKS=1). */
@@ -71,6 +74,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     sliceKvToMaxPast: options.sliceKvToMaxPast ?? false,
     pipelineDepth: options.pipelineDepth ?? (devices.some((device) => device !== 'cpu') ? 2 : 1),
     prefixCaching: options.prefixCaching ?? true,
+    schedulingPolicy: options.schedulingPolicy ?? 'fcfs',
     maxQueuedGrammarCompiles: options.maxQueuedGrammarCompiles ?? DEFAULT_MAX_QUEUED_GRAMMAR_COMPILES,
     testHooks: options.testHooks ?? false,
   };

@@ -4,7 +4,8 @@
 // against --embedding-token-budget, rerank/score pairs their tokens against a
 // budget of the same size — and at most `maxConcurrency`
 // units are held at a time; up to `maxQueue` further requests wait here,
-// first come first served, before any work (tokenization included); beyond
+// first come first served (by `priority` first, lower value first, under
+// --scheduling-policy priority), before any work (tokenization included); beyond
 // that a request is refused at once with 429 + Retry-After, so an overloaded
 // server answers in microseconds instead of timing out later. A permit gives
 // units back as its work ends (a finished choice, an estimate that proved too
@@ -40,6 +41,7 @@ export interface Permit {
 
 interface Waiter {
   weight: number;
+  priority: number;
   admit: () => void;
 }
 
@@ -73,9 +75,11 @@ export class Admission {
   /**
    * Resolves with a permit when the request may run. Throws a 429 ApiError
    * synchronously when the queue is full; rejects with `signal.reason` if the
-   * signal fires while the request waits (it leaves the queue).
+   * signal fires while the request waits (it leaves the queue). A waiter
+   * queues behind every waiter of its `priority` or a lower value (the
+   * scheduler's order, so a queued urgent request is not stuck behind the rest).
    */
-  enter(choices: number, signal: AbortSignal): Promise<Permit> {
+  enter(choices: number, signal: AbortSignal, priority = 0): Promise<Permit> {
     // A request larger than its share (by default the whole budget) still runs, on credit.
     const weight = Math.min(Math.max(1, choices), this.limits.maxWeight ?? Infinity, this.limits.maxConcurrency);
     if (this.waiting.length === 0 && this.running + weight <= this.limits.maxConcurrency) {
@@ -91,6 +95,7 @@ export class Admission {
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         weight,
+        priority,
         admit: () => {
           signal.removeEventListener('abort', onAbort);
           resolve(this.permit(weight));
@@ -105,7 +110,9 @@ export class Admission {
       };
       if (signal.aborted) return reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiting.push(waiter);
+      let at = this.waiting.length;
+      while (at > 0 && this.waiting[at - 1].priority > priority) at--;
+      this.waiting.splice(at, 0, waiter);
     });
   }
 

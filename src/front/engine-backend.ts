@@ -3,7 +3,7 @@
 // run here on the front thread; the scheduler and devices see token ids only.
 
 import type { ModelSummary } from '../model/model-summary.js';
-import type { Engine } from '../engine/client/engine.js';
+import type { Engine, ScheduleOptions } from '../engine/client/engine.js';
 import type { GenerationDefaults } from '../model/types.js';
 import { ApiError } from '../protocol/errors.js';
 import type { ChatMessage, Prompt, SamplingOptions, ValidatedChatRequest, ValidatedCompletionRequest } from '../protocol/requests.js';
@@ -98,7 +98,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     this.model.engine.checkPrompt(promptIds, 'messages');
     const jobs = this.choiceJobs(promptIds, 0, req.sampling, null, plan.grammar);
     yield { type: 'prompt', promptTokens: promptIds.length };
-    yield* this.run(jobs, [promptIds.length], req.sampling, signal, plan.toolFormat);
+    yield* this.run(jobs, [promptIds.length], req.sampling, req.priority, signal, plan.toolFormat);
   }
 
   async countChatTokens(req: ValidatedChatRequest): Promise<number> {
@@ -126,7 +126,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
       const echo = req.echo ? { ...(await this.echoOf(req.prompts[p], promptIds)), logprobs: req.sampling.logprobs !== null ? new EchoLogprobs() : null } : null;
       jobs.push(...this.choiceJobs(promptIds, p * req.sampling.n, req.sampling, echo));
     }
-    yield* this.run(jobs, promptLengths, req.sampling, signal);
+    yield* this.run(jobs, promptLengths, req.sampling, req.priority, signal);
   }
 
   /** The ids chat() would generate from (same checks, template and encoding), or a prompt's. */
@@ -255,6 +255,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     jobs: ChoiceJob[],
     promptLengths: number[],
     sampling: SamplingOptions,
+    priority: number,
     signal: AbortSignal,
     toolFormat: ToolCallFormat | null = null,
   ): AsyncIterable<GenerationEvent> {
@@ -274,13 +275,13 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     );
     const controllers = jobs.map(() => new AbortController());
     // The request's sequences share a group: the scheduler lets them take turns with other requests.
-    const group = String(this.nextGroup++);
+    const schedule: ScheduleOptions = { group: String(this.nextGroup++), priority };
     const abortAll = (): void => controllers.forEach((controller) => controller.abort());
     signal.addEventListener('abort', abortAll, { once: true });
     // Prompt tokens each choice's admission took from the prefix cache (known with its first token).
     const cached = jobs.map(() => 0);
     const choices = jobs.map((job, i) => {
-      const events = this.runChoice(job, streams[i], controllers[i].signal, group, (tokens) => (cached[i] = tokens));
+      const events = this.runChoice(job, streams[i], controllers[i].signal, schedule, (tokens) => (cached[i] = tokens));
       return toolFormat ? extractToolCalls(events, toolFormat) : events;
     });
     // One choice is read directly; several are interleaved in arrival order.
@@ -304,7 +305,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     job: ChoiceJob,
     stream: ChoiceStream,
     signal: AbortSignal,
-    group: string,
+    schedule: ScheduleOptions,
     onCachedTokens: (tokens: number) => void,
   ): AsyncIterable<GenerationEvent> {
     const index = job.choiceIndex;
@@ -317,7 +318,7 @@ export class EngineBackend implements Pick<GenerationBackend, 'models' | 'ready'
     const timer = new ChoiceTimer(this.metrics);
     const scoresPrompt = job.params.promptLogprobs !== null;
     try {
-      for await (const event of this.model.engine.generate(job.promptIds, job.params, signal, group)) {
+      for await (const event of this.model.engine.generate(job.promptIds, job.params, signal, schedule)) {
         if (event.type === 'tokens') {
           timer.tokens(event.tokenIds.length, event.queueTimeMs);
           if (event.cachedTokens !== undefined) onCachedTokens(event.cachedTokens);

@@ -230,19 +230,21 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
    * Runs a generation request under admission control and its lifetime
    * (request timeout, shutdown): 429 at once when the queue is full; the
    * permit is held until the response ended, so a slot frees as soon as the
-   * request ends for any reason.
+   * request ends for any reason. Queued requests go by `priority` (lower first;
+   * the Messages route queues at the default 0).
    */
   const guarded = async (
     rc: Pick<RequestContext, 'ex' | 'arrival'>,
     choices: number,
     run: (lifetime: RequestLifetime, events: (inner: AsyncIterable<GenerationEvent>) => AsyncIterable<GenerationEvent>) => Promise<void>,
+    priority = 0,
   ): Promise<void> => {
     const deadline = requestTimeoutMs === null ? null : { remainingMs: requestTimeoutMs - (performance.now() - rc.arrival), limitMs: requestTimeoutMs };
     const lifetime = new RequestLifetime(rc.ex.signal, deadline);
     lifetimes.add(lifetime);
     let permit: Permit | null = null;
     try {
-      if (admission !== null) permit = await admission.enter(choices, lifetime.signal);
+      if (admission !== null) permit = await admission.enter(choices, lifetime.signal, priority);
       const held = permit;
       // Each finished choice gives one unit back, so a request queued behind a large one starts as
       // soon as one of its sequences ends, not when the last does (the rest of a request larger than
@@ -275,7 +277,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       encoder,
       buildResponse: (choices, usage) => chatCompletion(encoder.id, created, model.id, choices, usage),
       arrival: rc.arrival,
-    }));
+    }), req.priority);
   });
 
   const completions = postJson(async (rc, body) => {
@@ -294,7 +296,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
       encoder,
       buildResponse: (choices, usage) => textCompletion(encoder.id, created, model.id, choices, usage, topLogprobs),
       arrival: rc.arrival,
-    }));
+    }), req.priority);
   });
 
   const embeddings = postJson(async (rc, body) => {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { kvBudget } from '../engine/actor/core.js';
 import { DEFAULT_MAX_MODEL_LEN_CAP, resolveEngineConfig, type EngineOptions } from '../engine/config.js';
 import { createMetrics, type ServerMetrics } from '../metrics/registry.js';
+import { DEFAULT_LIMITS } from '../protocol/requests.js';
 import { loadChatModel } from './chat-model.js';
 import { CombinedBackend } from './embeddings/combined-backend.js';
 import type { EmbeddingModelOptions } from './embeddings/encoder-serving.js';
@@ -64,7 +65,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // The token histograms are made before the model is read: bucket up to the longest context it can get.
     maxModelLen: chat?.engine.maxModelLen ?? DEFAULT_MAX_MODEL_LEN_CAP,
   });
-  const server = await startHttpServer({ ...options.http, backend, metrics, logger });
+  // A non-zero `priority` is refused (400) unless the engine schedules by it, before the request queues.
+  const limits = { ...(options.http.limits ?? DEFAULT_LIMITS), priorityScheduling: chat?.engine.schedulingPolicy === 'priority' };
+  const server = await startHttpServer({ ...options.http, limits, backend, metrics, logger });
   logger.info({ host: options.http.host, port: server.port }, 'listening (loading model)');
 
   let model: ChatModel | null = null;

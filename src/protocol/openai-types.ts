@@ -66,6 +66,7 @@ export interface WireSamplingFields {
   min_tokens?: Opt<number>;
   stop_token_ids?: Opt<number[]>;
   ignore_eos?: Opt<boolean>;
+  priority?: Opt<number>;
   skip_special_tokens?: Opt<boolean>;
   include_stop_str_in_output?: Opt<boolean>;
 }

@@ -96,6 +96,12 @@ interface CommonRequest {
   includeUsage: boolean;
   sampling: SamplingOptions;
   user: string | null;
+  /**
+   * vLLM's scheduling priority: lower runs first under --scheduling-policy
+   * priority (0 when absent). The schema bounds it to a 32-bit integer; a
+   * non-zero one is refused unless limits.priorityScheduling.
+   */
+  priority: number;
 }
 
 export interface ValidatedChatRequest extends CommonRequest {
@@ -138,6 +144,8 @@ export interface RequestLimits {
   maxN: number;
   /** Most prompts in one /v1/completions request (--max-prompts); more → 400 on 'prompt'. */
   maxPrompts: number;
+  /** --scheduling-policy priority: a non-zero `priority` is accepted (else 400 on 'priority', as vLLM). Default false. */
+  priorityScheduling?: boolean;
 }
 
 export const DEFAULT_LIMITS: RequestLimits = { maxN: 16, maxPrompts: 64 };
@@ -217,6 +225,19 @@ function samplingFrom(body: WireSamplingFields, maxTokens: number | null, logpro
     skipSpecialTokens: body.skip_special_tokens ?? true,
     responseFormat,
   };
+}
+
+/** The request's `priority` (schema-checked to a 32-bit integer); non-zero only when the server schedules by it. */
+function priorityOf(body: WireSamplingFields, limits: RequestLimits): number {
+  const priority = body.priority ?? 0;
+  if (priority !== 0 && limits.priorityScheduling !== true) {
+    throw ApiError.invalidRequest(
+      `Got priority ${priority}, but priority scheduling is not enabled (the server runs --scheduling-policy fcfs).`,
+      'priority',
+      'invalid_value',
+    );
+  }
+  return priority;
 }
 
 function streamFlags(body: WireSamplingFields): { stream: boolean; includeUsage: boolean } {
@@ -317,6 +338,7 @@ export function normalizeChatRequest(body: WireChatRequest, limits: RequestLimit
     ...streamFlags(body),
     sampling: samplingFrom(body, maxTokens, logprobs, limits),
     user: body.user ?? null,
+    priority: priorityOf(body, limits),
     messages: body.messages.map(toMessage),
     tools,
     toolChoice: choice,
@@ -357,6 +379,7 @@ export function normalizeCompletionRequest(body: WireCompletionRequest, limits: 
     // OpenAI (and vLLM) default completions max_tokens to 16; chat has no default.
     sampling: samplingFrom(body, body.max_tokens ?? COMPLETIONS_DEFAULT_MAX_TOKENS, body.logprobs ?? null, limits),
     user: body.user ?? null,
+    priority: priorityOf(body, limits),
     prompts,
     echo: body.echo ?? false,
   };

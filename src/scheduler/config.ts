@@ -14,6 +14,7 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
     kvBudgetTokensPerWorker: input.kvBudgetTokensPerWorker ?? input.maxSlotsPerWorker * input.maxModelLen,
     pipelineDepth: input.pipelineDepth ?? 1,
     prefixCaching: input.prefixCaching ?? false,
+    schedulingPolicy: input.schedulingPolicy ?? 'fcfs',
   };
   const positive: (keyof SchedulerConfig)[] = [
     'workers',
@@ -31,6 +32,9 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
   }
   if (cfg.pipelineDepth !== 1 && cfg.pipelineDepth !== MAX_PIPELINE_DEPTH) {
     throw new SchedulerConfigError(`pipelineDepth must be 1 or ${MAX_PIPELINE_DEPTH}, got ${String(cfg.pipelineDepth)}`);
+  }
+  if (cfg.schedulingPolicy !== 'fcfs' && cfg.schedulingPolicy !== 'priority') {
+    throw new SchedulerConfigError(`schedulingPolicy must be 'fcfs' or 'priority', got ${String(cfg.schedulingPolicy)}`);
   }
   if (cfg.maxModelLen < 2) throw new SchedulerConfigError('maxModelLen must be ≥ 2 (one prompt token + one generated)');
   // Decode rows cost one token each and are never deferred, so they must all fit one step.

@@ -4,12 +4,12 @@
 
 import type { ApiErrorType } from '../protocol/errors.js';
 
-/** The request can never be served as given (bad max_tokens). HTTP 400. */
+/** The request can never be served as given (bad max_tokens, bad or disabled priority). HTTP 400. */
 export class InvalidSequenceError extends Error {
   readonly status = 400;
   readonly type: ApiErrorType = 'invalid_request_error';
   constructor(
-    readonly code: 'invalid_max_tokens',
+    readonly code: 'invalid_max_tokens' | 'invalid_value',
     message: string,
     /** The request field at fault, for OpenAI's `param`. */
     readonly param: string | null = null,

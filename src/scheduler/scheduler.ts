@@ -14,7 +14,8 @@
 //   longest prefix of it, else one running a sibling with the same prompt,
 //   else the least loaded (placement.ts). It starts from that cached prefix.
 //   If no worker can take the head, admission stops: nothing overtakes it, so a
-//   big prompt is never starved by small ones.
+//   big prompt is never starved by small ones. 'priority' policy: all of this
+//   among the waiting sequences of the lowest priority value (admission-order.ts).
 // - A step mixes rows. Every decode-ready sequence (exactly one uncomputed
 //   token) gets its row first, so decode never starves; the remaining
 //   maxBatchTokens go to prefill chunks, oldest sequence first, then to new
@@ -25,13 +26,14 @@
 //   cache lives in the KV budget that running sequences leave free and gives
 //   way (LRU) before anything waits or is preempted.
 // - KV growth that breaks a worker's budget (the cache evicted first) evicts
-//   its youngest running sequence (preemption by recompute) until the rest fits. The victim returns
-//   to the waiting queue ahead of every never-admitted request (ordered by
-//   arrival), keeps its generated tokens and restarts from numComputedTokens=0:
-//   its next "prefill" covers prompt + generated tokens and samples the next new
-//   token, so nothing is sent twice.
-// - Progress: the oldest sequence on a worker is never the victim while others
-//   share it, and alone it always fits (config requires budget ≥ maxModelLen).
+//   its youngest running sequence ('priority': the largest (priority,
+//   arrival)) until the rest fits (preemption by recompute). The victim returns
+//   to the waiting queue ahead of every never-admitted request of its priority
+//   (ordered by arrival), keeps its generated tokens and restarts from
+//   numComputedTokens=0: its next "prefill" covers prompt + generated tokens and
+//   samples the next new token, so nothing is sent twice.
+// - Progress: the oldest ('priority': first by (priority, arrival)) sequence on a worker
+//   is never the victim while others share it, and alone it always fits (budget ≥ maxModelLen).
 //
 // Protocol: schedule() plans every worker with fewer than pipelineDepth plans
 // in flight. The caller runs each plan on its worker, then calls
@@ -51,6 +53,7 @@
 // are no longer running, or were preempted (and maybe re-admitted) after the
 // plan was formed.
 
+import { insertByArrival, nextCandidate, preemptionVictim, priorityProblem } from './admission-order.js';
 import { resolveSchedulerConfig } from './config.js';
 import { InvalidSequenceError, SchedulerProtocolError } from './errors.js';
 import { WorkerKvAccount } from './kv-accounting.js';
@@ -138,7 +141,8 @@ export class Scheduler {
   }
 
   /**
-   * Queue a request. Throws InvalidSequenceError (HTTP 400) for maxTokens < 1.
+   * Queue a request. Throws InvalidSequenceError (HTTP 400) for maxTokens < 1
+   * and for a priority out of range or not enabled (see priorityProblem).
    * The caller refuses prompts that cannot fit first (Engine.checkPrompt, which
    * names the request's parameter); one that gets here anyway is a
    * SchedulerProtocolError, as is an empty one.
@@ -158,6 +162,8 @@ export class Scheduler {
         'max_tokens',
       );
     }
+    const priorityError = priorityProblem(request.priority ?? 0, this.config.schedulingPolicy);
+    if (priorityError !== null) throw new InvalidSequenceError('invalid_value', priorityError, 'priority');
     if (this.live.has(request.id)) throw new SchedulerProtocolError(`sequence id ${request.id} is already live`);
 
     const maxTokens = Math.min(request.maxTokens, maxModelLen - promptLen);
@@ -335,7 +341,7 @@ export class Scheduler {
 
   /**
    * Rows for the sequences already on an idle worker: decode-ready rows first,
-   * then prefill chunks oldest first. Evicts the youngest until the KV budget holds.
+   * then prefill chunks oldest first. Evicts (see preemptionVictim) until the KV budget holds.
    */
   private planRunning(worker: WorkerState): Draft {
     const preempted: SeqId[] = [];
@@ -346,7 +352,7 @@ export class Scheduler {
         worker.running.forEach((s, i) => worker.kv.grow(s.id, needs[i]));
         return draft;
       }
-      const victim = worker.running[worker.running.length - 1];
+      const victim = preemptionVictim(worker.running, this.config.schedulingPolicy);
       if (worker.running.length === 1) {
         // Unreachable with a validated config (budget ≥ maxModelLen ≥ any need).
         throw new SchedulerProtocolError(`a lone sequence ${victim.id} does not fit worker ${worker.index}`);
@@ -427,30 +433,11 @@ export class Scheduler {
     }
   }
 
-  /**
-   * The waiting sequence to admit next: preempted ones first (oldest first),
-   * then the one whose request (group) has the fewest sequences running,
-   * oldest first among equals — so the sequences of one large request take
-   * turns with later requests instead of all going first. Held sequences
-   * (grammar compiling) and ones pinned to a worker not being planned are skipped.
-   */
+  /** The waiting sequence to admit next (see admission-order.ts); ones pinned to a worker not being planned are skipped. */
   private nextCandidate(drafts: Draft[]): Sequence | null {
     const admissible = (seq: Sequence): boolean =>
       !seq.held && (seq.pinnedWorker === null || drafts.some((d) => d.worker.index === seq.pinnedWorker));
-    const preempted = this.waiting.find((seq) => seq.numPreemptions > 0 && admissible(seq));
-    if (preempted !== undefined) return preempted;
-    let best: Sequence | null = null;
-    let bestRunning = 0;
-    for (const seq of this.waiting) {
-      if (!admissible(seq)) continue;
-      const running = this.groupRunning.get(seq.group) ?? 0;
-      if (best === null || running < bestRunning) {
-        best = seq;
-        bestRunning = running;
-        if (running === 0) break; // nothing beats the oldest sequence of an idle request
-      }
-    }
-    return best;
+    return nextCandidate(this.waiting, this.groupRunning, admissible, this.config.schedulingPolicy);
   }
 
   private preempt(seq: Sequence): void {
@@ -490,11 +477,4 @@ export class Scheduler {
     if (seq.endTokenIds.has(tokenId)) return 'stop';
     return this.atLengthLimit(seq, 0) ? 'length' : null;
   }
-}
-
-/** Insert keeping `list` sorted by arrival (oldest first). Lists are short (≤ slots or queue length). */
-function insertByArrival(list: Sequence[], seq: Sequence): void {
-  let i = list.length;
-  while (i > 0 && list[i - 1].arrival > seq.arrival) i--;
-  list.splice(i, 0, seq);
 }

@@ -21,6 +21,8 @@ export interface SequenceView {
   readonly numComputedTokens: number;
   readonly numPreemptions: number;
   readonly arrival: number;
+  /** Lower runs first under the 'priority' policy; 0 by default. */
+  readonly priority: number;
   readonly length: number;
   /** Sampled ids that end the sequence with reason 'stop': EOS ids (unless ignoreEos) and stop ids. */
   readonly endTokenIds: ReadonlySet<number>;
@@ -37,6 +39,7 @@ export class Sequence implements SequenceView, BlockSource {
   readonly endTokenIds: ReadonlySet<number>;
   /** Admission order; smaller = older. Kept across preemption so FCFS survives it. */
   readonly arrival: number;
+  readonly priority: number;
   /** The prompt as one comparable value: sequences with the same prompt are placed together. */
   readonly promptKey: string;
   /** The client request it belongs to (fairness across requests). */
@@ -72,6 +75,7 @@ export class Sequence implements SequenceView, BlockSource {
     this.maxTokens = maxTokens;
     this.endTokenIds = new Set([...(request.ignoreEos ? [] : (request.eosTokenIds ?? [])), ...(request.stopTokenIds ?? [])]);
     this.arrival = arrival;
+    this.priority = request.priority ?? 0;
     this.promptKey = this.promptTokenIds.join(',');
     this.group = request.group ?? request.id;
     this.held = request.held === true;

@@ -33,7 +33,25 @@ export interface SequenceRequest {
   held?: boolean;
   /** False: compute every prompt position (its logits are wanted), never take KV from the prefix cache. Default true. */
   reusesPrefix?: boolean;
+  /**
+   * Lower runs first (vLLM's meaning), an integer in [PRIORITY_MIN, PRIORITY_MAX].
+   * Only the 'priority' scheduling policy reads it, and only it accepts a value
+   * other than the default 0.
+   */
+  priority?: number;
 }
+
+/**
+ * 'fcfs': admission by arrival (preempted first, request groups taking turns);
+ * preemption evicts the youngest. 'priority': the same, but among the
+ * sequences of the lowest `priority` value first, and preemption evicts the
+ * largest (priority, arrival).
+ */
+export type SchedulingPolicy = 'fcfs' | 'priority';
+
+/** A request's priority is a 32-bit signed integer (vLLM leaves it unbounded; a bound keeps comparisons exact). */
+export const PRIORITY_MIN = -(2 ** 31);
+export const PRIORITY_MAX = 2 ** 31 - 1;
 
 export interface SchedulerConfig {
   /** Number of device workers; each owns one KV slot pool. */
@@ -67,10 +85,12 @@ export interface SchedulerConfig {
    * sequences from their longest cached prefix. Default false here; the engine turns it on.
    */
   prefixCaching: boolean;
+  /** Admission order and preemption victim (see SchedulingPolicy). Default 'fcfs'. */
+  schedulingPolicy: SchedulingPolicy;
 }
 
 /** What the caller must give; defaults are filled by resolveSchedulerConfig(). */
-type DefaultedConfig = 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth' | 'prefixCaching';
+type DefaultedConfig = 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth' | 'prefixCaching' | 'schedulingPolicy';
 export type SchedulerConfigInput = Omit<SchedulerConfig, DefaultedConfig> & Partial<Pick<SchedulerConfig, DefaultedConfig>>;
 
 /** A row of a plan: the device row, plus whether the sequence takes a fresh slot. */

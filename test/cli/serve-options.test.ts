@@ -38,6 +38,7 @@ t.test('out-of-range and empty values are usage errors naming the flag', async (
     [['--embedding-threads', '0'], /--embedding-threads/],
     [['--device', 'gpu'], /--device: expected 'cpu' or 'cuda:N/],
     [['--device', 'cuda:0,tpu'], /--device/],
+    [['--scheduling-policy', 'lifo'], /--scheduling-policy must be one of fcfs, priority, got 'lifo'/],
   ];
   for (const [argv, message] of cases) {
     let thrown: unknown = null;
@@ -58,6 +59,8 @@ t.test('the ends of each range are accepted', async (t) => {
   t.match(parse(['--max-queue', '0', '--embedding-batch-window-ms', '0']), { maxQueue: 0, embeddingBatchWindowMs: 0 });
   t.match(parse(['--kv-cache-tokens', '256', '--max-model-len', '256']), { kvCacheTokens: 256, maxModelLen: 256 });
   t.match(parse(['--device', 'cuda:0,cuda:1']), { device: 'cuda:0,cuda:1' });
+  t.match(parse([]), { schedulingPolicy: 'fcfs' });
+  t.match(parse(['--scheduling-policy', 'priority']), { schedulingPolicy: 'priority' });
 });
 
 t.test("the README's CLI block is the --help text", async (t) => {

@@ -156,3 +156,18 @@ t.test('a slowly trickled body gets 408 and the connection closes', async (t) =>
   t.match(data, /"timeout_error"/);
   t.ok(after >= 250 && after < 3000, `closed after the body timeout (${after.toFixed(0)} ms)`);
 });
+
+t.test('Admission: waiters go by priority (lower first), first come first served among equals', async (t) => {
+  const admission = new Admission({ maxConcurrency: 1, maxQueue: 8 });
+  const holder = await admission.enter(1, new AbortController().signal);
+  const order: string[] = [];
+  const wait = (name: string, priority?: number): Promise<void> =>
+    admission.enter(1, new AbortController().signal, priority).then((permit) => {
+      order.push(name);
+      permit.release(); // admits the next waiter
+    });
+  const all = [wait('a'), wait('low', 3), wait('b', 0), wait('urgent', -5), wait('c')];
+  holder.release();
+  await Promise.all(all);
+  t.same(order, ['urgent', 'a', 'b', 'c', 'low']);
+});

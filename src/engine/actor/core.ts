@@ -6,7 +6,7 @@
 // nano-vllm: schedule, run, postprocess.
 
 import type { ActorChannel } from '../channel/channel.js';
-import type { FaultMessage, FrontToActorMessage } from '../channel/messages.js';
+import type { FaultMessage, FrontToActorMessage, SubmitMessage } from '../channel/messages.js';
 import type { TokenLogprob } from '../../sampling/logprobs.js';
 import type { SamplingParams } from '../../sampling/params.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
@@ -120,6 +120,7 @@ export class EngineCore {
       capacityGranule: config.capacityGranule,
       pipelineDepth: config.pipelineDepth,
       prefixCaching: config.prefixCaching,
+      schedulingPolicy: config.schedulingPolicy,
     });
   }
 
@@ -139,7 +140,7 @@ export class EngineCore {
   private handle(msg: FrontToActorMessage): void {
     switch (msg.type) {
       case 'submit':
-        this.submit(msg.reqId, msg.promptTokenIds, msg.params, msg.arrivalTime, msg.group);
+        this.submit(msg);
         return;
       case 'cancel':
         this.cancel(msg.reqId);
@@ -153,7 +154,7 @@ export class EngineCore {
     }
   }
 
-  private submit(reqId: number, promptTokenIds: number[], params: SamplingParams, arrivalTime: number, group: string | undefined): void {
+  private submit({ reqId, promptTokenIds, params, arrivalTime, group, priority }: SubmitMessage): void {
     const seqId = String(reqId);
     const compileFirst = params.grammar !== null && this.compiles !== null;
     try {
@@ -165,6 +166,7 @@ export class EngineCore {
         ignoreEos: params.ignoreEos,
         stopTokenIds: params.stopTokenIds,
         group,
+        priority,
         held: compileFirst,
         // Prompt logprobs need every prompt position's logits: such a request computes its whole prompt.
         reusesPrefix: params.promptLogprobs === null,

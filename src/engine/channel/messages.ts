@@ -31,6 +31,8 @@ export interface SubmitMessage {
   arrivalTime: number;
   /** The client request it belongs to (a request's prompts × n sequences share one), for fair admission. */
   group?: string;
+  /** Lower runs first under --scheduling-policy priority; absent = 0. Checked by the front (Engine.checkPriority). */
+  priority?: number;
 }
 
 /** The client went away or asked to stop; the scheduler answers with `finished` reason 'abort'. */

@@ -12,9 +12,18 @@ import { ApiError } from '../../protocol/errors.js';
 import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../sampling/params.js';
 import { EventQueue } from './event-queue.js';
 import type { EngineConfig } from '../config.js';
+import { priorityProblem } from '../../scheduler/admission-order.js';
 
 /** What generate() yields: the actor's messages for the request, as they arrive. */
 export type EngineEvent = TokensMessage | FinishedMessage;
+
+/** How one generate() call is scheduled besides its tokens and sampling. */
+export interface ScheduleOptions {
+  /** The client request it belongs to: a request's sequences take turns with other requests' (fair admission). */
+  group?: string;
+  /** Lower runs first; only a server with schedulingPolicy 'priority' accepts a value other than 0 (see checkPriority). */
+  priority?: number;
+}
 
 /** Library defaults: the sampler's neutral settings, but greedy (temperature 0). */
 export const DEFAULT_SAMPLING: Readonly<SamplingParams> = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0 };
@@ -102,11 +111,21 @@ export class Engine {
   }
 
   /**
+   * Refuses a `priority` the scheduler would not accept: not a 32-bit integer,
+   * or non-zero without --scheduling-policy priority (vLLM refuses it too). A
+   * 400 naming `priority`; generate() applies it too.
+   */
+  checkPriority(priority: number): void {
+    const problem = priorityProblem(priority, this.config.schedulingPolicy);
+    if (problem !== null) throw ApiError.invalidRequest(problem, 'priority', 'invalid_value');
+  }
+
+  /**
    * Generates one sequence from token ids: its tokens, then one `finished`.
    * A refusal (an ApiError) fails the iterator. Breaking out of the loop, or
    * aborting `signal`, cancels the request and frees its KV slot.
    */
-  generate(promptTokenIds: number[], params: Partial<SamplingParams> = {}, signal?: AbortSignal, group?: string): AsyncIterableIterator<EngineEvent> {
+  generate(promptTokenIds: number[], params: Partial<SamplingParams> = {}, signal?: AbortSignal, schedule: ScheduleOptions = {}): AsyncIterableIterator<EngineEvent> {
     const reqId = this.nextReqId++;
     const full: SamplingParams = { ...DEFAULT_SAMPLING, ...params };
     const queue = new EventQueue<EngineEvent>(() => this.cancel(reqId));
@@ -116,6 +135,7 @@ export class Engine {
     }
     try {
       this.checkPrompt(promptTokenIds);
+      this.checkPriority(schedule.priority ?? 0);
     } catch (error) {
       queue.fail(error);
       return queue;
@@ -129,7 +149,10 @@ export class Engine {
       }
       signal.addEventListener('abort', () => this.cancel(reqId), { once: true });
     }
-    this.channel.send({ type: 'submit', reqId, promptTokenIds, params: full, arrivalTime: Date.now(), ...(group !== undefined ? { group } : {}) }).catch((error: unknown) => {
+    const { group, priority } = schedule;
+    // Optional fields are left out rather than undefined (messages.ts); priority 0 is the default.
+    const extra = { ...(group !== undefined ? { group } : {}), ...(priority ? { priority } : {}) };
+    this.channel.send({ type: 'submit', reqId, promptTokenIds, params: full, arrivalTime: Date.now(), ...extra }).catch((error: unknown) => {
       this.requests.delete(reqId);
       queue.fail(error);
     });

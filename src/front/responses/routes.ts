@@ -36,7 +36,7 @@ export interface ResponsesRouteDeps {
   genCtx: GenerationContext;
   ensureReady(): void;
   findModel(id: string, kind: ModelEntry['kind']): ModelEntry;
-  guarded(rc: ResponsesRequestContext, choices: number, run: (lifetime: RequestLifetime) => Promise<void>): Promise<void>;
+  guarded(rc: ResponsesRequestContext, choices: number, run: (lifetime: RequestLifetime) => Promise<void>, priority?: number): Promise<void>;
   startEvents(produce: () => AsyncIterable<GenerationEvent>): AsyncIterable<GenerationEvent>;
 }
 
@@ -92,6 +92,7 @@ export function responsesRoutes(deps: ResponsesRouteDeps): ResponsesRoutes {
         },
         arrival: rc.arrival,
       }),
+      req.chat.priority,
     );
   };
 

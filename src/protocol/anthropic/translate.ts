@@ -97,6 +97,8 @@ function promptRequest(body: AnthropicPromptFields, sampling: SamplingOptions): 
     kind: 'chat',
     model: body.model,
     includeUsage: false,
+    // Anthropic's API has no priority: these requests run at the default, 0.
+    priority: 0,
     sampling,
     messages,
     tools,

@@ -65,6 +65,7 @@ export function normalizeResponsesRequest(body: WireResponsesRequest, ctx: Respo
     parallel_tool_calls: body.parallel_tool_calls,
     response_format: responseFormat(body.text?.format),
     user: body.user,
+    priority: body.priority,
   };
   const chat = withResponsesParams(() => normalizeChatRequest(wire, ctx.limits ?? DEFAULT_LIMITS));
   const instructions = given(body.instructions) && body.instructions !== '' ? [{ role: 'system' as const, content: body.instructions }] : [];

@@ -60,6 +60,8 @@ export interface WireResponsesRequest {
   stream_options?: Opt<Record<string, unknown>>;
   metadata?: Opt<Record<string, string>>;
   user?: Opt<string>;
+  /** vLLM's extension, as on chat completions. */
+  priority?: Opt<number>;
   safety_identifier?: Opt<string>;
   prompt_cache_key?: Opt<string>;
   service_tier?: Opt<string>;
