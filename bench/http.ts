@@ -5,6 +5,7 @@
 //        [--model-dir DIR] [--endpoint completions|chat] [--concurrency 1,8,32,128]
 //        [--requests N] [--prompt-len 128] [--output-len 64] [--max-level-s 60]
 //        [--workers 1] [--threads N] [--max-batch-size 32] [--max-batch-tokens 512] [--quantize int4] [--http-transport auto|uws|node] [--no-engine]
+//        [--spinning on|off] [--pipeline-depth 1|2] [--max-prefill-with-decode N] (unset: the server's defaults)
 //        [--server-node-args "--cpu-prof --cpu-prof-dir /tmp/prof"]
 //
 // Without --url it starts Serval itself (`node dist/src/cli/main.js serve --port 0`)
@@ -23,17 +24,14 @@
 // and the engine see identical inputs; --endpoint chat sends text instead.
 // Only loopback URLs are accepted.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { loadavg } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
 import { ensureBenchModel } from './bench-model.js';
-import { fmt, makeWorkload, percentile, sleep, sum, type BenchRequest } from './workload.js';
+import { getJson, HttpTarget, startServal, type RequestResult, type StartedServer } from './serval-http.js';
+import { fmt, makeWorkload, percentile, sum, type BenchRequest } from './workload.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -51,6 +49,9 @@ const { values: args } = parseArgs({
     'max-batch-size': { type: 'string', default: '32' },
     'max-batch-tokens': { type: 'string', default: '512' },
     quantize: { type: 'string' },
+    spinning: { type: 'string' },
+    'max-prefill-with-decode': { type: 'string' },
+    'pipeline-depth': { type: 'string' },
     /** The Serval child's --http-transport: auto (uWS on Node 20), uws or node. */
     'http-transport': { type: 'string', default: 'auto' },
     'no-engine': { type: 'boolean', default: false },
@@ -61,16 +62,7 @@ const { values: args } = parseArgs({
 });
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-const SERVER_START_TIMEOUT_MS = 180_000;
 
-interface RequestResult {
-  ok: boolean;
-  error?: string;
-  ttftMs: number;
-  itlMs: number[];
-  outputTokens: number;
-  endMs: number;
-}
 
 interface LevelResult {
   concurrency: number;
@@ -147,142 +139,6 @@ function mergeLevels(a: LevelResult, b: LevelResult): LevelResult {
   };
 }
 
-// ------------------------------------------------------------------ HTTP client
-
-class HttpTarget {
-  readonly agent: http.Agent;
-  constructor(
-    readonly base: URL,
-    readonly model: string,
-    maxConnections: number,
-  ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: maxConnections, maxFreeSockets: maxConnections });
-  }
-
-  body(r: BenchRequest): string {
-    const common = { model: this.model, max_tokens: r.maxTokens, ignore_eos: true, temperature: 0, stream: true, stream_options: { include_usage: true } };
-    if (args.endpoint === 'chat') {
-      // Text prompts: one short word per prompt id; the server's token count will differ.
-      const content = r.promptIds.map((id) => `w${id % 997}`).join(' ');
-      return JSON.stringify({ ...common, messages: [{ role: 'user', content }] });
-    }
-    return JSON.stringify({ ...common, prompt: r.promptIds });
-  }
-
-  send(r: BenchRequest): Promise<RequestResult> {
-    const path = `${this.base.pathname.replace(/\/$/, '')}/${args.endpoint === 'chat' ? 'chat/completions' : 'completions'}`;
-    const payload = this.body(r);
-    const sent = performance.now();
-    return new Promise((resolve) => {
-      let ttft = Number.NaN;
-      let last = Number.NaN;
-      const itl: number[] = [];
-      let chunks = 0;
-      let usageTokens: number | null = null;
-      let buffer = '';
-      let status = 0;
-      let errorText = '';
-      const done = (ok: boolean, error?: string): void =>
-        resolve({ ok, error, ttftMs: ttft, itlMs: itl, outputTokens: usageTokens ?? chunks, endMs: performance.now() });
-      const onEvent = (data: string): void => {
-        if (data === '[DONE]') return;
-        const now = performance.now();
-        const event = JSON.parse(data) as {
-          choices?: Array<{ text?: string; delta?: { role?: string; content?: string | null }; finish_reason?: string | null }>;
-          usage?: { completion_tokens?: number } | null;
-        };
-        if (event.usage?.completion_tokens !== undefined) usageTokens = event.usage.completion_tokens;
-        const choice = event.choices?.[0];
-        if (!choice) return;
-        // A content chunk carries a token's text; the chat role preamble and the finish chunk do not.
-        const isContent = choice.text !== undefined ? choice.finish_reason == null : choice.delta?.content != null && !(choice.delta.role && choice.delta.content === '');
-        if (!isContent) return;
-        chunks++;
-        if (Number.isNaN(ttft)) ttft = now - sent;
-        else itl.push(now - last);
-        last = now;
-      };
-      const req = http.request(
-        { host: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path, method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
-        (res) => {
-          status = res.statusCode ?? 0;
-          res.setEncoding('utf8');
-          res.on('data', (text: string) => {
-            if (status !== 200) {
-              errorText += text;
-              return;
-            }
-            buffer += text;
-            let cut: number;
-            while ((cut = buffer.indexOf('\n\n')) >= 0) {
-              const block = buffer.slice(0, cut);
-              buffer = buffer.slice(cut + 2);
-              for (const line of block.split('\n')) if (line.startsWith('data: ')) onEvent(line.slice(6));
-            }
-          });
-          res.on('end', () => (status === 200 ? done(true) : done(false, `HTTP ${status}: ${errorText.slice(0, 300)}`)));
-          res.on('error', (error) => done(false, error.message));
-        },
-      );
-      req.on('error', (error) => done(false, error.message));
-      req.end(payload);
-    });
-  }
-}
-
-async function getJson(url: URL): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url);
-  const text = await res.text();
-  let body: unknown = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON (e.g. a 503 page)
-  }
-  return { status: res.status, body };
-}
-
-// ------------------------------------------------------------------ Serval child server
-
-interface StartedServer {
-  child: ChildProcess;
-  base: URL;
-}
-
-async function startServal(modelDir: string): Promise<StartedServer> {
-  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const flags = ['serve', '--port', '0', '--host', '127.0.0.1', '--model', modelDir, '--workers', args.workers, '--max-batch-size', args['max-batch-size'], '--max-batch-tokens', args['max-batch-tokens'], '--http-transport', args['http-transport'], '--log-level', 'info'];
-  if (args.threads) flags.push('--threads', args.threads);
-  if (args.quantize) flags.push('--quantize', args.quantize);
-  const nodeArgs = args['server-node-args'].split(' ').filter((a) => a.length > 0);
-  const child = spawn(process.execPath, [...nodeArgs, main, ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('serval did not report its port')), SERVER_START_TIMEOUT_MS);
-    child.once('exit', (code) => reject(new Error(`serval exited with ${code} before listening`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { port?: number; level?: number; msg?: string };
-        if (typeof entry.port === 'number') {
-          clearTimeout(timer);
-          resolve(entry.port);
-        }
-        if ((entry.level ?? 0) >= 50) console.error(`serval: ${line}`);
-      } catch {
-        console.error(`serval: ${line}`);
-      }
-    });
-  });
-  const base = new URL(`http://127.0.0.1:${port}/v1`);
-  const deadline = performance.now() + SERVER_START_TIMEOUT_MS;
-  for (;;) {
-    const health = await getJson(new URL('/health', base)).catch(() => ({ status: 0, body: null }));
-    if (health.status === 200) break;
-    if (performance.now() > deadline || child.exitCode !== null) throw new Error('serval did not become ready');
-    await sleep(250);
-  }
-  return { child, base };
-}
-
 // ------------------------------------------------------------------ in-process engine
 
 async function engineSend(engine: Engine, r: BenchRequest): Promise<RequestResult> {
@@ -313,7 +169,7 @@ function row(label: string, l: LevelResult): string {
   return (
     `| ${label} | ${l.concurrency} (${l.maxInFlight}) | ${l.requests}${l.errors ? ` (${l.errors} failed)` : ''} | ${(l.wallMs / 1000).toFixed(1)} | ${((l.requests - l.errors) * 1000 / l.wallMs).toFixed(2)} | **${fmt(tokS)}** | ` +
     `${fmt(percentile(l.ttft, 50))} / ${fmt(percentile(l.ttft, 90))} / ${fmt(percentile(l.ttft, 99))} | ` +
-    `${fmt(percentile(l.itl, 50), 1)} / ${fmt(percentile(l.itl, 90), 1)} / ${fmt(percentile(l.itl, 99), 1)} | ${l.clientLagP99Ms.toFixed(1)} |`
+    `${fmt(percentile(l.itl, 50), 1)} / ${fmt(percentile(l.itl, 90), 1)} / ${fmt(percentile(l.itl, 99), 1)} | ${(percentile(l.itl, 99) / percentile(l.itl, 50)).toFixed(2)} | ${l.clientLagP99Ms.toFixed(1)} |`
   );
 }
 
@@ -340,13 +196,19 @@ async function main(): Promise<void> {
     } else {
       modelDir ??= await ensureBenchModel();
       console.error(`starting serval on ${modelDir} …`);
-      server = await startServal(modelDir);
+      const flags = ['--model', modelDir, '--workers', args.workers, '--max-batch-size', args['max-batch-size'], '--max-batch-tokens', args['max-batch-tokens'], '--http-transport', args['http-transport'], '--log-level', 'info'];
+      if (args.threads) flags.push('--threads', args.threads);
+      if (args.quantize) flags.push('--quantize', args.quantize);
+      if (args.spinning) flags.push('--spinning', args.spinning);
+      if (args['pipeline-depth']) flags.push('--pipeline-depth', args['pipeline-depth']);
+      if (args['max-prefill-with-decode']) flags.push('--max-prefill-with-decode', args['max-prefill-with-decode']);
+      server = await startServal(flags, args['server-node-args'].split(' ').filter((a) => a.length > 0));
       base = server.base;
     }
     const models = await getJson(new URL(`${base.pathname.replace(/\/$/, '')}/models`, base));
     const model = args.model ?? ((models.body as { data?: Array<{ id: string }> }).data?.[0]?.id as string | undefined);
     if (!model) throw new Error(`no --model given and ${base}/models lists none`);
-    const target = new HttpTarget(base, model, maxConcurrency);
+    const target = new HttpTarget(base, model, maxConcurrency, args.endpoint === 'chat' ? 'chat' : 'completions');
 
     const withEngine = !args['no-engine'] && modelDir !== null;
     if (withEngine) {
@@ -358,6 +220,9 @@ async function main(): Promise<void> {
           maxBatchSize: Number(args['max-batch-size']),
           maxBatchTokens: Number(args['max-batch-tokens']),
           quantize: args.quantize === 'int4' ? 'int4' : undefined,
+          spinning: args.spinning ? args.spinning === 'on' : undefined,
+          maxPrefillTokensWithDecode: args['max-prefill-with-decode'] ? Number(args['max-prefill-with-decode']) : undefined,
+          pipelineDepth: args['pipeline-depth'] === '2' ? 2 : args['pipeline-depth'] === '1' ? 1 : undefined,
         }),
       );
     }
@@ -400,9 +265,9 @@ async function main(): Promise<void> {
 
     const loadEnd = loadavg();
     console.log(`\n## HTTP load test — ${base} model ${model}, ${args.endpoint}, prompt ${args['prompt-len']} tokens, output ${args['output-len']} tokens (ignore_eos), streaming\n`);
-    console.log(`load average start ${loadStart.map((l) => l.toFixed(2)).join(' / ')}, end ${loadEnd.map((l) => l.toFixed(2)).join(' / ')}; server flags: workers ${args.workers}, max-batch-size ${args['max-batch-size']}, max-batch-tokens ${args['max-batch-tokens']}${args.quantize ? `, quantize ${args.quantize}` : ''}${args.url ? ' (external server: flags unknown)' : ''}\n`);
-    console.log('| path | concurrency (max in flight) | requests | wall s | req/s | output tok/s | TTFT p50 / p90 / p99 ms | ITL p50 / p90 / p99 ms | client loop lag p99 ms |');
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log(`load average start ${loadStart.map((l) => l.toFixed(2)).join(' / ')}, end ${loadEnd.map((l) => l.toFixed(2)).join(' / ')}; server flags: workers ${args.workers}${args.threads ? `, threads ${args.threads}` : ''}${args.spinning ? `, spinning ${args.spinning}` : ''}${args['pipeline-depth'] ? `, pipeline-depth ${args['pipeline-depth']}` : ''}${args['max-prefill-with-decode'] ? `, max-prefill-with-decode ${args['max-prefill-with-decode']}` : ''}, max-batch-size ${args['max-batch-size']}, max-batch-tokens ${args['max-batch-tokens']}${args.quantize ? `, quantize ${args.quantize}` : ''}${args.url ? ' (external server: flags unknown)' : ''}\n`);
+    console.log('| path | concurrency (max in flight) | requests | wall s | req/s | output tok/s | TTFT p50 / p90 / p99 ms | ITL p50 / p90 / p99 ms | ITL p99 ÷ p50 | client loop lag p99 ms |');
+    console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     if (ratios.length > 0) {
       console.log(

@@ -30,12 +30,15 @@ export interface ServeOptions {
   threads: number | null;
   maxBatchSize: number;
   maxBatchTokens: number;
+  maxPrefillWithDecode: number | null;
   maxModelLen: number | null;
   kvCacheTokens: number | null;
   quantize: 'int4' | null;
   pipelineDepth: number | null;
   prefixCaching: boolean;
   schedulingPolicy: 'fcfs' | 'priority';
+  /** null: on with one CPU worker, off with several. */
+  spinning: 'on' | 'off' | null;
   maxBodyBytes: number;
   maxQueue: number;
   maxConcurrency: number | null;
@@ -92,12 +95,14 @@ const FLAGS: FlagSpec[] = [
   { name: 'threads', key: 'threads', type: 'int', min: 1, placeholder: 'N', help: 'Intra-op threads per worker (default: cores / workers, at least 1).' },
   { name: 'max-batch-size', key: 'maxBatchSize', type: 'int', min: 1, placeholder: 'N', help: 'KV slots per worker = most sequences decoded together (default 32).' },
   { name: 'max-batch-tokens', key: 'maxBatchTokens', type: 'int', min: 1, placeholder: 'N', help: 'Token budget of one step: decode rows plus prefill chunks (default 512; raised to --max-batch-size if lower, since every decode row must fit).' },
+  { name: 'max-prefill-with-decode', key: 'maxPrefillWithDecode', type: 'int', min: 1, placeholder: 'N', help: 'Prompt tokens (prefill chunks) a step may add to the decode rows of running sequences, within --max-batch-tokens: smaller keeps inter-token gaps even under load, larger starts new requests sooner; a step with no decode rows takes the whole --max-batch-tokens (default 128).' },
   { name: 'max-model-len', key: 'maxModelLen', type: 'int', min: 1, placeholder: 'N', help: "Longest sequence (prompt + output) (default: the model's max_position_embeddings, at most 2048)." },
   { name: 'kv-cache-tokens', key: 'kvCacheTokens', type: 'int', min: 1, placeholder: 'N', help: 'KV positions per worker (slots x capacity); beyond it the youngest sequence is preempted and recomputed later (default: max-batch-size x max-model-len).' },
   { name: 'quantize', key: 'quantize', type: 'choice', choices: ['int4', 'none'], placeholder: 'MODE', help: "Weight quantisation at load: 'int4' (MatMulNBits, block 32) or 'none' (default)." },
   { name: 'pipeline-depth', key: 'pipelineDepth', type: 'int', min: 1, max: 2, placeholder: 'N', help: "Steps queued per device worker: 2 forms a worker's next step while the current one runs (no round trip through the scheduler between steps; new requests join one step later), 1 is lock-step (default: 2 with --device cuda, 1 on CPU, where the two measured the same throughput)." },
   { name: 'no-prefix-caching', key: 'prefixCaching', type: 'switch', placeholder: '', help: "Turn off automatic prefix caching. By default a finished (or preempted) sequence's KV stays cached in blocks of 16 tokens, in whatever KV budget (--kv-cache-tokens) running sequences leave free, least recently used evicted first, and a new request starting with the same tokens (a shared system prompt, the previous turns of a conversation) copies them instead of computing them; usage.prompt_tokens_details.cached_tokens reports how many." },
   { name: 'scheduling-policy', key: 'schedulingPolicy', type: 'choice', choices: ['fcfs', 'priority'], placeholder: 'POLICY', help: "Order of admission and preemption: 'fcfs' (default: by arrival; a request with a non-zero 'priority' gets 400) or 'priority' (by the chat/completions 'priority' field, lower first, then by arrival; preemption evicts the lowest priority first)." },
+  { name: 'spinning', key: 'spinning', type: 'choice', choices: ['on', 'off'], placeholder: 'on|off', help: "onnxruntime intra-op threads spin between kernels of a step instead of sleeping (default: on with one CPU worker, off with several, whose spinning threads would take each other's cores; 'off' also helps when other processes share the cores)." },
   { name: 'max-body-bytes', key: 'maxBodyBytes', type: 'int', min: 1, placeholder: 'N', help: 'Largest request body accepted, else 413 (default 4194304).' },
   { name: 'max-concurrency', key: 'maxConcurrency', type: 'int', min: 1, placeholder: 'N', help: 'Sequences generating at once (a request counts n x prompts); further chat/completions requests wait in the queue (default: workers x max-batch-size).' },
   { name: 'max-queue', key: 'maxQueue', type: 'int', placeholder: 'N', help: 'Chat/completions requests waiting for a turn (see --max-concurrency) before new ones get 429 with Retry-After (default 1024; 0 = no queue).' },
@@ -140,12 +145,14 @@ export const SERVE_DEFAULTS: ServeOptions = {
   threads: null,
   maxBatchSize: 32,
   maxBatchTokens: 512,
+  maxPrefillWithDecode: null,
   maxModelLen: null,
   kvCacheTokens: null,
   quantize: null,
   pipelineDepth: null,
   prefixCaching: true,
   schedulingPolicy: 'fcfs',
+  spinning: null,
   maxBodyBytes: 4 * 1024 * 1024,
   maxQueue: 1024,
   maxConcurrency: null,

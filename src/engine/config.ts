@@ -3,6 +3,7 @@
 // crosses into the scheduler actor thread.
 
 import os from 'node:os';
+import { DEFAULT_MAX_PREFILL_TOKENS_WITH_DECODE } from '../scheduler/config.js';
 import type { SchedulingPolicy } from '../scheduler/types.js';
 import type { ExecutionProviderConfig } from '../worker/types.js';
 
@@ -17,6 +18,8 @@ export interface EngineConfig {
   maxBatchSize: number;
   /** Tokens per step (decode rows + prefill chunks). */
   maxBatchTokens: number;
+  /** Prefill tokens a step may add to its decode rows (a step without decode rows gets maxBatchTokens). */
+  maxPrefillTokensWithDecode: number;
   /** null: the model's max_position_embeddings. */
   maxModelLen: number | null;
   /** KV positions per worker; null: maxBatchSize × maxModelLen. */
@@ -67,6 +70,7 @@ export function resolveEngineConfig(options: EngineOptions): EngineConfig {
     spinning: options.spinning ?? cpuWorkers <= 1,
     maxBatchSize: options.maxBatchSize ?? 32,
     maxBatchTokens: options.maxBatchTokens ?? 512,
+    maxPrefillTokensWithDecode: options.maxPrefillTokensWithDecode ?? DEFAULT_MAX_PREFILL_TOKENS_WITH_DECODE,
     maxModelLen: options.maxModelLen ?? null,
     kvCacheTokens: options.kvCacheTokens ?? null,
     capacityGranule: options.capacityGranule ?? 64,

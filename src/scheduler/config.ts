@@ -6,6 +6,8 @@ import type { SchedulerConfig, SchedulerConfigInput } from './types.js';
 
 export const DEFAULT_CAPACITY_GRANULE = 64;
 export const MAX_PIPELINE_DEPTH = 2;
+/** Measured with bench/http.ts: see the README's Benchmarks section. */
+export const DEFAULT_MAX_PREFILL_TOKENS_WITH_DECODE = 128;
 
 export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerConfig {
   const cfg: SchedulerConfig = {
@@ -15,6 +17,7 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
     pipelineDepth: input.pipelineDepth ?? 1,
     prefixCaching: input.prefixCaching ?? false,
     schedulingPolicy: input.schedulingPolicy ?? 'fcfs',
+    maxPrefillTokensWithDecode: input.maxPrefillTokensWithDecode ?? DEFAULT_MAX_PREFILL_TOKENS_WITH_DECODE,
   };
   const positive: (keyof SchedulerConfig)[] = [
     'workers',
@@ -23,6 +26,7 @@ export function resolveSchedulerConfig(input: SchedulerConfigInput): SchedulerCo
     'maxModelLen',
     'kvBudgetTokensPerWorker',
     'capacityGranule',
+    'maxPrefillTokensWithDecode',
   ];
   for (const k of positive) {
     const v = cfg[k];

@@ -17,9 +17,9 @@
 //   big prompt is never starved by small ones. 'priority' policy: all of this
 //   among the waiting sequences of the lowest priority value (admission-order.ts).
 // - A step mixes rows. Every decode-ready sequence (exactly one uncomputed
-//   token) gets its row first, so decode never starves; the remaining
-//   maxBatchTokens go to prefill chunks, oldest sequence first, then to new
-//   admissions. A long prompt is cut into chunks across steps; only the chunk
+//   token) gets its row first, so decode never starves; the rest of the step's
+//   budget (step-budget.ts: smaller while decode rows wait) goes to prefill
+//   chunks, oldest sequence first, then to new admissions. A long prompt is cut into chunks across steps; only the chunk
 //   that reaches the end of the known tokens samples.
 // - Prefix caching (worker-cache.ts): whole blocks of computed KV are copied
 //   into the worker's cache as sequences compute them and when they end; the
@@ -57,6 +57,7 @@ import { insertByArrival, nextCandidate, preemptionVictim, priorityProblem } fro
 import { resolveSchedulerConfig } from './config.js';
 import { InvalidSequenceError, SchedulerProtocolError } from './errors.js';
 import { WorkerKvAccount } from './kv-accounting.js';
+import { stepTokenBudget } from './step-budget.js';
 import { PREFIX_BLOCK_SIZE } from './prefix-cache.js';
 import { WorkerCache } from './worker-cache.js';
 import { chooseWorker, type PlacementDraft } from './placement.js';
@@ -225,7 +226,7 @@ export class Scheduler {
         preempted: d.preempted,
         rows: d.rows,
         capacity: w.kv.capacity(),
-        numTokens: this.config.maxBatchTokens - d.tokensLeft,
+        numTokens: d.rows.reduce((n, row) => n + row.tokens.length, 0),
         cacheDrops: drops,
         cacheSaves: saves,
       };
@@ -363,8 +364,9 @@ export class Scheduler {
   }
 
   private draftRows(worker: WorkerState, preempted: SeqId[]): Draft {
-    const draft: Draft = { worker, rows: [], seqs: [], preempted, tokensLeft: this.config.maxBatchTokens };
-    for (const s of worker.running) if (s.numUncomputed === 1 && !this.atLimit(s)) this.addRow(draft, s, 1, 'continue');
+    const decodeReady = worker.running.filter((s) => s.numUncomputed === 1 && !this.atLimit(s));
+    const draft: Draft = { worker, rows: [], seqs: [], preempted, tokensLeft: stepTokenBudget(this.config, decodeReady.length) };
+    for (const s of decodeReady) this.addRow(draft, s, 1, 'continue');
     for (const s of worker.running) {
       if (draft.tokensLeft === 0) break;
       if (s.numUncomputed > 1) this.addRow(draft, s, Math.min(s.numUncomputed, draft.tokensLeft), 'continue');

@@ -87,10 +87,16 @@ export interface SchedulerConfig {
   prefixCaching: boolean;
   /** Admission order and preemption victim (see SchedulingPolicy). Default 'fcfs'. */
   schedulingPolicy: SchedulingPolicy;
+  /**
+   * Prefill tokens (chunks and admissions) a step may add to its decode rows,
+   * within maxBatchTokens; a step without decode rows gets all of
+   * maxBatchTokens (see step-budget.ts). Default DEFAULT_MAX_PREFILL_TOKENS_WITH_DECODE.
+   */
+  maxPrefillTokensWithDecode: number;
 }
 
 /** What the caller must give; defaults are filled by resolveSchedulerConfig(). */
-type DefaultedConfig = 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth' | 'prefixCaching' | 'schedulingPolicy';
+type DefaultedConfig = 'kvBudgetTokensPerWorker' | 'capacityGranule' | 'pipelineDepth' | 'prefixCaching' | 'schedulingPolicy' | 'maxPrefillTokensWithDecode';
 export type SchedulerConfigInput = Omit<SchedulerConfig, DefaultedConfig> & Partial<Pick<SchedulerConfig, DefaultedConfig>>;
 
 /** A row of a plan: the device row, plus whether the sequence takes a fresh slot. */

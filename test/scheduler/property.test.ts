@@ -31,8 +31,9 @@ const configArb = fc
     budgetFrac: fc.double({ min: 0, max: 1, noNaN: true }),
     pipelineDepth: fc.constantFrom(1, 2),
     prefixCaching: fc.boolean(),
+    prefillShare: fc.integer({ min: 1, max: 48 }),
   })
-  .map(({ workers, maxSlotsPerWorker, extraBatch, maxModelLen, capacityGranule, budgetFrac, pipelineDepth, prefixCaching }) => {
+  .map(({ workers, maxSlotsPerWorker, extraBatch, maxModelLen, capacityGranule, budgetFrac, pipelineDepth, prefixCaching, prefillShare }) => {
     const lo = maxModelLen;
     const hi = maxSlotsPerWorker * maxModelLen;
     const cfg: SchedulerConfigInput = {
@@ -44,6 +45,7 @@ const configArb = fc
       kvBudgetTokensPerWorker: Math.round(lo + (hi - lo) * budgetFrac * budgetFrac), // skewed small
       pipelineDepth,
       prefixCaching,
+      maxPrefillTokensWithDecode: prefillShare,
     };
     return cfg;
   });

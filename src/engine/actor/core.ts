@@ -115,6 +115,7 @@ export class EngineCore {
       workers: devices.length,
       maxSlotsPerWorker: config.maxBatchSize,
       maxBatchTokens: Math.max(config.maxBatchTokens, config.maxBatchSize),
+      maxPrefillTokensWithDecode: config.maxPrefillTokensWithDecode,
       maxModelLen: limits.maxModelLen,
       kvBudgetTokensPerWorker: kvBudget(config, limits.maxModelLen),
       capacityGranule: config.capacityGranule,
