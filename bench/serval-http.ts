@@ -1,14 +1,10 @@
-// A Serval server as a child process, and a streaming HTTP client that times
+// A Serval server as a child process (serval-child.ts), and a streaming HTTP client that times
 // each content chunk (TTFT, inter-token gaps): shared by bench/http.ts and bench/hops.ts.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { startServalChild } from './serval-child.js';
 import type { BenchRequest } from './workload.js';
-import { sleep } from './workload.js';
-
-const SERVER_START_TIMEOUT_MS = 180_000;
 
 export interface RequestResult {
   ok: boolean;
@@ -121,31 +117,6 @@ export interface StartedServer {
 
 /** Starts `serval serve` on a free loopback port with `flags` and waits for /health. */
 export async function startServal(flags: string[], nodeArgs: string[] = []): Promise<StartedServer> {
-  const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-  const child = spawn(process.execPath, [...nodeArgs, main, 'serve', '--port', '0', '--host', '127.0.0.1', ...flags], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('serval did not report its port')), SERVER_START_TIMEOUT_MS);
-    child.once('exit', (code) => reject(new Error(`serval exited with ${code} before listening`)));
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      try {
-        const entry = JSON.parse(line) as { port?: number; level?: number; msg?: string };
-        if (typeof entry.port === 'number') {
-          clearTimeout(timer);
-          resolve(entry.port);
-        }
-        if ((entry.level ?? 0) >= 50) console.error(`serval: ${line}`);
-      } catch {
-        console.error(`serval: ${line}`);
-      }
-    });
-  });
-  const base = new URL(`http://127.0.0.1:${port}/v1`);
-  const deadline = performance.now() + SERVER_START_TIMEOUT_MS;
-  for (;;) {
-    const health = await getJson(new URL('/health', base)).catch(() => ({ status: 0, body: null }));
-    if (health.status === 200) break;
-    if (performance.now() > deadline || child.exitCode !== null) throw new Error('serval did not become ready');
-    await sleep(250);
-  }
-  return { child, base };
+  const { child, origin } = await startServalChild(flags, nodeArgs);
+  return { child, base: new URL(`${origin}/v1`) };
 }

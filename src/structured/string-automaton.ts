@@ -10,7 +10,7 @@
 // must escape (`"`, `\`, U+0000–U+001F) are only ever produced escaped, so
 // the quote cannot end the string early and the text always parses.
 
-import { ANY, charRange, chars, complement, intersect, isEmpty, minus, union, SURROGATES, type CharSet } from './char-set.js';
+import { ANY, charRange, chars, intersect, isEmpty, minus, union, SURROGATES, type CharSet } from './char-set.js';
 import type { RegexNode } from './regex-parse.js';
 
 export interface Automaton {

@@ -23,7 +23,6 @@ t.test('staged external data: same logits as inline weights, small protobuf, sta
   const inline = buildDecoderGraph(config, weights, { maxPositions: 256 });
   let stagedDir = '';
   let stagedGraphBytes = 0;
-  let weightFileBytes = 0;
   const staged = await createStagedSession((externalData) => {
     stagedDir = externalData.dir;
     const graph = buildDecoderGraph(config, weights, { maxPositions: 256, externalData });
