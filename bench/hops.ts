@@ -24,7 +24,7 @@ import { DEFAULT_MAX_MODEL_LEN_CAP, resolveEngineConfig } from '../src/engine/co
 import { readModelConfigs } from '../src/model/load-model.js';
 import type { DeviceStep } from '../src/worker/types.js';
 import { ensureBenchModel } from './bench-model.js';
-import { HttpTarget, startServal, type RequestResult, type StartedServer } from './serval-http.js';
+import { engineSend, HttpTarget, startServal, type RequestResult, type StartedServer } from './serval-http.js';
 import { fmt, makeWorkload, percentile, type BenchRequest } from './workload.js';
 
 const { values: args } = parseArgs({
@@ -80,22 +80,6 @@ async function deviceRequest(device: DeviceHandle, r: BenchRequest, id: string, 
   await device.run({ release: [id], capacity: 0, admit: [], rows: [] });
 }
 
-async function engineRequest(engine: Engine, r: BenchRequest): Promise<RequestResult> {
-  const sent = performance.now();
-  let ttft = Number.NaN;
-  let last = Number.NaN;
-  const itl: number[] = [];
-  let tokens = 0;
-  for await (const event of engine.generate(r.promptIds, { maxTokens: r.maxTokens, ignoreEos: true, temperature: 0 })) {
-    if (event.type !== 'tokens') continue;
-    const now = performance.now();
-    if (Number.isNaN(ttft)) ttft = now - sent;
-    else itl.push(now - last);
-    last = now;
-    tokens += event.tokenIds.length;
-  }
-  return { ok: true, ttftMs: ttft, itlMs: itl, outputTokens: tokens, endMs: performance.now() };
-}
 
 const stat = (values: number[]): string => `${fmt(percentile(values, 50), 1)} / ${fmt(percentile(values, 99), 1)}`;
 
@@ -143,7 +127,7 @@ async function main(): Promise<void> {
     let nextId = 0;
     for (const r of warm) {
       await deviceRequest(device, r, `w${nextId++}`, empty());
-      await engineRequest(engine, r);
+      await engineSend(engine, r);
       await target.send(r);
     }
     const layers = { device: empty(), engine: empty(), http: empty() };
@@ -155,7 +139,7 @@ async function main(): Promise<void> {
       }
       for (const r of requests) {
         await deviceRequest(device, r, `d${nextId++}`, layers.device);
-        record(layers.engine, await engineRequest(engine, r));
+        record(layers.engine, await engineSend(engine, r));
         record(layers.http, await target.send(r));
       }
     }

@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
 import { ensureBenchModel } from './bench-model.js';
-import { getJson, HttpTarget, startServal, type RequestResult, type StartedServer } from './serval-http.js';
+import { engineSend, getJson, HttpTarget, startServal, type RequestResult, type StartedServer } from './serval-http.js';
 import { fmt, makeWorkload, percentile, sum, type BenchRequest } from './workload.js';
 
 const { values: args } = parseArgs({
@@ -137,29 +137,6 @@ function mergeLevels(a: LevelResult, b: LevelResult): LevelResult {
     maxInFlight: Math.max(a.maxInFlight, b.maxInFlight),
     firstError: a.firstError ?? b.firstError,
   };
-}
-
-// ------------------------------------------------------------------ in-process engine
-
-async function engineSend(engine: Engine, r: BenchRequest): Promise<RequestResult> {
-  const sent = performance.now();
-  let ttft = Number.NaN;
-  let last = Number.NaN;
-  const itl: number[] = [];
-  let tokens = 0;
-  try {
-    for await (const event of engine.generate(r.promptIds, { maxTokens: r.maxTokens, ignoreEos: true, temperature: 0 })) {
-      if (event.type !== 'tokens') continue;
-      const now = performance.now();
-      if (Number.isNaN(ttft)) ttft = now - sent;
-      else itl.push(now - last);
-      last = now;
-      tokens += event.tokenIds.length;
-    }
-    return { ok: true, ttftMs: ttft, itlMs: itl, outputTokens: tokens, endMs: performance.now() };
-  } catch (error) {
-    return { ok: false, error: String(error), ttftMs: ttft, itlMs: itl, outputTokens: tokens, endMs: performance.now() };
-  }
 }
 
 // ------------------------------------------------------------------ main

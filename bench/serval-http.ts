@@ -1,8 +1,10 @@
-// A Serval server as a child process (serval-child.ts), and a streaming HTTP client that times
-// each content chunk (TTFT, inter-token gaps): shared by bench/http.ts and bench/hops.ts.
+// A Serval server as a child process (serval-child.ts), a streaming HTTP client that times
+// each content chunk (TTFT, inter-token gaps), and the same timing through an in-process
+// engine: shared by bench/http.ts and bench/hops.ts.
 
 import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import type { Engine } from '../src/engine/client/engine.js';
 import { startServalChild } from './serval-child.js';
 import type { BenchRequest } from './workload.js';
 
@@ -119,4 +121,26 @@ export interface StartedServer {
 export async function startServal(flags: string[], nodeArgs: string[] = []): Promise<StartedServer> {
   const { child, origin } = await startServalChild(flags, nodeArgs);
   return { child, base: new URL(`${origin}/v1`) };
+}
+
+/** The same request through an in-process engine (no HTTP), timed the same way. */
+export async function engineSend(engine: Engine, r: BenchRequest): Promise<RequestResult> {
+  const sent = performance.now();
+  let ttft = Number.NaN;
+  let last = Number.NaN;
+  const itl: number[] = [];
+  let tokens = 0;
+  try {
+    for await (const event of engine.generate(r.promptIds, { maxTokens: r.maxTokens, ignoreEos: true, temperature: 0 })) {
+      if (event.type !== 'tokens') continue;
+      const now = performance.now();
+      if (Number.isNaN(ttft)) ttft = now - sent;
+      else itl.push(now - last);
+      last = now;
+      tokens += event.tokenIds.length;
+    }
+    return { ok: true, ttftMs: ttft, itlMs: itl, outputTokens: tokens, endMs: performance.now() };
+  } catch (error) {
+    return { ok: false, error: String(error), ttftMs: ttft, itlMs: itl, outputTokens: tokens, endMs: performance.now() };
+  }
 }
