@@ -1,10 +1,10 @@
 // Which idle worker takes the next admission. Among the workers being planned
 // that have step tokens left, KV room for the sequence's look-ahead and no
-// grammar pin elsewhere: the one caching the longest prefix of it wins
-// (unless it runs more than PLACEMENT_SLACK sequences beyond the least
-// loaded), then one running a sibling with the same prompt (the worker copies
-// that prompt's KV, and a failing worker fails one request's choices
-// together), then the least loaded.
+// grammar pin elsewhere: one running a sibling with the same prompt (the
+// worker copies that prompt's KV, and a failing worker fails one request's
+// choices together, never two requests through one split request), then the
+// one caching the longest prefix of it (unless it runs more than
+// PLACEMENT_SLACK sequences beyond the least loaded), then the least loaded.
 
 import type { WorkerKvAccount } from './kv-accounting.js';
 import type { Sequence } from './sequence.js';
@@ -29,8 +29,8 @@ export function chooseWorker<D extends PlacementDraft>(drafts: readonly D[], hea
   if (open.length === 0) return null;
   const leastActive = Math.min(...open.map((d) => d.worker.kv.activeSlots));
   const rank = (d: D): number[] => [
-    d.worker.kv.activeSlots <= leastActive + PLACEMENT_SLACK ? d.worker.cache.cachedBlocks(head) : 0,
     d.worker.running.some((s) => s.promptKey === head.promptKey) ? 1 : 0,
+    d.worker.kv.activeSlots <= leastActive + PLACEMENT_SLACK ? d.worker.cache.cachedBlocks(head) : 0,
     -d.worker.kv.activeSlots,
   ];
   return open.reduce((best, d) => (compareRanks(rank(d), rank(best)) > 0 ? d : best));

@@ -10,9 +10,9 @@
 //   compiling are held (skipped) until ready(). That head is placed on a
 //   worker being planned with a free slot, token budget left this step, and KV
 //   room for its whole known length + 1 (look-ahead, so a long prompt is not
-//   admitted only to be evicted a few chunks later): the one caching the
-//   longest prefix of it, else one running a sibling with the same prompt,
-//   else the least loaded (placement.ts). It starts from that cached prefix.
+//   admitted only to be evicted a few chunks later): one running a sibling
+//   with the same prompt, else the one caching the longest prefix of it, else
+//   the least loaded (placement.ts). It starts from its cached prefix.
 //   If no worker can take the head, admission stops: nothing overtakes it, so a
 //   big prompt is never starved by small ones. 'priority' policy: all of this
 //   among the waiting sequences of the lowest priority value (admission-order.ts).
@@ -423,11 +423,11 @@ export class Scheduler {
       insertByArrival(w.running, head);
       const blocks = w.cache.load(head, lookahead);
       w.cache.makeRoomToAdmit(lookahead);
-      head.numComputedTokens = head.cachedTokens = blocks.length * PREFIX_BLOCK_SIZE;
+      head.numComputedTokens = blocks.length * PREFIX_BLOCK_SIZE;
       head.savedBlocks = blocks.length;
       if (w.cache.enabled && head.reusesPrefix) {
         this.prefixQueries += head.length;
-        this.prefixHits += head.cachedTokens;
+        this.prefixHits += head.numComputedTokens;
       }
       const n = Math.min(head.numUncomputed, best.tokensLeft);
       w.kv.admit(head.id, head.numComputedTokens + n);

@@ -26,8 +26,6 @@ export interface SequenceView {
   readonly length: number;
   /** Sampled ids that end the sequence with reason 'stop': EOS ids (unless ignoreEos) and stop ids. */
   readonly endTokenIds: ReadonlySet<number>;
-  /** Leading positions its latest admission took from the prefix cache instead of computing. */
-  readonly cachedTokens: number;
 }
 
 export class Sequence implements SequenceView, BlockSource {
@@ -63,7 +61,6 @@ export class Sequence implements SequenceView, BlockSource {
   numPreemptions = 0;
   /** May its admission take KV from the prefix cache (not when every prompt position's logits are wanted). */
   readonly reusesPrefix: boolean;
-  cachedTokens = 0;
   /** Leading blocks its worker's prefix cache holds (loaded or saved since its admission). */
   savedBlocks = 0;
   private readonly hashes: number[] = [];

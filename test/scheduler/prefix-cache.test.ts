@@ -208,3 +208,28 @@ t.test('PrefixCache: a block evicted before its copy was handed over is not copi
   t.same(saves, [], 'its copy is cancelled');
   t.same(drops, [], 'and there is nothing to drop');
 });
+
+t.test('placement: a sibling with the same prompt outranks a cached prefix elsewhere (n choices stay together)', async (t) => {
+  const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 8 });
+  const prompt = tokens(48, 30);
+  sched.add({ id: 'seed', promptTokenIds: [...prompt, 1], maxTokens: 2, ignoreEos: true });
+  const home = admissionOf(drive(sched, fake).plans, 'seed').plan.worker;
+  const other = 1 - home;
+  const plans: StepPlan[] = [];
+  const step = () => {
+    for (const p of sched.schedule()) {
+      plans.push(p);
+      sched.postprocess(p, fake.run(p));
+    }
+  };
+  // Choice 0 of a request goes to the other worker (its grammar was compiled there, say), which
+  // caches nothing of the prompt yet; choice 1 is admitted in the same step.
+  sched.add({ id: 'c0', promptTokenIds: prompt, maxTokens: 50, ignoreEos: true, held: true });
+  sched.ready('c0', other);
+  sched.add({ id: 'c1', promptTokenIds: prompt, maxTokens: 50, ignoreEos: true });
+  step();
+  t.equal(admissionOf(plans, 'c0').plan.worker, other);
+  t.equal(admissionOf(plans, 'c1').plan.worker, other, 'choice 1 joins its sibling, though the home worker caches the prefix');
+  sched.abort('c0');
+  sched.abort('c1');
+});
