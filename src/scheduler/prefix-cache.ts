@@ -56,6 +56,19 @@ export class PrefixCache {
 
   /** The longest run of `seq`'s leading blocks held here, at most `maxBlocks`; touched and pinned (the caller loads them). */
   match(seq: BlockSource, maxBlocks: number): CachedBlock[] {
+    const found = this.walk(seq, maxBlocks);
+    this.touch(found);
+    for (const block of found) this.pinned.add(block.id);
+    return found;
+  }
+
+  /** How many of `seq`'s leading blocks are held here (no side effects: for placement). */
+  peek(seq: BlockSource, maxBlocks: number): number {
+    return this.walk(seq, maxBlocks).length;
+  }
+
+  /** `seq`'s leading blocks held here, each verified against its parent and tokens, at most `maxBlocks`. */
+  private walk(seq: BlockSource, maxBlocks: number): CachedBlock[] {
     const found: CachedBlock[] = [];
     let parent: CachedBlock | null = null;
     for (let i = 0; i < maxBlocks; i++) {
@@ -64,21 +77,7 @@ export class PrefixCache {
       found.push(block);
       parent = block;
     }
-    this.touch(found);
-    for (const block of found) this.pinned.add(block.id);
     return found;
-  }
-
-  /** How many of `seq`'s leading blocks are held here (no side effects: for placement). */
-  peek(seq: BlockSource, maxBlocks: number): number {
-    let parent: CachedBlock | null = null;
-    let n = 0;
-    for (; n < maxBlocks; n++) {
-      const block = this.blocks.get(seq.blockHash(n));
-      if (block === undefined || block.parent !== parent || !sameTokens(block.tokens, seq.blockTokens(n))) break;
-      parent = block;
-    }
-    return n;
   }
 
   /**
