@@ -23,10 +23,31 @@ export interface KvShape {
   maxSlots: number;
   /** Token positions the whole pool may hold (slots × capacity never exceeds it). */
   budgetTokens: number;
+  /** Longest sequence the engine serves: a capacity beyond it is never needed (default: no limit). */
+  maxCapacity?: number;
 }
 
-/** Keep a capacity up to this many times the needed one before shrinking. */
-const SHRINK_FACTOR = 1.5;
+/**
+ * A layout that must grow gets this many times the needed capacity, so a
+ * sequence decoding past its capacity re-lays out every ~50 % of its length,
+ * not every few tokens: a re-layout copies every active slot inside one step,
+ * which every decode row waits for (at B = 1 it was most of the inter-token
+ * p99). The slack costs only attention over masked positions that map the
+ * zero page (≈ 2 % of a decode call at 50 % slack on the bench preset).
+ */
+const GROWTH_FACTOR = 1.5;
+/** Grown capacities are rounded up to this many positions. */
+const GROWTH_GRANULE = 16;
+/** Keep a capacity up to this many times the needed one before shrinking (above GROWTH_FACTOR, so a grown layout is kept). */
+const SHRINK_FACTOR = 2;
+/**
+ * Buffers are allocated together in ArrayBuffers of up to this size. An
+ * allocation this large is always fresh zero pages from mmap; glibc serves
+ * smaller ones (up to 32 MB once such blocks were freed) from recycled heap
+ * memory that calloc must clear, which made a re-layout cost 10–200 ms and
+ * made the whole layout resident.
+ */
+const CHUNK_BYTES = 2 ** 30;
 /**
  * Re-lay out into a fresh buffer once stale positions exceed this share of the
  * live (written) ones. A re-layout writes each live position once into fresh
@@ -117,11 +138,23 @@ export class KvSlotPool {
   reserve(needed: number, slots: number): void {
     const keepCapacity =
       this.capacity >= needed && this.capacity <= Math.max(needed * SHRINK_FACTOR, needed + 1) && this.slotsFor(this.capacity) >= slots;
-    const capacity = keepCapacity ? this.capacity : needed;
+    const capacity = keepCapacity ? this.capacity : this.grownCapacity(needed, slots);
     if (capacity === this.capacity && this.allocatedSlots >= slots && !this.mostlyStale()) return;
     const limit = this.slotsFor(capacity);
     if (limit < slots) throw new Error(`capacity ${capacity} leaves no room for ${slots} slots within the KV budget`);
     this.relayout(capacity, limit);
+  }
+
+  /**
+   * The capacity a new layout gets: GROWTH_FACTOR × needed, as long as that
+   * still leaves room for every slot the pool may hold (so a later admission
+   * never forces a re-layout to shrink) and for `slots` now; never below needed.
+   */
+  private grownCapacity(needed: number, slots: number): number {
+    if (needed === 0) return 0;
+    const grown = Math.ceil((needed * GROWTH_FACTOR) / GROWTH_GRANULE) * GROWTH_GRANULE;
+    const roomy = Math.min(this.shape.maxCapacity ?? Infinity, Math.floor(this.shape.budgetTokens / Math.max(slots, this.shape.maxSlots)));
+    return Math.max(needed, Math.min(grown, roomy));
   }
 
   /** Re-lays the buffers out, keeping each active slot's written positions (up to the new capacity). */
@@ -281,7 +314,20 @@ export class KvSlotPool {
     this.allocatedSlots = slots;
     this.touched = new Array<number>(slots).fill(0);
     const size = slots * this.slotStride();
-    this.keys = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
-    this.values = Array.from({ length: this.shape.layers }, () => new Float32Array(size));
+    const buffers = this.chunkedBuffers(2 * this.shape.layers, size);
+    this.keys = buffers.slice(0, this.shape.layers);
+    this.values = buffers.slice(this.shape.layers);
+  }
+
+  /** `count` zeroed arrays of `size` floats, packed into as few ArrayBuffers of at most CHUNK_BYTES as fit. */
+  private chunkedBuffers(count: number, size: number): Float32Array[] {
+    const perChunk = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, size * 4)));
+    const out: Float32Array[] = [];
+    while (out.length < count) {
+      const inChunk = Math.min(perChunk, count - out.length);
+      const chunk = new ArrayBuffer(inChunk * size * 4);
+      for (let i = 0; i < inChunk; i++) out.push(new Float32Array(chunk, i * size * 4, size));
+    }
+    return out;
   }
 }

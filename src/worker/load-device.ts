@@ -32,6 +32,7 @@ export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
     headDim: c.headDim,
     maxSlots: config.maxSlots,
     budgetTokens: config.kvBudgetTokens,
+    maxCapacity: config.maxModelLen,
   });
   // Only the small fields: holding `model` would keep the JS copy of the weights alive.
   const { tokenizerJsonPath, tokenizerJsonText, tokenizerConfig, chatTemplate } = model;

@@ -64,16 +64,38 @@ t.test('release keeps slots contiguous and moves the last slot intact', async (t
 
 t.test('growing and shrinking the capacity keeps every active sequence', async (t) => {
   const pool = poolWith(16, [16, 12]);
+  t.equal(pool.capacity, 32, 'a new layout gets 1.5x the need, rounded up to 16');
   pool.reserve(48, 2);
-  t.equal(pool.capacity, 48);
+  t.equal(pool.capacity, 64, 'growth headroom stops where the budget would no longer hold every slot (512 / 8)');
   check(t, pool, 0, 16);
   check(t, pool, 1, 12);
   pool.reserve(40, 2);
-  t.equal(pool.capacity, 48, 'within 1.5x of the need: no re-layout');
+  t.equal(pool.capacity, 64, 'within 2x of the need: no re-layout');
   pool.reserve(16, 2);
-  t.equal(pool.capacity, 16, 'far above the need: shrinks');
+  t.equal(pool.capacity, 32, 'more than 2x the need: shrinks to 1.5x');
   check(t, pool, 0, 16);
   check(t, pool, 1, 12);
+});
+
+t.test('a sequence decoding one position at a time re-lays out its pool a few times, not every granule', async (t) => {
+  const pool = new KvSlotPool({ ...shape, maxSlots: 4, budgetTokens: 4 * 2048, maxCapacity: 1000 });
+  pool.reserve(128, 1);
+  pool.acquire('s0');
+  const capacities = [pool.capacity];
+  for (let need = 129; need <= 1000; need++) {
+    pool.reserve(need, 1);
+    t.ok(pool.capacity >= need, 'holds the need');
+    if (pool.capacity !== capacities.at(-1)) capacities.push(pool.capacity);
+  }
+  t.same(capacities, [192, 304, 464, 704, 1000], '1.5x the need, rounded up to 16, each time; capped at maxCapacity');
+  pool.release('s0');
+  pool.reserve(600, 4);
+  t.equal(pool.capacity, 1000, 'a shorter sequence keeps the layout (within 2x)');
+  const tight = new KvSlotPool({ ...shape, maxSlots: 4, budgetTokens: 4 * 100 });
+  tight.reserve(90, 1);
+  t.equal(tight.capacity, 100, 'no headroom beyond what leaves room for every slot');
+  tight.reserve(150, 2);
+  t.equal(tight.capacity, 150, 'past that, exactly the need');
 });
 
 t.test('a layout holds every slot the budget allows at its capacity, and no more', async (t) => {
@@ -121,7 +143,7 @@ t.test('positions an earlier occupant wrote count as stale until a fresh re-layo
   const staleBefore = pool.stalePositions();
   t.ok(staleBefore > 2 + 3 + 1, `${staleBefore} stale positions outnumber the 6 live ones`);
   pool.reserve(16, 3);
-  t.equal(pool.capacity, 16, 'same capacity');
+  t.equal(pool.capacity, 32, 'same capacity');
   t.equal(pool.stalePositions(), 0, 'a fresh buffer: nothing stale');
   check(t, pool, 4, 2);
   check(t, pool, 5, 3);
@@ -147,7 +169,8 @@ t.test('copyOut then copyIn moves a block of positions into another slot, every 
     }
   }
   t.equal(bad, 0, 'positions [0, 16) identical in both slots');
-  t.throws(() => pool.copyIn(pool.slotOf('s1'), 30, 8, block), /exceed the slot capacity/);
+  t.equal(pool.capacity, 48);
+  t.throws(() => pool.copyIn(pool.slotOf('s1'), 44, 8, block), /exceed the slot capacity/);
 });
 
 t.test('the budget bounds slots x capacity', async (t) => {
