@@ -139,6 +139,15 @@ export interface StepPlan {
    */
   cacheDrops: number[];
   cacheSaves: BlockSave[];
+  /**
+   * The same, after the rows ran: in a plan without decode rows, the blocks
+   * its prompt chunks complete. Those are then copied in the step that
+   * computed them (time to first token), not in the next step, which decode
+   * rows wait for (at one stream, the first decode step after a 128-token
+   * prompt took 6 ms longer). No admission of this plan can have matched them.
+   */
+  cacheDropsAfterRun: number[];
+  cacheSavesAfterRun: BlockSave[];
 }
 
 /** What postprocess() reads of a worker's sample. */

@@ -73,6 +73,8 @@ export class Device {
 
     if (decodeRows.length > 0) await this.decode(decodeRows, result);
     for (const row of prefillRows) await this.prefill(row, result);
+    this.prefixes.drop(step.cacheDropsAfterRun ?? []);
+    this.prefixes.save(step.cacheSavesAfterRun ?? []);
     this.continuity.record(result.samples);
     return result;
   }

@@ -98,6 +98,9 @@ export interface DeviceStep {
   /** Prefix-cache blocks to forget (evicted), then blocks to copy out of slots, both before `release`. */
   cacheDrops?: number[];
   cacheSaves?: BlockSave[];
+  /** Blocks to forget, then blocks to copy out of slots, after the rows ran (blocks the rows completed). */
+  cacheDropsAfterRun?: number[];
+  cacheSavesAfterRun?: BlockSave[];
   /** Sequences whose slots are freed before anything runs (finished, aborted, preempted). */
   release: string[];
   /** Per-slot KV capacity (token positions) this step needs. */

@@ -7,7 +7,7 @@
 
 import type { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { SampledToken, SeqId, StepOutcome, StepPlan } from '../../src/scheduler/types.js';
-import { PENDING_TOKEN, PREFIX_BLOCK_SIZE } from '../../src/worker/types.js';
+import { PENDING_TOKEN, PREFIX_BLOCK_SIZE, type BlockSave } from '../../src/worker/types.js';
 
 /** Next token from the whole history (prompt + generated so far). FNV-1a over the ids. */
 export function hashModel(vocab: number): (seqId: SeqId, history: readonly number[]) => number {
@@ -97,15 +97,7 @@ export class FakeWorkers {
     const lastSampled = this.lastSampled[plan.worker];
     const stopped = this.stopped[plan.worker];
     const blocks = this.blocks[plan.worker];
-    for (const id of plan.cacheDrops) {
-      if (!blocks.delete(id)) throw new Error(`plan ${plan.step}: dropped block ${id} is not held`);
-    }
-    for (const { seqId, index, id } of plan.cacheSaves) {
-      const kv = slots.get(seqId);
-      const end = (index + 1) * PREFIX_BLOCK_SIZE;
-      if (!kv || kv.length < end) throw new Error(`plan ${plan.step}: block ${index} of ${seqId} is not in its slot (${kv?.length ?? 'none'})`);
-      blocks.set(id, kv.slice(end - PREFIX_BLOCK_SIZE, end));
-    }
+    this.applyCache(plan, plan.cacheDrops, plan.cacheSaves);
     for (const id of plan.freed) {
       if (!slots.delete(id)) throw new Error(`plan ${plan.step}: freed ${id} holds no slot on worker ${plan.worker}`);
       lastSampled.delete(id);
@@ -156,6 +148,7 @@ export class FakeWorkers {
         if (this.stops(row.seqId, tokenId)) stopped.add(row.seqId);
       }
     }
+    this.applyCache(plan, plan.cacheDropsAfterRun, plan.cacheSavesAfterRun);
     if (numTokens !== plan.numTokens) throw new Error(`plan ${plan.step}: numTokens ${plan.numTokens} ≠ ${numTokens}`);
     if (numTokens > this.limits.maxBatchTokens) throw new Error(`plan ${plan.step}: ${numTokens} tokens > budget`);
     if (slots.size > this.limits.maxSlotsPerWorker) throw new Error(`plan ${plan.step}: ${slots.size} slots`);
@@ -167,6 +160,21 @@ export class FakeWorkers {
       throw new Error(`plan ${plan.step}: ${slots.size} × ${plan.capacity} + ${blocks.size} cached blocks over KV budget`);
     }
     return sampled;
+  }
+
+  /** Drops, then copies the named blocks out of their sequences' slots (literal tokens). */
+  private applyCache(plan: StepPlan, drops: number[], saves: BlockSave[]): void {
+    const slots = this.slots[plan.worker];
+    const blocks = this.blocks[plan.worker];
+    for (const id of drops) {
+      if (!blocks.delete(id)) throw new Error(`plan ${plan.step}: dropped block ${id} is not held`);
+    }
+    for (const { seqId, index, id } of saves) {
+      const kv = slots.get(seqId);
+      const end = (index + 1) * PREFIX_BLOCK_SIZE;
+      if (!kv || kv.length < end) throw new Error(`plan ${plan.step}: block ${index} of ${seqId} is not in its slot (${kv?.length ?? 'none'})`);
+      blocks.set(id, kv.slice(end - PREFIX_BLOCK_SIZE, end));
+    }
   }
 
   totalSlots(): number {

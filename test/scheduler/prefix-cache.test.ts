@@ -233,3 +233,18 @@ t.test('placement: a sibling with the same prompt outranks a cached prefix elsew
   sched.abort('c0');
   sched.abort('c1');
 });
+
+t.test("a prompt's blocks are copied after the step that computed them when no decode row waits for it", async (t) => {
+  const { sched, fake, model } = setup();
+  const req = { id: 'p', promptTokenIds: tokens(50, 4), maxTokens: 20, ignoreEos: true };
+  const [{ plans, out }] = runAlone(sched, fake, [req]);
+  const { plan: prefill } = admissionOf(plans, 'p');
+  t.same(prefill.cacheSavesAfterRun.map((s) => s.index), [0, 1, 2], 'the prefill step copies the 3 whole blocks of the 50-token prompt after running it');
+  t.same(prefill.cacheSaves, [], 'nothing before it runs');
+  const firstDecode = plans[plans.indexOf(prefill) + 1];
+  t.same([firstDecode.cacheSaves, firstDecode.cacheSavesAfterRun], [[], []], 'the first decode step copies nothing');
+  const completing = plans.findIndex((p) => p.rows.some((r) => r.seqId === 'p' && r.startPos + r.tokens.length === 4 * B));
+  t.same(plans[completing].cacheSavesAfterRun, [], 'the decode step that fills block 3 leaves it: its row waits for the step');
+  t.same(plans[completing + 1].cacheSaves.map((s) => s.index), [3], 'the next step copies it before running');
+  t.same(out, referenceStream('p', req, model, 256).tokens);
+});

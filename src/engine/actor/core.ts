@@ -273,7 +273,16 @@ export class EngineCore {
   }
 
   private toDeviceStep(plan: StepPlan, worker: WorkerState): DeviceStep {
-    const step: DeviceStep = { cacheDrops: plan.cacheDrops, cacheSaves: plan.cacheSaves, release: plan.freed, capacity: plan.capacity, admit: [], rows: [] };
+    const step: DeviceStep = {
+      cacheDrops: plan.cacheDrops,
+      cacheSaves: plan.cacheSaves,
+      cacheDropsAfterRun: plan.cacheDropsAfterRun,
+      cacheSavesAfterRun: plan.cacheSavesAfterRun,
+      release: plan.freed,
+      capacity: plan.capacity,
+      admit: [],
+      rows: [],
+    };
     if (worker.needsReset) {
       worker.needsReset = false;
       step.resetAll = true;
