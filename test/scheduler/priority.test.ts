@@ -155,10 +155,17 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
   }));
   const violations: string[] = [];
   const pending = reqs.map((_, i) => i).sort((a, b) => w.reqs[a].at - w.reqs[b].at);
+  // A victim may be admitted again on another worker in the same round and finish in that worker's
+  // plan before this one is checked: its (priority, arrival) are kept from before the round.
+  const ranks = new Map<string, { priority: number; arrival: number }>();
   const res = drive(sched, fake, {
     beforeStep: (step) => {
       // Arrivals due by now; an idle scheduler skips ahead to the next one (drive stops when idle).
       while (pending.length > 0 && (w.reqs[pending[0]].at <= step || !sched.hasWork())) sched.add(reqs[pending.shift()!]);
+      for (const r of reqs) {
+        const s = sched.get(r.id);
+        if (s) ranks.set(r.id, { priority: s.priority, arrival: s.arrival });
+      }
     },
     afterPlan: (p) => {
       // Admission: nothing left waiting has a lower value than one admitted now (lock-step, nothing held).
@@ -168,7 +175,7 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
       // Preemption: every victim came after each sequence kept running on its worker, by (priority, arrival).
       const fresh = new Set(admitted.map((a) => a.id));
       for (const id of p.preempted) {
-        const v = sched.get(id)!;
+        const v = ranks.get(id)!;
         for (const r of reqs) {
           const s = sched.get(r.id);
           if (!s || s.status !== 'running' || s.worker !== p.worker || fresh.has(s.id)) continue;
