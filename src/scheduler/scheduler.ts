@@ -219,6 +219,15 @@ export class Scheduler {
       const w = d.worker;
       const { saves, drops } = w.cache.take();
       if (d.rows.length === 0 && w.pendingFreed.length === 0 && saves.length === 0 && drops.length === 0) continue;
+      // A step no decode row waits for copies the blocks it completes itself (see cacheSavesAfterRun).
+      const saveAfterRun = d.rows.every((row) => row.tokens.length > 1);
+      d.rows.forEach((row, i) => {
+        const seq = d.seqs[i];
+        seq.numComputedTokens += row.tokens.length;
+        if (row.sample) seq.pendingSamples++;
+        if (saveAfterRun) w.cache.save(seq, Math.min(seq.numComputedTokens, seq.length));
+      });
+      const afterRun = w.cache.take();
       const plan: StepPlan = {
         step: this.nextStep++,
         worker: w.index,
@@ -229,21 +238,10 @@ export class Scheduler {
         numTokens: d.rows.reduce((n, row) => n + row.tokens.length, 0),
         cacheDrops: drops,
         cacheSaves: saves,
-        cacheDropsAfterRun: [],
-        cacheSavesAfterRun: [],
+        cacheDropsAfterRun: afterRun.drops,
+        cacheSavesAfterRun: afterRun.saves,
       };
       w.pendingFreed = [];
-      // A step no decode row waits for copies the blocks it completes itself (see cacheSavesAfterRun).
-      const saveAfterRun = d.rows.every((row) => row.tokens.length > 1);
-      d.rows.forEach((row, i) => {
-        const seq = d.seqs[i];
-        seq.numComputedTokens += row.tokens.length;
-        if (row.sample) seq.pendingSamples++;
-        if (saveAfterRun) w.cache.save(seq, Math.min(seq.numComputedTokens, seq.length));
-      });
-      const afterRun = w.cache.take();
-      plan.cacheDropsAfterRun = afterRun.drops;
-      plan.cacheSavesAfterRun = afterRun.saves;
       w.inFlight.push({ plan, seqs: d.seqs, epochs: d.seqs.map((seq) => seq.numPreemptions) });
       plans.push(plan);
     }
