@@ -136,6 +136,11 @@ export class KvSlotPool {
    * never re-lay out (unwritten slots cost no memory).
    */
   reserve(needed: number, slots: number): void {
+    // An idle pool keeps its layout: its written pages are already faulted in and
+    // the next sequence likely needs a similar capacity. Dropping it made every
+    // request at concurrency 1 allocate and fault in a fresh layout, and the
+    // discarded buffers' external memory drove a full GC every few requests.
+    if (slots === 0) return;
     const keepCapacity =
       this.capacity >= needed && this.capacity <= Math.max(needed * SHRINK_FACTOR, needed + 1) && this.slotsFor(this.capacity) >= slots;
     const capacity = keepCapacity ? this.capacity : this.grownCapacity(needed, slots);

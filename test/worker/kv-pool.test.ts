@@ -98,6 +98,24 @@ t.test('a sequence decoding one position at a time re-lays out its pool a few ti
   t.equal(tight.capacity, 150, 'past that, exactly the need');
 });
 
+t.test('an idle pool keeps its layout for the next sequence', async (t) => {
+  const pool = new KvSlotPool({ ...shape, maxSlots: 4, budgetTokens: 4 * 512 });
+  pool.reserve(128, 1);
+  pool.acquire('s0');
+  const buffer = pool.prefixViews(1).keys[0].buffer;
+  pool.release('s0');
+  pool.reserve(0, 0);
+  t.equal(pool.capacity, 192, 'no sequence left: the layout stays');
+  pool.reserve(100, 1);
+  pool.acquire('s1');
+  t.equal(pool.capacity, 192, 'a shorter next sequence fits it (within 2x)');
+  t.equal(pool.prefixViews(1).keys[0].buffer, buffer, 'same buffers: no re-layout');
+  pool.release('s1');
+  pool.reserve(0, 0);
+  pool.reserve(400, 1);
+  t.ok(pool.capacity >= 400, 'a longer one still grows it');
+});
+
 t.test('a layout holds every slot the budget allows at its capacity, and no more', async (t) => {
   const pool = new KvSlotPool(shape);
   pool.reserve(32, 1);
