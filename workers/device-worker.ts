@@ -4,12 +4,14 @@
 // Piscina may hand over the next step while one runs (pipelining): steps run
 // strictly one after another, in the order they arrived.
 
-import { workerData } from 'node:worker_threads';
+import { BroadcastChannel, workerData } from 'node:worker_threads';
 import { loadDevice } from '../src/worker/load-device.js';
 import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../src/worker/types.js';
 
 const config = workerData as DeviceWorkerConfig;
-const device = await loadDevice(config);
+const announcements = config.samplesChannel ? new BroadcastChannel(config.samplesChannel) : null;
+announcements?.unref();
+const device = await loadDevice(config, announcements ? (announced) => announcements.postMessage(announced) : null);
 const testHooks = config.testHooks === true && process.env.SERVAL_TEST_HOOKS === '1';
 /** Test-only: every grammar compile also blocks this thread this long, as a big schema's compile would. */
 const compileDelayMs = testHooks ? Number(process.env.SERVAL_TEST_COMPILE_DELAY_MS ?? 0) : 0;

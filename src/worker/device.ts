@@ -1,15 +1,21 @@
 // A device worker's engine room: owns the session, the KV slot pool and each
 // sequence's sampling state, and executes DeviceSteps. Decode rows (one token
 // each) go through one batched call over the contiguous slot prefix; each
-// prefill chunk runs alone against its own slot's view.
+// prefill chunk runs alone against its own slot's view. A token sampled at the
+// end of a prompt while later chunks of the same step still have to run is
+// announced at once, so a burst of new prompts starts streaming one by one
+// instead of all at the end of the step.
 
 import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
-import type { DeviceRow, DeviceStep, DeviceStepResult, GrammarCompileTask, RowPromptLogprobs, RowSample } from './types.js';
+import type { AnnouncedSamples, DeviceRow, DeviceStep, DeviceStepResult, GrammarCompileTask, RowPromptLogprobs } from './types.js';
 import type { RowSampler } from './row-sampler.js';
 import { PrefixBlockStore } from './prefix-store.js';
 import { PromptSharing } from './prompt-sharing.js';
 import { RowContinuity } from './row-continuity.js';
+
+/** Receives samples a step takes before its last forward call (see AnnouncedSamples). */
+export type SampleAnnouncer = (announced: AnnouncedSamples) => void;
 
 export class Device {
   private readonly forward: DecoderForward;
@@ -20,12 +26,14 @@ export class Device {
   private readonly prefixes: PrefixBlockStore;
   private readonly continuity = new RowContinuity();
   private readonly emptyViews: { keys: Float32Array[]; values: Float32Array[] };
+  private readonly announce: SampleAnnouncer | null;
 
-  constructor(forward: DecoderForward, pool: KvSlotPool, sampler: RowSampler, vocabSize: number) {
+  constructor(forward: DecoderForward, pool: KvSlotPool, sampler: RowSampler, vocabSize: number, announce: SampleAnnouncer | null = null) {
     this.forward = forward;
     this.pool = pool;
     this.sampler = sampler;
     this.vocabSize = vocabSize;
+    this.announce = announce;
     this.prefixes = new PrefixBlockStore(pool);
     const layers = pool.shape.layers;
     this.emptyViews = { keys: Array.from({ length: layers }, () => new Float32Array(0)), values: Array.from({ length: layers }, () => new Float32Array(0)) };
@@ -72,7 +80,10 @@ export class Device {
     const prefillRows = rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
 
     if (decodeRows.length > 0) await this.decode(decodeRows, result);
-    for (const row of prefillRows) await this.prefill(row, result);
+    for (let i = 0; i < prefillRows.length; i++) {
+      const announceAs = i < prefillRows.length - 1 ? step.announce : undefined;
+      await this.prefill(prefillRows[i], result, announceAs);
+    }
     this.prefixes.drop(step.cacheDropsAfterRun ?? []);
     this.prefixes.save(step.cacheSavesAfterRun ?? []);
     this.continuity.record(result.samples);
@@ -140,7 +151,8 @@ export class Device {
     });
   }
 
-  private async prefill(fed: DeviceRow, result: DeviceStepResult): Promise<void> {
+  /** `announceAs`: the step's announce tag, when other chunks run after this one (its sample is worth announcing). */
+  private async prefill(fed: DeviceRow, result: DeviceStepResult, announceAs: number | undefined): Promise<void> {
     const slot = this.pool.slotOf(fed.seqId);
     const row = this.shareFromSibling(fed, slot, result);
     if (row.tokens.length === 0) return;
@@ -187,7 +199,9 @@ export class Device {
     }
     if (row.sample) {
       const last = wantAll ? out.logits.subarray((length - 1) * this.vocabSize, length * this.vocabSize) : out.logits;
-      result.samples.push(...(this.sampler.sample(last, [row.seqId]) satisfies RowSample[]));
+      const samples = this.sampler.sample(last, [row.seqId]);
+      result.samples.push(...samples);
+      if (announceAs !== undefined && !wantAll) this.announce?.({ step: announceAs, samples });
     }
   }
 

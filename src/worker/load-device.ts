@@ -4,14 +4,14 @@
 import { loadModel } from '../model/load-model.js';
 import { buildDecoderGraph } from '../model/graph/decoder-graph.js';
 import { createStagedSession } from '../model/graph/session.js';
-import { Device } from './device.js';
+import { Device, type SampleAnnouncer } from './device.js';
 import { DeviceGrammars } from './device-grammars.js';
 import { DecoderForward } from './forward.js';
 import { KvSlotPool } from './kv-pool.js';
 import { RowSampler } from './row-sampler.js';
 import type { DeviceWorkerConfig } from './types.js';
 
-export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
+export async function loadDevice(config: DeviceWorkerConfig, announce: SampleAnnouncer | null = null): Promise<Device> {
   const model = await loadModel(config.modelDir);
   const c = model.config;
   const session = await createStagedSession(
@@ -38,5 +38,5 @@ export async function loadDevice(config: DeviceWorkerConfig): Promise<Device> {
   const { tokenizerJsonPath, tokenizerJsonText, tokenizerConfig, chatTemplate } = model;
   const grammars = new DeviceGrammars({ tokenizerJsonPath, tokenizerJsonText, tokenizerConfig, chatTemplate, config: c });
   const sampler = new RowSampler(c.vocabSize, config.maxSlots, grammars);
-  return new Device(forward, pool, sampler, c.vocabSize);
+  return new Device(forward, pool, sampler, c.vocabSize, announce);
 }

@@ -23,6 +23,8 @@ export interface DeviceWorkerConfig {
   maxModelLen: number;
   /** Test-only fault hooks; ignored unless SERVAL_TEST_HOOKS=1 in the environment. */
   testHooks?: boolean;
+  /** BroadcastChannel the worker posts AnnouncedSamples on; absent: it announces none. */
+  samplesChannel?: string;
 }
 
 /** Token positions per prefix-cache block (vLLM's default size). */
@@ -109,6 +111,8 @@ export interface DeviceStep {
   rows: DeviceRow[];
   /** Test-only fault injection (honoured only with SERVAL_TEST_HOOKS=1). */
   fault?: 'crash' | 'throw';
+  /** Announce the samples taken before the step's last forward call, tagged with this number (see AnnouncedSamples); absent: none. */
+  announce?: number;
 }
 
 /** The token a worker sampled for a row with `sample`. */
@@ -116,6 +120,17 @@ export interface RowSample {
   seqId: string;
   token: number;
   logprob: TokenLogprob | null;
+}
+
+/**
+ * Samples a step took while later prompt chunks of the same step still had to
+ * run, posted on DeviceWorkerConfig.samplesChannel as soon as they are taken
+ * (they are in the step's result too): the front can stream them at once.
+ */
+export interface AnnouncedSamples {
+  /** The step's DeviceStep.announce. */
+  step: number;
+  samples: RowSample[];
 }
 
 export interface RowPromptLogprobs {

@@ -6,7 +6,7 @@ import { EngineCore, type CoreChannel, type Device } from '../../src/engine/acto
 import { resolveEngineConfig } from '../../src/engine/config.js';
 import type { ActorToFrontMessage, FinishedMessage, FrontToActorMessage, StatsMessage, TokensMessage } from '../../src/engine/channel/messages.js';
 import { DEFAULT_SAMPLING_PARAMS } from '../../src/sampling/params.js';
-import type { DeviceStep, DeviceStepResult } from '../../src/worker/types.js';
+import type { AnnouncedSamples, DeviceStep, DeviceStepResult } from '../../src/worker/types.js';
 
 class FakeChannel implements CoreChannel {
   closed = false;
@@ -65,6 +65,17 @@ class FakeDevice implements Device {
   readonly steps: PendingStep[] = [];
   readonly probes: Array<() => void> = [];
   private settled = 0;
+  private listener: ((announced: AnnouncedSamples) => void) | null = null;
+
+  onAnnouncedSamples(listener: (announced: AnnouncedSamples) => void): void {
+    this.listener = listener;
+  }
+  /** As the worker posts a sample of step `index` before that step's result. */
+  announce(index: number, seqId: string, token = 5): void {
+    const tag = this.steps[index].step.announce;
+    if (tag === undefined) throw new Error(`step ${index} asked for no announcements`);
+    this.listener?.({ step: tag, samples: [{ seqId, token, logprob: null }] });
+  }
 
   run(step: DeviceStep): Promise<DeviceStepResult> {
     return new Promise((resolve, reject) => this.steps.push({ step, resolve, reject }));
@@ -229,4 +240,57 @@ t.test('exitAfterInFlight waits for the steps in flight and dispatches none mean
   await until('exit', () => exits.length === 1);
   t.same(exits, [70]);
   t.equal(device.steps.length, 1, 'no step dispatched after the exit began');
+});
+
+t.test('a sample announced before its step ends is streamed at once, and only once', async (t) => {
+  const { channel, devices, submit } = start(t, 1, 1);
+  const [device] = devices;
+  submit(1, [1, 2, 3], 2);
+  submit(2, [4, 5], 2);
+  await until('one step admits both', () => device.steps.length === 1);
+  t.equal(device.steps[0].step.rows.length, 2);
+  device.announce(0, '1');
+  await until('request 1 streams its first token', () => channel.tokens(1).length === 1);
+  t.same(channel.tokens(2), [], 'request 2 waits for the step');
+  t.match(
+    channel.sent.find((msg) => msg.type === 'tokens' && msg.reqId === 1),
+    { tokenIds: [5], cachedTokens: 0, queueTimeMs: Number },
+    'the first-token fields travel with it',
+  );
+  device.announce(0, '1'); // a repeat
+  device.succeed(0);
+  await until('the decode step', () => device.steps.length === 2);
+  t.same(channel.tokens(1), [5], 'the step result does not send it again');
+  t.same(channel.tokens(2), [5]);
+  device.announce(0, '2'); // arrives after its step's result, while request 2 has a row in the next step
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.same(channel.tokens(2), [5], 'a late announcement is not taken for the next step\'s sample');
+  device.succeed(1, 6);
+  await until('both finished', () => channel.finished().length === 2);
+  t.same(channel.tokens(1), [5, 6]);
+  t.same(channel.tokens(2), [5, 6]);
+});
+
+t.test('announced samples of an aborted request or a failed step go nowhere', async (t) => {
+  const { channel, devices, submit } = start(t, 1, 1);
+  const [device] = devices;
+  submit(1, [1, 2, 3], 2);
+  submit(2, [4, 5], 2);
+  await until('first step', () => device.steps.length === 1);
+  channel.deliver({ type: 'cancel', reqId: 1 });
+  await until('request 1 aborted', () => channel.finished().some((msg) => msg.reqId === 1));
+  device.announce(0, '1');
+  device.announce(0, '2');
+  await until('request 2 streams', () => channel.tokens(2).length === 1);
+  device.fail(0);
+  await until('request 2 failed', () => channel.finished().some((msg) => msg.reqId === 2));
+  t.same(channel.tokens(1), [], 'nothing for the aborted request');
+  t.match(channel.finished().find((msg) => msg.reqId === 2), { reason: 'error' }, 'a token announced, then the step failed: the request fails');
+});
+
+t.test('pipelined steps ask for no announcements', async (t) => {
+  const { devices, submit } = start(t, 2, 1);
+  submit(1, [1, 2], 2);
+  await until('a pipelined step', () => devices[0].steps.length >= 1);
+  t.same(devices[0].steps.map(({ step }) => step.announce), devices[0].steps.map(() => undefined), 'no announce tag with pipelineDepth 2');
 });

@@ -12,9 +12,10 @@ import type { SamplingParams } from '../../sampling/params.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
 import { InvalidSequenceError } from '../../scheduler/errors.js';
 import type { FinishReason, StepPlan } from '../../scheduler/types.js';
-import type { DeviceRow, DeviceStep, DeviceStepResult } from '../../worker/types.js';
+import type { AnnouncedSamples, DeviceRow, DeviceStep, DeviceStepResult, RowSample } from '../../worker/types.js';
 import type { EngineConfig } from '../config.js';
 import type { Grammar } from '../../structured/grammar.js';
+import { EarlyTokens } from './early-tokens.js';
 import { GrammarCompiles, type GrammarCompiler } from './grammar-compiles.js';
 
 export interface ModelLimits {
@@ -30,6 +31,8 @@ export interface Device {
   ready(): Promise<void>;
   /** Compiles a grammar into the worker's cache as a task between steps (absent: grammars compile when admitted). */
   compileGrammar?(grammar: Grammar): Promise<void>;
+  /** Samples a running step announces before its result (DeviceStep.announce; absent: results only). */
+  onAnnouncedSamples?(listener: (announced: AnnouncedSamples) => void): void;
 }
 
 /** The part of the actor's channel EngineCore uses. */
@@ -76,6 +79,8 @@ export class EngineCore {
   private readonly limits: ModelLimits;
   /** Live requests by sequence id. */
   private readonly requests = new Map<string, Request>();
+  /** Null unless lock-step: with a second step queued, planning it may preempt a sequence whose sample is in flight, and that sample is then dropped. */
+  private readonly early: EarlyTokens | null;
   private readonly inFlight = new Set<Promise<void>>();
   /** Set once the actor is ending itself (exitAfterInFlight). */
   private exitCode: number | null = null;
@@ -123,6 +128,8 @@ export class EngineCore {
       prefixCaching: config.prefixCaching,
       schedulingPolicy: config.schedulingPolicy,
     });
+    this.early = config.pipelineDepth === 1 ? new EarlyTokens() : null;
+    if (this.early) devices.forEach((device, worker) => device.onAnnouncedSamples?.((announced) => this.announced(worker, announced)));
   }
 
   /** Runs until a shutdown message arrives (or the front closes the channel) and in-flight steps end. */
@@ -255,6 +262,10 @@ export class EngineCore {
   private dispatch(plan: StepPlan): void {
     const worker = this.workers[plan.worker];
     const step = this.toDeviceStep(plan, worker);
+    if (this.early) {
+      step.announce = plan.step;
+      this.early.expect(plan.worker, plan.step, step.rows);
+    }
     if (plan.numTokens > 0 && this.stepTokens.length < 1024) this.stepTokens.push(plan.numTokens);
     const settled = worker.device.run(step).then(
       (result) => ({ result, error: null }),
@@ -322,30 +333,42 @@ export class EngineCore {
     return step;
   }
 
+  /** Samples a worker announced before its step's result: their tokens go out now. */
+  private announced(worker: number, announced: AnnouncedSamples): void {
+    for (const sample of this.early?.accept(worker, announced) ?? []) {
+      const request = this.requests.get(sample.seqId);
+      if (request) this.sendToken(request, sample);
+    }
+  }
+
   private complete(plan: StepPlan, result: DeviceStepResult): void {
+    const sentEarly = this.early?.settle(plan.rows) ?? new Set<string>();
     this.sharedPrefillTokens += result.sharedPrefillTokens;
     for (const scored of result.promptLogprobs) this.requests.get(scored.seqId)?.promptLogprobs?.push(...scored.entries);
     const outcome = this.scheduler.postprocess(plan, result.samples);
     this.preemptions += outcome.preempted.length;
     this.generationTokensTotal += outcome.tokens.length;
-    for (const { seqId, token, logprob } of outcome.tokens) {
-      const request = this.requests.get(seqId);
-      if (!request) continue;
-      const first = !request.firstTokenSent;
-      request.firstTokenSent = true;
-      this.channel.send({
-        type: 'tokens',
-        reqId: request.reqId,
-        tokenIds: [token],
-        ...(logprob ? { logprobs: [logprob] } : {}),
-        ...(first && request.promptLogprobs ? { promptLogprobs: request.promptLogprobs } : {}),
-        ...(first ? { queueTimeMs: (request.scheduledAt ?? Date.now()) - request.arrivalTime, cachedTokens: request.cachedTokens } : {}),
-      });
+    for (const sample of outcome.tokens) {
+      const request = this.requests.get(sample.seqId);
+      if (request && !sentEarly.has(sample.seqId)) this.sendToken(request, sample);
     }
     for (const finished of outcome.finished) {
       const request = this.requests.get(finished.seqId);
       if (request) this.finish(finished.seqId, request, { reason: finished.reason, completionTokens: finished.outputTokenIds.length });
     }
+  }
+
+  private sendToken(request: Request, { token, logprob }: RowSample): void {
+    const first = !request.firstTokenSent;
+    request.firstTokenSent = true;
+    this.channel.send({
+      type: 'tokens',
+      reqId: request.reqId,
+      tokenIds: [token],
+      ...(logprob ? { logprobs: [logprob] } : {}),
+      ...(first && request.promptLogprobs ? { promptLogprobs: request.promptLogprobs } : {}),
+      ...(first ? { queueTimeMs: (request.scheduledAt ?? Date.now()) - request.arrivalTime, cachedTokens: request.cachedTokens } : {}),
+    });
   }
 
   /**
@@ -355,6 +378,7 @@ export class EngineCore {
    * admitted since then are not theirs).
    */
   private fail(plan: StepPlan, error: unknown): void {
+    this.early?.settle(plan.rows);
     const worker = this.workers[plan.worker];
     if (plan.step <= worker.failedThrough) {
       this.scheduler.postprocess(plan, []);

@@ -3,8 +3,10 @@
 // detection, replacement), while affinity stays ours because a pool holds
 // exactly one thread and therefore one KV slot pool.
 
+import { randomUUID } from 'node:crypto';
+import { BroadcastChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../../worker/types.js';
+import type { AnnouncedSamples, DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../../worker/types.js';
 import type { Grammar } from '../../structured/grammar.js';
 import type { Device } from './core.js';
 
@@ -21,10 +23,15 @@ export class DeviceLostError extends Error {
 export class DeviceHandle implements Device {
   readonly index: number;
   private readonly pool: Piscina;
+  /** Where the worker posts AnnouncedSamples: a channel by name (not a port) survives Piscina replacing the thread. */
+  private readonly announcements: BroadcastChannel;
 
   /** `pipelineDepth` steps may be queued on the thread at once; it runs them one after another. */
   constructor(config: DeviceWorkerConfig, pipelineDepth: number) {
     this.index = config.deviceIndex;
+    const samplesChannel = `serval-samples-${randomUUID()}`;
+    this.announcements = new BroadcastChannel(samplesChannel);
+    this.announcements.unref();
     this.pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: 1,
@@ -32,7 +39,7 @@ export class DeviceHandle implements Device {
       concurrentTasksPerWorker: pipelineDepth,
       // A device worker holds its model and KV for the server's whole life.
       idleTimeout: 2 ** 31 - 1,
-      workerData: config,
+      workerData: { ...config, samplesChannel } satisfies DeviceWorkerConfig,
       // Threads for ORT are set explicitly; Piscina must not add its own limits.
       resourceLimits: undefined,
     });
@@ -56,6 +63,11 @@ export class DeviceHandle implements Device {
     }
   }
 
+  /** Calls `listener` with what the worker announces for steps that ask for it (DeviceStep.announce). */
+  onAnnouncedSamples(listener: (announced: AnnouncedSamples) => void): void {
+    this.announcements.onmessage = (event) => listener(event.data as AnnouncedSamples);
+  }
+
   /** A grammar compile as a task of its own on the worker's thread, queued between steps. */
   async compileGrammar(grammar: Grammar): Promise<void> {
     const task: GrammarCompileTask = { kind: 'compile-grammar', grammar };
@@ -67,6 +79,7 @@ export class DeviceHandle implements Device {
   }
 
   async close(): Promise<void> {
+    this.announcements.close();
     await this.pool.destroy();
   }
 }
