@@ -90,8 +90,11 @@ async function main(): Promise<void> {
   const requests = makeWorkload({ count, seed: 5, promptLen: [128, 128], outputLen: [64, 64], meanGapMs: 0, vocabSize: 3000 });
   const warm = requests.slice(0, 2).map((r) => ({ ...r, maxTokens: 8 }));
 
+  // Without the prefix cache: the rounds repeat the same prompts, and the direct
+  // device path has none, so every layer must prefill every prompt to compare.
   const config = resolveEngineConfig({
     modelDir,
+    prefixCaching: false,
     intraOpThreads: args.threads ? Number(args.threads) : undefined,
     spinning: args.spinning ? args.spinning === 'on' : undefined,
   });
@@ -119,7 +122,7 @@ async function main(): Promise<void> {
   try {
     await device.ready();
     engine = await Engine.create(config);
-    const flags = ['--model', modelDir, '--threads', String(config.intraOpThreads), '--spinning', config.spinning ? 'on' : 'off', '--log-level', 'info'];
+    const flags = ['--model', modelDir, '--threads', String(config.intraOpThreads), '--spinning', config.spinning ? 'on' : 'off', '--no-prefix-caching', '--log-level', 'info'];
     server = await startServal(flags);
     const models = (await (await fetch(`${server.base.href}/models`)).json()) as { data: Array<{ id: string }> };
     const target = new HttpTarget(server.base, models.data[0].id, 1);

@@ -10,9 +10,13 @@
 // time per call next to wall time. By default it fills the whole KV capacity
 // (so --capacity-slack shows what slack costs) and fetches every row's logits;
 // --fill past and --greedy drive the graph as the engine's greedy decode does.
+// --jitter N instead times N greedy B = 1 decode calls (past 160) with intra-op
+// spinning on and off, in alternating blocks, and prints their p50 / p99: the
+// floor under the server's inter-token ratio at one stream.
 //
 //   node dist/bench/raw-forward.js [--model-dir DIR] [--threads 2] [--no-spin] [--slice]
 //                                  [--capacity-slack 64] [--fill capacity|past] [--greedy] [--only fp32|int4]
+//   node dist/bench/raw-forward.js --jitter 1500 [--model-dir DIR] [--threads 2]
 
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +30,7 @@ import { DecoderForward, type ForwardKv } from '../src/worker/forward.js';
 import { KvSlotPool } from '../src/worker/kv-pool.js';
 import type ort from 'onnxruntime-node';
 import { ensureBenchModel } from './bench-model.js';
+import { percentile } from './workload.js';
 
 export interface RawForwardOptions {
   quantize: 'int4' | null;
@@ -272,6 +277,26 @@ async function benchVariant(label: string, modelDir: string, options: RawForward
   return raw.config;
 }
 
+/** B = 1 greedy decode calls with spinning on and off, in alternating blocks of 100 so both see the same load drift. */
+async function jitter(modelDir: string, threads: number, calls: number): Promise<void> {
+  const modes = [true, false];
+  const sessions = await Promise.all(
+    modes.map((spinning) => RawForward.load(modelDir, { quantize: null, intraOpThreads: threads, spinning, fillSlack: false, fetchLogits: false })),
+  );
+  const times: number[][] = modes.map(() => []);
+  for (let done = 0; done < calls; done += 100) {
+    for (let i = 0; i < modes.length; i++) times[i].push(...(await sessions[i].decodeStepTimes(1, 160, Math.min(100, calls - done), done === 0 ? 20 : 1)));
+  }
+  console.log(`\nB = 1 greedy decode calls, past 160, ${calls} each, intraOp=${threads}; load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
+  console.log('| spinning | p50 ms | p90 ms | p99 ms | p99 ÷ p50 |');
+  console.log('|---|---|---|---|---|');
+  modes.forEach((spinning, i) => {
+    const [p50, p90, p99] = [50, 90, 99].map((p) => percentile(times[i], p));
+    console.log(`| ${spinning ? 'on' : 'off'} | ${p50.toFixed(2)} | ${p90.toFixed(2)} | ${p99.toFixed(2)} | ${(p99 / p50).toFixed(2)} |`);
+  });
+  await Promise.all(sessions.map((session) => session.release()));
+}
+
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
     options: {
@@ -283,11 +308,13 @@ async function main(): Promise<void> {
       fill: { type: 'string', default: 'capacity' },
       greedy: { type: 'boolean', default: false },
       only: { type: 'string' },
+      jitter: { type: 'string' },
     },
   });
   if (args.fill !== 'capacity' && args.fill !== 'past') throw new Error(`--fill must be capacity or past, got '${args.fill}'`);
   console.error(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
   const modelDir = args['model-dir'] ?? (await ensureBenchModel());
+  if (args.jitter !== undefined) return jitter(modelDir, Number(args.threads), Number(args.jitter));
   const slice = args.slice === true;
   const common = {
     intraOpThreads: Number(args.threads),
