@@ -4,22 +4,27 @@
 // Piscina may hand over the next step while one runs (pipelining): steps run
 // strictly one after another, in the order they arrived.
 
-import { BroadcastChannel, workerData } from 'node:worker_threads';
+import { workerData, type MessagePort } from 'node:worker_threads';
 import { loadDevice } from '../src/worker/load-device.js';
-import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../src/worker/types.js';
+import type { DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask, SamplesPortTask } from '../src/worker/types.js';
 
 const config = workerData as DeviceWorkerConfig;
-const announcements = config.samplesChannel ? new BroadcastChannel(config.samplesChannel) : null;
-announcements?.unref();
-const device = await loadDevice(config, announcements ? (announced) => announcements.postMessage(announced) : null);
+/** Where announced samples go (SamplesPortTask); none until the actor sends it. */
+let samplesPort: MessagePort | null = null;
+const device = await loadDevice(config, (announced) => samplesPort?.postMessage(announced));
 const testHooks = config.testHooks === true && process.env.SERVAL_TEST_HOOKS === '1';
 /** Test-only: every grammar compile also blocks this thread this long, as a big schema's compile would. */
 const compileDelayMs = testHooks ? Number(process.env.SERVAL_TEST_COMPILE_DELAY_MS ?? 0) : 0;
 
 let previous: Promise<unknown> = Promise.resolve();
 
-export default function runTask(task: DeviceStep | GrammarCompileTask): Promise<DeviceStepResult | null> {
-  return 'kind' in task ? compile(task) : runStep(task);
+export default function runTask(task: DeviceStep | GrammarCompileTask | SamplesPortTask): Promise<DeviceStepResult | null> {
+  if (!('kind' in task)) return runStep(task);
+  if (task.kind === 'compile-grammar') return compile(task);
+  samplesPort?.close();
+  samplesPort = task.port;
+  samplesPort.unref();
+  return Promise.resolve(null);
 }
 
 /** A grammar compile is a task of its own, queued like a step: steps before it and after it do not wait inside it. */

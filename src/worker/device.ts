@@ -1,10 +1,11 @@
 // A device worker's engine room: owns the session, the KV slot pool and each
-// sequence's sampling state, and executes DeviceSteps. Decode rows (one token
-// each) go through one batched call over the contiguous slot prefix; each
-// prefill chunk runs alone against its own slot's view. A token sampled at the
-// end of a prompt while later chunks of the same step still have to run is
-// announced at once, so a burst of new prompts starts streaming one by one
-// instead of all at the end of the step.
+// sequence's sampling state, and executes DeviceSteps. Each prefill chunk runs
+// alone against its own slot's view; then the decode rows (one token each) go
+// through one batched call over the contiguous slot prefix. A token sampled at
+// the end of a prompt while later calls of the same step still have to run is
+// announced at once, so a new prompt streams without waiting for the step's
+// decode call, and a burst of them streams one by one. Decode rows lose
+// nothing by running last: their tokens come with the step's result either way.
 
 import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
@@ -79,11 +80,11 @@ export class Device {
     const decodeRows = rows.filter((row) => row.tokens.length === 1 && row.promptLogprobs === null);
     const prefillRows = rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
 
-    if (decodeRows.length > 0) await this.decode(decodeRows, result);
     for (let i = 0; i < prefillRows.length; i++) {
-      const announceAs = i < prefillRows.length - 1 ? step.announce : undefined;
-      await this.prefill(prefillRows[i], result, announceAs);
+      const callsAfter = i < prefillRows.length - 1 || decodeRows.length > 0;
+      await this.prefill(prefillRows[i], result, callsAfter ? step.announce : undefined);
     }
+    if (decodeRows.length > 0) await this.decode(decodeRows, result);
     this.prefixes.drop(step.cacheDropsAfterRun ?? []);
     this.prefixes.save(step.cacheSavesAfterRun ?? []);
     this.continuity.record(result.samples);
@@ -151,7 +152,7 @@ export class Device {
     });
   }
 
-  /** `announceAs`: the step's announce tag, when other chunks run after this one (its sample is worth announcing). */
+  /** `announceAs`: the step's announce tag, when other calls run after this one (its sample is worth announcing). */
   private async prefill(fed: DeviceRow, result: DeviceStepResult, announceAs: number | undefined): Promise<void> {
     const slot = this.pool.slotOf(fed.seqId);
     const row = this.shareFromSibling(fed, slot, result);

@@ -2,6 +2,7 @@
 // in, one DeviceStepResult out. Plain data only (it crosses threads by
 // structured clone); the worker executes it without knowing any policy.
 
+import type { MessagePort } from 'node:worker_threads';
 import type { TokenLogprob } from '../sampling/logprobs.js';
 import type { SamplingParams } from '../sampling/params.js';
 import type { Grammar } from '../structured/grammar.js';
@@ -23,8 +24,6 @@ export interface DeviceWorkerConfig {
   maxModelLen: number;
   /** Test-only fault hooks; ignored unless SERVAL_TEST_HOOKS=1 in the environment. */
   testHooks?: boolean;
-  /** BroadcastChannel the worker posts AnnouncedSamples on; absent: it announces none. */
-  samplesChannel?: string;
 }
 
 /** Token positions per prefix-cache block (vLLM's default size). */
@@ -94,6 +93,18 @@ export interface GrammarCompileTask {
   grammar: Grammar;
 }
 
+/**
+ * A device worker task of its own: the port the worker posts AnnouncedSamples
+ * on from now on (until then it announces none). Sent by every ready(), so a
+ * replacement thread gets one too. A port, not a BroadcastChannel: on Node 24
+ * a BroadcastChannel message from a worker busy in session.run() held up the
+ * receiving thread's event loop until that call returned.
+ */
+export interface SamplesPortTask {
+  kind: 'samples-port';
+  port: MessagePort;
+}
+
 export interface DeviceStep {
   /** Drop every slot first: the scheduler failed this worker's sequences after an error. */
   resetAll?: boolean;
@@ -111,7 +122,7 @@ export interface DeviceStep {
   rows: DeviceRow[];
   /** Test-only fault injection (honoured only with SERVAL_TEST_HOOKS=1). */
   fault?: 'crash' | 'throw';
-  /** Announce the samples taken before the step's last forward call, tagged with this number (see AnnouncedSamples); absent: none. */
+  /** Announce the prompts' samples taken before the step's last forward call, tagged with this number (see AnnouncedSamples); absent: none. */
   announce?: number;
 }
 
@@ -123,8 +134,8 @@ export interface RowSample {
 }
 
 /**
- * Samples a step took while later prompt chunks of the same step still had to
- * run, posted on DeviceWorkerConfig.samplesChannel as soon as they are taken
+ * Samples a step took while later forward calls of the same step (prompt
+ * chunks, then the decode call) still had to run, posted on the SamplesPortTask port as soon as they are taken
  * (they are in the step's result too): the front can stream them at once.
  */
 export interface AnnouncedSamples {

@@ -1,6 +1,6 @@
-// A device announces the samples a step takes while later prompt chunks of the
-// same step still have to run (a burst of new prompts streams one by one),
-// tagged with the step's announce number, and only when the step asks for it.
+// A device announces the samples a step takes at the end of a prompt while
+// later calls of the same step (prompt chunks, then the decode call) still have
+// to run, tagged with the step's announce number, and only when the step asks.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -75,7 +75,7 @@ t.test('every prompt row but the step\'s last is announced, with the sample the 
   t.same(announced, [], 'a step without an announce number announces nothing');
 });
 
-t.test('no announcement for a row scoring its prompt, or for decode rows', async (t) => {
+t.test('a prompt before the decode call is announced; decode rows and rows scoring their prompt are not', async (t) => {
   announced.length = 0;
   const result = await run({
     release: ['d', 'e'],
@@ -86,6 +86,11 @@ t.test('no announcement for a row scoring its prompt, or for decode rows', async
   });
   t.same(announced, [], 'f wants prompt logprobs (they go with the result); g ran last');
   const next = result.samples.map((sample) => row(sample.seqId, [sample.token], sample.seqId === 'f' ? 3 : 2));
-  await run({ release: [], capacity: 8, admit: [admission('h', [1, 2, 3])], rows: [...next, row('h', [1, 2, 3])], announce: 43 });
-  t.same(announced, [], 'decode rows run first and the one prompt row last: nothing to announce');
+  const mixed = await run({ release: [], capacity: 8, admit: [admission('h', [1, 2, 3])], rows: [...next, row('h', [1, 2, 3])], announce: 43 });
+  t.same(announced.map((message) => message.step), [43], 'one message');
+  t.same(
+    announced.flatMap((message) => message.samples),
+    mixed.samples.filter((sample) => sample.seqId === 'h'),
+    'h\'s prompt ran before the decode call: announced; the decode rows\' samples come with the result only',
+  );
 });

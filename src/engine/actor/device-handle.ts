@@ -3,10 +3,9 @@
 // detection, replacement), while affinity stays ours because a pool holds
 // exactly one thread and therefore one KV slot pool.
 
-import { randomUUID } from 'node:crypto';
-import { BroadcastChannel } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import type { AnnouncedSamples, DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask } from '../../worker/types.js';
+import type { AnnouncedSamples, DeviceStep, DeviceStepResult, DeviceWorkerConfig, GrammarCompileTask, SamplesPortTask } from '../../worker/types.js';
 import type { Grammar } from '../../structured/grammar.js';
 import type { Device } from './core.js';
 
@@ -23,15 +22,13 @@ export class DeviceLostError extends Error {
 export class DeviceHandle implements Device {
   readonly index: number;
   private readonly pool: Piscina;
-  /** Where the worker posts AnnouncedSamples: a channel by name (not a port) survives Piscina replacing the thread. */
-  private readonly announcements: BroadcastChannel;
+  /** Our end of the port the worker posts AnnouncedSamples on (a new one per ready(): a replacement thread needs its own). */
+  private samplesPort: MessagePort | null = null;
+  private onSamples: ((announced: AnnouncedSamples) => void) | null = null;
 
   /** `pipelineDepth` steps may be queued on the thread at once; it runs them one after another. */
   constructor(config: DeviceWorkerConfig, pipelineDepth: number) {
     this.index = config.deviceIndex;
-    const samplesChannel = `serval-samples-${randomUUID()}`;
-    this.announcements = new BroadcastChannel(samplesChannel);
-    this.announcements.unref();
     this.pool = new Piscina({
       filename: WORKER_FILE,
       minThreads: 1,
@@ -39,15 +36,25 @@ export class DeviceHandle implements Device {
       concurrentTasksPerWorker: pipelineDepth,
       // A device worker holds its model and KV for the server's whole life.
       idleTimeout: 2 ** 31 - 1,
-      workerData: { ...config, samplesChannel } satisfies DeviceWorkerConfig,
+      workerData: config,
       // Threads for ORT are set explicitly; Piscina must not add its own limits.
       resourceLimits: undefined,
     });
   }
 
-  /** Resolves once the worker has loaded its model (an empty step is a no-op round trip). */
+  /** Resolves once the worker has loaded its model; hands it a fresh port for announced samples. */
   async ready(): Promise<void> {
-    await this.run({ release: [], capacity: 0, admit: [], rows: [] });
+    const { port1, port2 } = new MessageChannel();
+    port1.on('message', (announced: AnnouncedSamples) => this.onSamples?.(announced));
+    port1.unref();
+    this.samplesPort?.close();
+    this.samplesPort = port1;
+    const task: SamplesPortTask = { kind: 'samples-port', port: port2 };
+    try {
+      await this.pool.run(task, { transferList: [port2] });
+    } catch (error) {
+      throw new DeviceLostError(this.index, error);
+    }
   }
 
   /**
@@ -65,7 +72,7 @@ export class DeviceHandle implements Device {
 
   /** Calls `listener` with what the worker announces for steps that ask for it (DeviceStep.announce). */
   onAnnouncedSamples(listener: (announced: AnnouncedSamples) => void): void {
-    this.announcements.onmessage = (event) => listener(event.data as AnnouncedSamples);
+    this.onSamples = listener;
   }
 
   /** A grammar compile as a task of its own on the worker's thread, queued between steps. */
@@ -79,7 +86,7 @@ export class DeviceHandle implements Device {
   }
 
   async close(): Promise<void> {
-    this.announcements.close();
+    this.samplesPort?.close();
     await this.pool.destroy();
   }
 }

@@ -1,5 +1,5 @@
 // Tokens a device worker announces before its step ends (a prompt's first
-// token while later prompt chunks of the same step still run): the actor sends
+// token while later calls of the same step still run): the actor sends
 // them to the front at once, and skips them when the step's result is applied.
 // Only rows of the announced step count, each once: an announcement that
 // arrives after its step's result (they travel on different channels) is
