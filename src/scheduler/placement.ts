@@ -1,10 +1,10 @@
 // Which idle worker takes the next admission. Among the workers being planned
-// that have step tokens left, KV room for the sequence's look-ahead and no
-// grammar pin elsewhere: one running a sibling with the same prompt (the
-// worker copies that prompt's KV, and a failing worker fails one request's
-// choices together, never two requests through one split request), then the
-// one caching the longest prefix of it (unless it runs more than
-// PLACEMENT_SLACK sequences beyond the least loaded), then the least loaded.
+// that have step tokens left, KV room for the sequence's look-ahead and no pin
+// elsewhere (its grammar compiled on another worker, or its sibling choices
+// running there): one running a sequence with the same prompt (the
+// worker copies that prompt's KV), then the one caching the longest prefix of
+// it (unless it runs more than PLACEMENT_SLACK sequences beyond the least
+// loaded), then the least loaded.
 
 import type { WorkerKvAccount } from './kv-accounting.js';
 import type { Sequence } from './sequence.js';
@@ -22,10 +22,9 @@ export interface PlacementDraft {
   tokensLeft: number;
 }
 
-export function chooseWorker<D extends PlacementDraft>(drafts: readonly D[], head: Sequence, lookahead: number): D | null {
-  const open = drafts.filter(
-    (d) => d.tokensLeft > 0 && d.worker.cache.canAdmit(lookahead) && (head.pinnedWorker === null || d.worker.index === head.pinnedWorker),
-  );
+/** `pin`: the only worker `head` may go to (its grammar is compiled there, or its sibling choices run there), if any. */
+export function chooseWorker<D extends PlacementDraft>(drafts: readonly D[], head: Sequence, pin: number | null, lookahead: number): D | null {
+  const open = drafts.filter((d) => d.tokensLeft > 0 && d.worker.cache.canAdmit(lookahead) && (pin === null || d.worker.index === pin));
   if (open.length === 0) return null;
   const leastActive = Math.min(...open.map((d) => d.worker.kv.activeSlots));
   const rank = (d: D): number[] => [

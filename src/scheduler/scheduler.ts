@@ -7,10 +7,12 @@
 //   then the oldest sequence of the request (group) with the fewest sequences
 //   running — a request's prompts × n sequences take turns with later
 //   requests rather than all going first. Sequences whose grammar is still
-//   compiling are held (skipped) until ready(). That head is placed on a
+//   compiling are held (skipped) until ready(); so are those whose sibling
+//   choices (same request, same prompt) run on a worker not being planned
+//   (they share one: choice-workers.ts). That head is placed on a
 //   worker being planned with a free slot, token budget left this step, and KV
 //   room for its whole known length + 1 (look-ahead, so a long prompt is not
-//   admitted only to be evicted a few chunks later): one running a sibling
+//   admitted only to be evicted a few chunks later): one running a sequence
 //   with the same prompt, else the one caching the longest prefix of it, else
 //   the least loaded (placement.ts). It starts from its cached prefix.
 //   If no worker can take the head, admission stops: nothing overtakes it, so a
@@ -61,6 +63,7 @@ import { stepTokenBudget } from './step-budget.js';
 import { PREFIX_BLOCK_SIZE } from './prefix-cache.js';
 import { WorkerCache } from './worker-cache.js';
 import { chooseWorker, type PlacementDraft } from './placement.js';
+import { ChoiceWorkers } from './choice-workers.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
 import type {
   FinishedSequence,
@@ -123,6 +126,8 @@ export class Scheduler {
   private nextStep = 0;
   /** Running sequences per request group (fair admission). */
   private readonly groupRunning = new Map<string, number>();
+  /** The worker each prompt's running choices are on (they share one). */
+  private readonly choiceWorkers = new ChoiceWorkers();
   /** Positions admissions looked up in the prefix cache, and found there (vLLM's prefix_cache_queries / hits). */
   prefixQueries = 0;
   prefixHits = 0;
@@ -419,13 +424,14 @@ export class Scheduler {
       const head = this.nextCandidate(drafts);
       if (head === null) return;
       const lookahead = Math.min(head.length + 1, maxModelLen);
-      const best = chooseWorker(drafts, head, lookahead);
+      const best = chooseWorker(drafts, head, this.pinOf(head), lookahead);
       if (best === null) return;
       this.waiting.splice(this.waiting.indexOf(head), 1);
       const w = best.worker;
       head.status = 'running';
       head.worker = w.index;
       this.groupRunning.set(head.group, (this.groupRunning.get(head.group) ?? 0) + 1);
+      this.choiceWorkers.started(head.choiceKey, w.index);
       insertByArrival(w.running, head);
       const blocks = w.cache.load(head, lookahead);
       w.cache.makeRoomToAdmit(lookahead);
@@ -443,9 +449,16 @@ export class Scheduler {
 
   /** The waiting sequence to admit next (see admission-order.ts); ones pinned to a worker not being planned are skipped. */
   private nextCandidate(drafts: Draft[]): Sequence | null {
-    const admissible = (seq: Sequence): boolean =>
-      !seq.held && (seq.pinnedWorker === null || drafts.some((d) => d.worker.index === seq.pinnedWorker));
+    const admissible = (seq: Sequence): boolean => {
+      const pin = this.pinOf(seq);
+      return !seq.held && (pin === null || drafts.some((d) => d.worker.index === pin));
+    };
     return nextCandidate(this.waiting, this.groupRunning, admissible, this.config.schedulingPolicy);
+  }
+
+  /** The only worker `seq` may be admitted to: where its grammar was compiled, else where its sibling choices run. */
+  private pinOf(seq: Sequence): number | null {
+    return seq.pinnedWorker ?? this.choiceWorkers.workerOf(seq.choiceKey);
   }
 
   private preempt(seq: Sequence): void {
@@ -469,6 +482,7 @@ export class Scheduler {
     const running = (this.groupRunning.get(seq.group) ?? 1) - 1;
     if (running > 0) this.groupRunning.set(seq.group, running);
     else this.groupRunning.delete(seq.group);
+    this.choiceWorkers.stopped(seq.choiceKey);
     w.running.splice(w.running.indexOf(seq), 1);
     w.kv.free(seq.id);
     w.pendingFreed.push(seq.id);

@@ -42,6 +42,8 @@ export class Sequence implements SequenceView, BlockSource {
   readonly promptKey: string;
   /** The client request it belongs to (fairness across requests). */
   readonly group: string;
+  /** Its request and prompt: the `n` choices of one prompt share it, and run on one worker. */
+  readonly choiceKey: string;
   /** Admissible only on this worker (set when its grammar is compiled there), or not yet at all (`held`). */
   pinnedWorker: number | null = null;
   held: boolean;
@@ -75,6 +77,7 @@ export class Sequence implements SequenceView, BlockSource {
     this.priority = request.priority ?? 0;
     this.promptKey = this.promptTokenIds.join(',');
     this.group = request.group ?? request.id;
+    this.choiceKey = `${this.group}\n${this.promptKey}`;
     this.held = request.held === true;
     this.reusesPrefix = request.reusesPrefix !== false;
   }

@@ -172,6 +172,16 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
       const admitted = p.rows.filter((r) => r.slotAction === 'new').map((r) => sched.get(r.seqId)!);
       const waitingMin = Math.min(...sched.waitingIds().map((id) => sched.get(id)!.priority));
       for (const a of admitted) if (a.priority > waitingMin) violations.push(`${a.id} (${a.priority}) admitted over a waiting ${waitingMin}`);
+      // The running choices of one prompt of one request (group) share one worker.
+      const choiceWorker = new Map<string, number>();
+      for (const r of reqs) {
+        const s = sched.get(r.id);
+        if (s?.status !== 'running') continue;
+        const key = `${r.group} [${r.promptTokenIds.join()}]`;
+        const other = choiceWorker.get(key);
+        if (other !== undefined && other !== s.worker) violations.push(`${key} runs on workers ${other} and ${s.worker}`);
+        choiceWorker.set(key, s.worker as number);
+      }
       // Preemption: every victim came after each sequence kept running on its worker, by (priority, arrival).
       const fresh = new Set(admitted.map((a) => a.id));
       for (const id of p.preempted) {
@@ -187,7 +197,7 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
   return { res, reqs, violations, maxModelLen };
 }
 
-t.test('random workloads under the priority policy: exact streams, priority order, and fcfs among equals', async () => {
+t.test("random workloads under the priority policy: exact streams, priority order, fcfs among equals, one worker per prompt's choices", async () => {
   fc.assert(
     fc.property(workloadArb, (w) => {
       const { res, reqs, violations, maxModelLen } = runWorkload(w, 'priority', (i) => w.reqs[i].priority);

@@ -188,6 +188,61 @@ t.test('sequences with the same prompt go to the worker already running it, if i
   t.same(Object.fromEntries(placed), { n0: 0, other: 1, n1: 0, n2: 0, n3: 1 }, 'siblings join n0 on worker 0 (though busier) until it is full');
 });
 
+t.test("a prompt's choices share one worker: a sibling waits for it rather than start on another", async (t) => {
+  const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 2, maxBatchTokens: 32 });
+  // g0 and g1 fill worker 0; 'other' takes one of worker 1's two slots; g2 must wait for worker 0.
+  sched.add({ id: 'g0', promptTokenIds: [7, 8, 9], maxTokens: 3, group: 'g' });
+  sched.add({ id: 'other', promptTokenIds: [1, 2], maxTokens: 20 });
+  sched.add({ id: 'g1', promptTokenIds: [7, 8, 9], maxTokens: 3, group: 'g' });
+  sched.add({ id: 'g2', promptTokenIds: [7, 8, 9], maxTokens: 3, group: 'g' });
+  const placed = new Map<string, number>();
+  const admittedAt = new Map<string, number>();
+  let stepIndex = 0;
+  drive(sched, fake, {
+    beforeStep: (i) => (stepIndex = i),
+    afterPlan: (p) => {
+      for (const r of p.rows.filter((row) => row.slotAction === 'new')) {
+        placed.set(r.seqId, p.worker);
+        admittedAt.set(r.seqId, stepIndex);
+      }
+    },
+  });
+  t.same(Object.fromEntries(placed), { g0: 0, other: 1, g1: 0, g2: 0 }, 'every choice of the request ran on worker 0, though worker 1 had a free slot');
+  t.ok((admittedAt.get('g2') ?? 0) > 0, 'g2 waited for a slot on worker 0');
+});
+
+t.test("a request's different prompts may run on different workers", async (t) => {
+  const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 2, maxBatchTokens: 32 });
+  for (const [id, prompt] of [['p0', [7, 8, 9]], ['p1', [4, 5, 6]]] as const) sched.add({ id, promptTokenIds: [...prompt], maxTokens: 3, group: 'batch' });
+  const placed = new Map<string, number>();
+  for (const p of step(sched, fake).plans) for (const r of p.rows) placed.set(r.seqId, p.worker);
+  t.same(Object.fromEntries(placed), { p0: 0, p1: 1 }, 'the second prompt went to the idle worker');
+});
+
+t.test("pipelined: a sibling is not admitted while its request's worker is not being planned", async (t) => {
+  const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 4, maxBatchTokens: 32, pipelineDepth: 2 });
+  sched.add({ id: 'g0', promptTokenIds: [7, 8, 9], maxTokens: 5, group: 'g' });
+  const first = sched.schedule(); // worker 0 takes g0 (the tie breaks low); worker 1 has nothing to run
+  t.same(
+    first.map((p) => [p.worker, p.rows.map((r) => r.seqId)]),
+    [[0, ['g0']]],
+  );
+  const second = sched.schedule();
+  t.same(second.map((p) => p.worker), [0], 'worker 0 plans its second step: its pipeline is full');
+  sched.add({ id: 'g1', promptTokenIds: [7, 8, 9], maxTokens: 5, group: 'g' });
+  sched.add({ id: 'other', promptTokenIds: [1, 2], maxTokens: 5 });
+  const third = sched.schedule(); // only worker 1 is being planned
+  t.same(
+    third.map((p) => [p.worker, p.rows.map((r) => r.seqId)]),
+    [[1, ['other']]],
+    'the later request starts on worker 1; the sibling is skipped, not moved there',
+  );
+  for (const p of [...first, ...second, ...third]) sched.postprocess(p, fake.run(p));
+  const placed = new Map<string, number>();
+  drive(sched, fake, { afterPlan: (p) => p.rows.filter((r) => r.slotAction === 'new').forEach((r) => placed.set(r.seqId, p.worker)) });
+  t.equal(placed.get('g1'), 0, 'g1 joined g0 on worker 0 once it was planned');
+});
+
 t.test('preemption by recompute under a tiny KV budget keeps every stream identical', async (t) => {
   const model = hashModel(VOCAB);
   const reqs = range(6).map((i) => ({
