@@ -9,7 +9,7 @@
 //   requests rather than all going first. Sequences whose grammar is still
 //   compiling are held (skipped) until ready(); so are those whose sibling
 //   choices (same request, same prompt) run on a worker not being planned
-//   (they share one: choice-workers.ts). That head is placed on a
+//   (they share one: running-index.ts). That head is placed on a
 //   worker being planned with a free slot, token budget left this step, and KV
 //   room for its whole known length + 1 (look-ahead, so a long prompt is not
 //   admitted only to be evicted a few chunks later): one running a sequence
@@ -63,7 +63,7 @@ import { stepTokenBudget } from './step-budget.js';
 import { PREFIX_BLOCK_SIZE } from './prefix-cache.js';
 import { WorkerCache } from './worker-cache.js';
 import { chooseWorker, type PlacementDraft } from './placement.js';
-import { ChoiceWorkers } from './choice-workers.js';
+import { RunningIndex } from './running-index.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
 import type {
   FinishedSequence,
@@ -124,10 +124,8 @@ export class Scheduler {
   private readonly workers: WorkerState[];
   private nextArrival = 0;
   private nextStep = 0;
-  /** Running sequences per request group (fair admission). */
-  private readonly groupRunning = new Map<string, number>();
-  /** The worker each prompt's running choices are on (they share one). */
-  private readonly choiceWorkers = new ChoiceWorkers();
+  /** Running sequences per request group (fair admission), and the worker each prompt's choices share. */
+  private readonly running = new RunningIndex();
   /** Positions admissions looked up in the prefix cache, and found there (vLLM's prefix_cache_queries / hits). */
   prefixQueries = 0;
   prefixHits = 0;
@@ -430,8 +428,7 @@ export class Scheduler {
       const w = best.worker;
       head.status = 'running';
       head.worker = w.index;
-      this.groupRunning.set(head.group, (this.groupRunning.get(head.group) ?? 0) + 1);
-      this.choiceWorkers.started(head.choiceKey, w.index);
+      this.running.started(head, w.index);
       insertByArrival(w.running, head);
       const blocks = w.cache.load(head, lookahead);
       w.cache.makeRoomToAdmit(lookahead);
@@ -453,12 +450,12 @@ export class Scheduler {
       const pin = this.pinOf(seq);
       return !seq.held && (pin === null || drafts.some((d) => d.worker.index === pin));
     };
-    return nextCandidate(this.waiting, this.groupRunning, admissible, this.config.schedulingPolicy);
+    return nextCandidate(this.waiting, this.running.perGroup, admissible, this.config.schedulingPolicy);
   }
 
   /** The only worker `seq` may be admitted to: where its grammar was compiled, else where its sibling choices run. */
   private pinOf(seq: Sequence): number | null {
-    return seq.pinnedWorker ?? this.choiceWorkers.workerOf(seq.choiceKey);
+    return seq.pinnedWorker ?? this.running.siblingWorker(seq);
   }
 
   private preempt(seq: Sequence): void {
@@ -479,10 +476,7 @@ export class Scheduler {
     const w = this.workers[seq.worker as number];
     w.cache.save(seq, Math.min(seq.numComputedTokens, known));
     seq.savedBlocks = 0;
-    const running = (this.groupRunning.get(seq.group) ?? 1) - 1;
-    if (running > 0) this.groupRunning.set(seq.group, running);
-    else this.groupRunning.delete(seq.group);
-    this.choiceWorkers.stopped(seq.choiceKey);
+    this.running.stopped(seq);
     w.running.splice(w.running.indexOf(seq), 1);
     w.kv.free(seq.id);
     w.pendingFreed.push(seq.id);

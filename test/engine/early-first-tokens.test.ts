@@ -31,7 +31,12 @@ t.test('a short prompt admitted with a long one streams before the long prefill 
   const [short, long] = makePrompts([8, 440], 0, 3000);
   const alone = await collect(engine, short, { maxTokens: 4, ignoreEos: true, temperature: 0 });
   await timed(long, 1); // warm-up: the long prompt's KV layout and ORT's buffers
-  const longAlone = await timed(long, 1);
+  // The fastest of three: a run slowed by a busy machine must not raise the bar below.
+  let longAlone = await timed(long, 1);
+  for (let i = 0; i < 2; i++) {
+    const again = await timed(long, 1);
+    if (again.firstMs < longAlone.firstMs) longAlone = again;
+  }
   // Submitted together, they share one step (460 tokens fit the 512-token budget): short first, long last.
   const [a, b] = await Promise.all([timed(short, 4), timed(long, 4)]);
   t.same(a.tokens, alone.tokens, 'the short prompt\'s tokens are its tokens alone, each sent once');
