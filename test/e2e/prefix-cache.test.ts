@@ -5,7 +5,8 @@
 // how many prompt tokens it reused.
 
 import t, { type Test } from 'tap';
-import { MODEL_ID, metricValue, startRealServer } from './harness.js';
+import { MODEL_ID, metricValue, startRealServer, type RealServer } from './harness.js';
+import { freshStats } from '../engine/helpers.js';
 
 const BLOCK = 16;
 const cached = await startRealServer({ maxModelLen: 512 });
@@ -56,15 +57,15 @@ function sameOutput(t: Test, got: Completion, want: Completion, what: string): v
   t.ok(worst < 1e-5, `${what}: logprobs within 1e-5 (max |Δ| ${worst.toExponential(2)})`);
 }
 
-async function metrics(base: string): Promise<{ queries: number; hits: number }> {
-  // The actor reports its counters every 200 ms.
-  await new Promise((resolve) => setTimeout(resolve, 450));
-  const text = await (await fetch(`${base}/metrics`)).text();
+async function metrics(server: RealServer): Promise<{ queries: number; hits: number }> {
+  // The actor reports its counters with its snapshots: one taken from now on has counted every finished request.
+  await freshStats(server.model.engine);
+  const text = await (await fetch(`${server.base}/metrics`)).text();
   return { queries: metricValue(text, 'vllm:prefix_cache_queries_total'), hits: metricValue(text, 'vllm:prefix_cache_hits_total') };
 }
 
 t.test('a shared prefix is reused in whole blocks, with the same output as computing it', async (t) => {
-  const before = await metrics(cached.base);
+  const before = await metrics(cached);
   const stem = ids(70, 1);
   const first = await complete(cached.base, [...stem, ...ids(9, 2)]);
   t.equal(first.cachedTokens, 0, 'the first request finds nothing cached');
@@ -78,10 +79,10 @@ t.test('a shared prefix is reused in whole blocks, with the same output as compu
   t.equal(again.cachedTokens, Math.floor((82 - 1) / BLOCK) * BLOCK);
   sameOutput(t, again, second, 'identical prompt');
 
-  const after = await metrics(cached.base);
+  const after = await metrics(cached);
   t.equal(after.queries - before.queries, 79 + 82 + 82, 'queries count every admitted prompt token');
   t.equal(after.hits - before.hits, 64 + 80, 'hits count the reused tokens');
-  const off = await metrics(uncached.base);
+  const off = await metrics(uncached);
   t.equal(off.hits, 0, 'no hits with --no-prefix-caching');
   const offAgain = await complete(uncached.base, [...stem, ...ids(12, 3)]);
   t.equal(offAgain.cachedTokens, 0, 'cached_tokens is 0 with caching off');

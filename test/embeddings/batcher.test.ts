@@ -76,7 +76,8 @@ t.test('a single request waits no longer than the window', async (t) => {
   const started = performance.now();
   await batcher.submit([seq(1, 3)]);
   const waited = performance.now() - started;
-  t.ok(waited >= 15 && waited < 200, `waited ${waited.toFixed(1)} ms for a 20 ms window`);
+  // The upper bound only tells "waited for the window" from "waited for more inputs" (a loaded machine may add a lot).
+  t.ok(waited >= 15 && waited < 2000, `waited ${waited.toFixed(1)} ms for a 20 ms window`);
 });
 
 t.test('a full batch leaves at once, without waiting for the window', async (t) => {

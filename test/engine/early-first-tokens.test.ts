@@ -42,5 +42,7 @@ t.test('a short prompt admitted with a long one streams before the long prefill 
   t.same(a.tokens, alone.tokens, 'the short prompt\'s tokens are its tokens alone, each sent once');
   t.equal(b.tokens.length, 4, 'the long one gets every token once');
   const gap = b.firstMs - a.firstMs;
-  t.ok(gap > 0.5 * longAlone.firstMs, `short's first token came ${gap.toFixed(1)} ms before long's; long alone takes ${longAlone.firstMs.toFixed(1)} ms to its first token`);
+  // Broken, the gap is about 0; on a quiet machine it is nearly the whole prefill. The announced token
+  // crosses two busy threads, so a loaded machine takes some of it back.
+  t.ok(gap > 0.3 * longAlone.firstMs, `short's first token came ${gap.toFixed(1)} ms before long's; long alone takes ${longAlone.firstMs.toFixed(1)} ms to its first token`);
 });

@@ -29,6 +29,8 @@ export class FakeBackend implements GenerationBackend {
   delayMs = 0;
   /** Never finish: emit deltas until aborted (for abort tests). */
   endless = false;
+  /** While set, generations wait for it before their first event (a test holds them running for as long as it needs). */
+  gate: Promise<void> | null = null;
   /** Throw this synchronously from chat()/complete(). */
   throwOnStart: unknown = null;
   lastChat: ValidatedChatRequest | null = null;
@@ -93,6 +95,7 @@ export class FakeBackend implements GenerationBackend {
     this.signals.push(signal);
     const pause = (): Promise<void> => new Promise((r) => (this.delayMs > 0 ? setTimeout(r, this.delayMs) : setImmediate(r)));
     try {
+      if (this.gate !== null) await this.gate;
       if (this.endless) {
         for (let i = 0; ; i++) {
           await pause();

@@ -114,7 +114,7 @@ t.test('Expect: 100-continue', async (t) => {
     t.ok(reply.closed);
   });
   t.test('with a body that fits: 100, then the answer', async (t) => {
-    const reply = await rawRequest(port, `${expect}Content-Length: ${length}\r\n\r\n`, { waitMs: 500 });
+    const reply = await rawRequest(port, `${expect}Content-Length: ${length}\r\n\r\n`, { waitMs: 3000, until: '100 Continue\r\n\r\n' });
     t.match(reply.data, /^HTTP\/1\.1 100 Continue\r\n\r\n$/, 'the client is told to send its body');
     const answer = await new Promise<string>((resolve) => {
       // Sends the body once the 100 is there.

@@ -107,7 +107,8 @@ t.test('waitReadable on the main thread keeps the event loop running', async (t)
   clearInterval(timer);
   t.same(fromWorker.ring.tryRead(), new Uint8Array([42]), 'woken by the frame the worker sent');
   t.ok(waited >= 250, `actually waited for the worker (${waited.toFixed(0)} ms)`);
-  t.ok(ticks >= 10, `a 10 ms timer kept firing while waiting (${ticks} ticks)`);
+  // About 30 on a quiet machine; a blocking wait would give 0.
+  t.ok(ticks >= 3, `a 10 ms timer kept firing while waiting (${ticks} ticks)`);
   await result;
   await worker.terminate();
 });

@@ -84,22 +84,34 @@ t.test('a compile nobody waits for is dropped', async (t) => {
   const scrape = async (): Promise<string> => (await fetch(`${base}/metrics`)).text();
   const before = metricValue(await scrape(), 'serval:grammar_compiles_cancelled_total');
   t.ok(Number.isFinite(before), 'the cancelled-compiles counter is exported');
+  /** Polls /metrics until `ok` holds of the scrape (10 s at most); returns the last scrape. */
+  const scrapeUntil = async (ok: (text: string) => boolean): Promise<string> => {
+    const until = Date.now() + 10_000;
+    let text = await scrape();
+    while (!ok(text) && Date.now() < until) {
+      await sleep(20);
+      text = await scrape();
+    }
+    return text;
+  };
   const first = timed('/v1/chat/completions', structured('keep', 10));
-  await sleep(30);
+  // 'keep' compiles first (the hook blocks the worker for a second), whatever the machine's load.
+  const keeping = await scrapeUntil((text) => metricValue(text, 'serval:grammar_compiles_running') === 1);
+  t.equal(metricValue(keeping, 'serval:grammar_compiles_running'), 1, "'keep' is compiling");
   const leavers = [0, 1].map((i) => {
     const controller = new AbortController();
     const body = JSON.stringify({ model: MODEL_ID, stream: true, ...structured(`gone${i}`, 10) });
     const done = fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal }).catch(() => null);
     return { controller, done };
   });
-  // Both queued behind 'keep' (whose compile blocks the worker for a second), as /metrics shows.
-  const until = Date.now() + 10_000;
-  while (metricValue(await scrape(), 'serval:grammar_compiles_queued') < 2 && Date.now() < until) await sleep(20);
+  const queued = await scrapeUntil((text) => metricValue(text, 'serval:grammar_compiles_queued') >= 2);
+  t.equal(metricValue(queued, 'serval:grammar_compiles_queued'), 2, "both leavers' compiles wait behind 'keep'");
+  t.equal(metricValue(queued, 'serval:grammar_compiles_running'), 1, "'keep' still compiles");
   for (const leaver of leavers) leaver.controller.abort();
   await Promise.all(leavers.map((leaver) => leaver.done));
   t.equal((await first).status, 200);
-  await sleep(500); // the engine's snapshot interval is 200 ms
-  const text = await scrape();
+  // The counters reach /metrics with the engine's next snapshots (every 200 ms).
+  const text = await scrapeUntil((scraped) => metricValue(scraped, 'serval:grammar_compiles_cancelled_total') - before >= 2 && metricValue(scraped, 'serval:grammar_compiles_queued') === 0);
   t.equal(metricValue(text, 'serval:grammar_compiles_cancelled_total') - before, 2, 'both queued compiles were dropped');
   t.equal(metricValue(text, 'serval:grammar_compiles_queued'), 0, 'no backlog left');
 });

@@ -45,52 +45,61 @@ async function stillCorrect(t: Test): Promise<void> {
   t.equal(health.status, 200);
 }
 
+/** Per-worker "holds running sequences", from a stats snapshot taken after `since` (ms since epoch). */
+async function busyWorkers(t: Test, since: number): Promise<boolean[]> {
+  for (let i = 0; i < 500; i++) {
+    const stats = served.model.engine.stats();
+    if (stats !== null && stats.time > since) return stats.kvUsage.map((u) => u > 0);
+    await sleep(10);
+  }
+  t.fail('no fresh stats snapshot');
+  return [];
+}
+
 t.test('a device worker crash fails only its requests; the worker comes back', async (t) => {
-  // Odd streams ask for n = 2: both choices run on one worker (same prompt), so a
-  // crash elsewhere leaves the whole request intact.
+  // Odd streams ask for n = 2: both choices run on one worker (same prompt), so a crash elsewhere
+  // leaves the whole request intact. Streams start one after another (each once its first token
+  // arrived). While only one worker is busy, every stream so far is on it; the stream that makes
+  // the other busy is alone there. That tells each stream's worker, however the load skews placement.
   const choicesOf = (i: number): number => (i % 2 === 1 ? 2 : 1);
-  // Streams start one after another (each once its first token arrived), so each new one goes to
-  // the less loaded worker and both hold some when the fault hits; more start (up to 16) until the
-  // engine reports KV in use on both workers, however the machine's load skews the placement.
-  const bothBusy = (): boolean => (served.model.engine.stats()?.kvUsage ?? []).filter((u) => u > 0).length >= 2;
   const results: Promise<SseResult>[] = [];
-  for (let i = 0; i < 16; i++) {
-    if (i >= 8) {
-      for (let wait = 0; wait < 50 && !bothBusy(); wait++) await sleep(20);
-      if (bothBusy()) break;
-    }
+  let first = -1;
+  let lone = -1;
+  for (let i = 0; i < 16 && lone < 0; i++) {
     let startedOne!: () => void;
     const started = new Promise<void>((resolve) => (startedOne = resolve));
     const body = { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: LONG, n: choicesOf(i), ignore_eos: true, stream_options: { include_usage: true } };
     results.push(streamCompletion(served.base, body, () => startedOne()));
     await started;
+    const busy = await busyWorkers(t, Date.now());
+    if (first < 0) first = busy.indexOf(true);
+    else if (busy.filter(Boolean).length === 2) lone = i;
   }
-  t.ok(bothBusy(), `both workers hold sequences before the fault (${results.length} streams)`);
-  served.model.engine.injectFault('device', 0, 'crash');
+  t.ok(first >= 0 && lone > 0, `streams 0–${lone - 1} run on worker ${first}, stream ${lone} alone on the other`);
+  // Crash so that an n = 2 request survives: the lone stream's worker if it has n = 1 (stream 1, n = 2, survives), else the other.
+  const crashed = choicesOf(lone) === 2 ? first : 1 - first;
+  const onCrashed = (i: number): boolean => (i === lone) === (crashed !== first);
+  served.model.engine.injectFault('device', crashed, 'crash');
   const settled: SseResult[] = await Promise.all(results);
 
-  const failed = settled.filter((r) => r.error !== null);
-  const completed = settled.filter((r) => r.error === null);
-  t.ok(failed.length >= 1, `some requests were on the crashed worker (${failed.length})`);
-  t.ok(completed.length >= 1, `some requests were on the other worker (${completed.length})`);
-  for (const r of failed) {
-    t.equal(r.status, 200, 'the stream had started');
-    t.equal(r.done, true, 'an errored stream still ends with [DONE]');
-    t.equal(r.error?.type, 'internal_error');
-    t.match(r.error?.message ?? '', /device worker 0 failed/);
-    t.equal(r.finishReason, null, 'no finish_reason on a failed choice');
-  }
-  for (const r of completed) {
-    t.equal(r.finishReason, 'length');
-    t.equal(r.done, true);
-  }
   settled.forEach((r, i) => {
-    if (r.error !== null) return;
     const usage = r.frames.at(-1)?.usage as { completion_tokens: number } | undefined;
-    t.equal(usage?.completion_tokens, LONG * choicesOf(i), `request ${i}: the other worker generated every token of its ${choicesOf(i)} choice(s)`);
+    if (onCrashed(i)) {
+      t.not(r.error, null, `request ${i} (on the crashed worker) failed`);
+      t.equal(r.status, 200, 'the stream had started');
+      t.equal(r.done, true, 'an errored stream still ends with [DONE]');
+      t.equal(r.error?.type, 'internal_error');
+      t.match(r.error?.message ?? '', new RegExp(`device worker ${crashed} failed`));
+      t.equal(r.finishReason, null, 'no finish_reason on a failed choice');
+    } else {
+      t.equal(r.error, null, `request ${i} (n = ${choicesOf(i)}, on the other worker) completed`);
+      t.equal(r.finishReason, 'length');
+      t.equal(r.done, true);
+      t.equal(usage?.completion_tokens, LONG * choicesOf(i), `request ${i}: the other worker generated every token of its ${choicesOf(i)} choice(s)`);
+    }
   });
   t.ok(
-    settled.some((r, i) => r.error === null && choicesOf(i) === 2),
+    settled.some((r, i) => !onCrashed(i) && r.error === null && choicesOf(i) === 2),
     'an n = 2 request on the surviving worker completed (its choices were not split across workers)',
   );
   // The restarted thread must have reloaded the model: same greedy text as before the crash.

@@ -164,16 +164,17 @@ t.test('rerank is admitted by its token cost: beyond the budget and queue, 429 +
   });
   t.teardown(() => served.close());
   const base = `http://127.0.0.1:${served.port}`;
+  // The test takes the budget itself, so no request can finish and free it while the others arrive.
+  const held = await served.rerank!.backend.model.admission.enter(1, new AbortController().signal);
   const replies = await Promise.all(
     Array.from({ length: 6 }, () =>
       fetch(`${base}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: QUERY, documents: DOCUMENTS }) }),
     ),
   );
-  const statuses = replies.map((r) => r.status);
-  t.ok(statuses.includes(200), `one request runs (${statuses.join(', ')})`);
   const refused = replies.filter((r) => r.status === 429);
-  t.ok(refused.length >= 1, `${refused.length} refused while the budget was in use`);
+  t.equal(refused.length, 6, `all refused while the budget is in use (${replies.map((r) => r.status).join(', ')})`);
   for (const r of refused) t.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After set');
+  held.release();
   const after = await post(base, '/v1/rerank', { query: QUERY, documents: DOCUMENTS });
   t.equal(after.status, 200, 'once the budget is free, a request runs again');
 });
