@@ -16,7 +16,8 @@
 //   with the same prompt, else the one caching the longest prefix of it, else
 //   the least loaded (placement.ts). It starts from its cached prefix.
 //   If no worker can take the head, admission stops: nothing overtakes it, so a
-//   big prompt is never starved by small ones. 'priority' policy: all of this
+//   big prompt is never starved by small ones (a head pinned to one worker stops
+//   admission there only). 'priority' policy: all of this
 //   among the waiting sequences of the lowest priority value (admission-order.ts).
 // - A step mixes rows. Every decode-ready sequence (exactly one uncomputed
 //   token) gets its row first, so decode never starves; the rest of the step's
@@ -65,16 +66,7 @@ import { WorkerCache } from './worker-cache.js';
 import { chooseWorker, type PlacementDraft } from './placement.js';
 import { RunningIndex } from './running-index.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
-import type {
-  FinishedSequence,
-  SampledToken,
-  SchedulerConfig,
-  SchedulerConfigInput,
-  SeqId,
-  StepOutcome,
-  StepPlan,
-  PlannedRow,
-} from './types.js';
+import type { FinishedSequence, PlannedRow, SampledToken, SchedulerConfig, SchedulerConfigInput, SeqId, StepOutcome, StepPlan } from './types.js';
 
 interface InFlight {
   plan: StepPlan;
@@ -414,16 +406,24 @@ export class Scheduler {
 
   /**
    * Places the next candidate (see `nextCandidate`) on an idle worker that can
-   * take it (see `chooseWorker`), until one cannot: nothing overtakes it.
+   * take it (see `chooseWorker`), until one cannot: nothing overtakes it (a
+   * candidate pinned to one worker: nothing overtakes it there).
    */
   private admit(drafts: Draft[]): void {
     const { maxModelLen } = this.config;
+    let open = drafts;
     for (;;) {
-      const head = this.nextCandidate(drafts);
+      const head = this.nextCandidate(open);
       if (head === null) return;
       const lookahead = Math.min(head.length + 1, maxModelLen);
-      const best = chooseWorker(drafts, head, this.pinOf(head), lookahead);
-      if (best === null) return;
+      const pin = this.pinOf(head);
+      const best = chooseWorker(open, head, pin, lookahead);
+      if (best === null) {
+        if (pin === null) return;
+        // Its one worker has no room: nothing more is admitted there this step, the other workers go on.
+        open = open.filter((d) => d.worker.index !== pin);
+        continue;
+      }
       this.waiting.splice(this.waiting.indexOf(head), 1);
       const w = best.worker;
       head.status = 'running';

@@ -158,8 +158,20 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
   // A victim may be admitted again on another worker in the same round and finish in that worker's
   // plan before this one is checked: its (priority, arrival) are kept from before the round.
   const ranks = new Map<string, { priority: number; arrival: number }>();
+  const choiceKey = (r: SequenceRequest): string => `${r.group} [${r.promptTokenIds.join()}]`;
+  /** Waiting sequence → the worker its sibling choices run on, as this step's schedule() left them (taken at its first plan). */
+  let pins: Map<string, number> | null = null;
+  const pinsNow = (): Map<string, number> => {
+    const running = new Map<string, number>();
+    for (const r of reqs) {
+      const s = sched.get(r.id);
+      if (s?.status === 'running') running.set(choiceKey(r), s.worker as number);
+    }
+    return new Map(reqs.flatMap((r) => (sched.get(r.id)?.status === 'waiting' && running.has(choiceKey(r)) ? [[r.id, running.get(choiceKey(r)) as number]] : [])));
+  };
   const res = drive(sched, fake, {
     beforeStep: (step) => {
+      pins = null;
       // Arrivals due by now; an idle scheduler skips ahead to the next one (drive stops when idle).
       while (pending.length > 0 && (w.reqs[pending[0]].at <= step || !sched.hasWork())) sched.add(reqs[pending.shift()!]);
       for (const r of reqs) {
@@ -168,16 +180,20 @@ function runWorkload(w: Workload, policy: SchedulingPolicy, priorityOf: (i: numb
       }
     },
     afterPlan: (p) => {
-      // Admission: nothing left waiting has a lower value than one admitted now (lock-step, nothing held).
+      // Admission: nothing left waiting has a lower value than one admitted now (lock-step, nothing held),
+      // but a choice pinned to its siblings' worker holds up that worker only.
+      pins ??= pinsNow();
+      const pinned = pins;
       const admitted = p.rows.filter((r) => r.slotAction === 'new').map((r) => sched.get(r.seqId)!);
-      const waitingMin = Math.min(...sched.waitingIds().map((id) => sched.get(id)!.priority));
+      const contenders = sched.waitingIds().filter((id) => (pinned.get(id) ?? p.worker) === p.worker);
+      const waitingMin = Math.min(...contenders.map((id) => sched.get(id)!.priority));
       for (const a of admitted) if (a.priority > waitingMin) violations.push(`${a.id} (${a.priority}) admitted over a waiting ${waitingMin}`);
       // The running choices of one prompt of one request (group) share one worker.
       const choiceWorker = new Map<string, number>();
       for (const r of reqs) {
         const s = sched.get(r.id);
         if (s?.status !== 'running') continue;
-        const key = `${r.group} [${r.promptTokenIds.join()}]`;
+        const key = choiceKey(r);
         const other = choiceWorker.get(key);
         if (other !== undefined && other !== s.worker) violations.push(`${key} runs on workers ${other} and ${s.worker}`);
         choiceWorker.set(key, s.worker as number);

@@ -211,6 +211,20 @@ t.test("a prompt's choices share one worker: a sibling waits for it rather than 
   t.ok((admittedAt.get('g2') ?? 0) > 0, 'g2 waited for a slot on worker 0');
 });
 
+t.test("a choice waiting for room on its siblings' worker holds up admissions there only", async (t) => {
+  const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 2, maxBatchTokens: 32, schedulingPolicy: 'priority' });
+  // One urgent request with 3 choices: two fill worker 0, the third (first in line) must wait there.
+  for (const id of ['g0', 'g1', 'g2']) sched.add({ id, promptTokenIds: [7, 8, 9], maxTokens: 3, group: 'g', priority: -1 });
+  sched.add({ id: 'other', promptTokenIds: [1, 2], maxTokens: 3 });
+  sched.add({ id: 'late', promptTokenIds: [4, 5], maxTokens: 3 });
+  const first = step(sched, fake).plans;
+  const placed = first.flatMap((p) => p.rows.filter((r) => r.slotAction === 'new').map((r) => [r.seqId, p.worker]));
+  t.same(placed, [['g0', 0], ['g1', 0], ['other', 1], ['late', 1]], 'worker 1 takes the later requests at once; g2 waits for worker 0');
+  const rest = drive(sched, fake, { afterPlan: (p) => p.rows.filter((r) => r.slotAction === 'new').forEach((r) => placed.push([r.seqId, p.worker])) });
+  t.same(placed.at(-1), ['g2', 0], 'g2 then joins its siblings on worker 0');
+  t.equal(rest.reasons.get('g2'), 'length');
+});
+
 t.test("a request's different prompts may run on different workers", async (t) => {
   const { sched, fake } = setup({ workers: 2, maxSlotsPerWorker: 2, maxBatchTokens: 32 });
   for (const [id, prompt] of [['p0', [7, 8, 9]], ['p1', [4, 5, 6]]] as const) sched.add({ id, promptTokenIds: [...prompt], maxTokens: 3, group: 'batch' });
