@@ -114,12 +114,16 @@ t.test('a device worker crash fails only its requests; the worker comes back', a
 t.test('a thrown device step fails its requests cleanly (non-streamed: 500 JSON error)', async (t) => {
   const pending = Array.from({ length: 6 }, (_, i) => post(served.base, '/v1/completions', completionBody({ prompt: `${prompts[i % 4]} ${i}`, max_tokens: LONG, ignore_eos: true })));
   const submitted = Date.now();
+  let busy: boolean[] = [];
   for (let i = 0; i < 400; i++) {
     const stats = served.model.engine.stats();
+    busy = stats?.kvUsage.map((u) => u > 0) ?? [];
     if (stats !== null && stats.time > submitted && stats.running >= 6) break;
     await sleep(5);
   }
-  served.model.engine.injectFault('device', 0, 'throw');
+  t.same(busy, [true, true], 'requests arriving together are placed on both workers');
+  // A worker that holds requests (were it idle, the fault would wait for a later test's step).
+  served.model.engine.injectFault('device', Math.max(0, busy.indexOf(true)), 'throw');
   const answers = await Promise.all(pending.map(async (p) => {
     const res = await p;
     return { status: res.status, body: (await res.json()) as { error?: { type: string; message: string }; usage?: { completion_tokens: number } } };
