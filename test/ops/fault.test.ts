@@ -8,6 +8,7 @@
 
 import t, { type Test } from 'tap';
 import { startRealServer } from '../e2e/harness.js';
+import { freshStats } from '../engine/helpers.js';
 import { completionBody, post, sleep, streamCompletion, type SseResult } from './helpers.js';
 
 process.env.SERVAL_TEST_HOOKS = '1';
@@ -48,15 +49,9 @@ async function stillCorrect(t: Test): Promise<void> {
   t.equal(health.status, 200);
 }
 
-/** Per-worker "holds running sequences", from a stats snapshot taken after `since` (ms since epoch). */
-async function busyWorkers(t: Test, since: number): Promise<boolean[]> {
-  for (let i = 0; i < 500; i++) {
-    const stats = served.model.engine.stats();
-    if (stats !== null && stats.time > since) return stats.kvUsage.map((u) => u > 0);
-    await sleep(10);
-  }
-  t.fail('no fresh stats snapshot');
-  return [];
+/** Per-worker "holds running sequences", from a stats snapshot taken from now on. */
+async function busyWorkers(): Promise<boolean[]> {
+  return (await freshStats(served.model.engine)).kvUsage.map((u) => u > 0);
 }
 
 t.test('a device worker crash fails only its requests; the worker comes back', async (t) => {
@@ -76,7 +71,7 @@ t.test('a device worker crash fails only its requests; the worker comes back', a
     const body = { prompt: `${prompts[i % prompts.length]} ${i}`, max_tokens: CRASH_LONG, n: choicesOf(i), ignore_eos: true, stream_options: { include_usage: true } };
     results.push(streamCompletion(served.base, body, () => startedOne()));
     await started;
-    const busy = await busyWorkers(t, Date.now());
+    const busy = await busyWorkers();
     if (first < 0) first = busy.indexOf(true);
     else if (busy.filter(Boolean).length === 2) lone = i;
   }
