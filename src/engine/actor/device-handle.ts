@@ -50,11 +50,7 @@ export class DeviceHandle implements Device {
     this.samplesPort?.close();
     this.samplesPort = port1;
     const task: SamplesPortTask = { kind: 'samples-port', port: port2 };
-    try {
-      await this.pool.run(task, { transferList: [port2] });
-    } catch (error) {
-      throw new DeviceLostError(this.index, error);
-    }
+    await this.runOrLost(task, [port2]);
   }
 
   /**
@@ -63,8 +59,13 @@ export class DeviceHandle implements Device {
    * which reloads the model on its first task.
    */
   async run(step: DeviceStep): Promise<DeviceStepResult> {
+    return (await this.runOrLost(step)) as DeviceStepResult;
+  }
+
+  /** A task on the worker's thread; its failure means the thread and its KV state are gone. */
+  private async runOrLost(task: DeviceStep | SamplesPortTask, transferList: MessagePort[] = []): Promise<unknown> {
     try {
-      return (await this.pool.run(step)) as DeviceStepResult;
+      return await this.pool.run(task, { transferList });
     } catch (error) {
       throw new DeviceLostError(this.index, error);
     }
