@@ -4,8 +4,10 @@
 // through one batched call over the contiguous slot prefix. A token sampled at
 // the end of a prompt while later calls of the same step still have to run is
 // announced at once, so a new prompt streams without waiting for the step's
-// decode call, and a burst of them streams one by one. Decode rows lose
-// nothing by running last: their tokens come with the step's result either way.
+// decode call, and a burst of them streams one by one; the prompt's next
+// token comes from a follow-on row in that decode call, fed the token just
+// sampled. Decode rows lose nothing by running last: their tokens come with
+// the step's result either way.
 
 import type { DecoderForward, ForwardKv } from './forward.js';
 import type { KvSlotPool } from './kv-pool.js';
@@ -76,18 +78,20 @@ export class Device {
     }
 
     const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0, sharedPrefillTokens: 0 };
-    const rows = this.continuity.resolve(step.rows);
-    const decodeRows = rows.filter((row) => row.tokens.length === 1 && row.promptLogprobs === null);
-    const prefillRows = rows.filter((row) => !(row.tokens.length === 1 && row.promptLogprobs === null));
-
+    const prefillRows = this.continuity.resolve(step.rows.filter((row) => !isDecodeRow(row)));
+    const decodeRows = step.rows.filter(isDecodeRow);
     for (let i = 0; i < prefillRows.length; i++) {
       const callsAfter = i < prefillRows.length - 1 || decodeRows.length > 0;
       await this.prefill(prefillRows[i], result, callsAfter ? step.announce : undefined);
     }
-    if (decodeRows.length > 0) await this.decode(decodeRows, result);
+    // A follow-on row feeds the token its chunk sampled just now, or is dropped when that token ended the sequence.
+    this.continuity.record(result.samples);
+    const runnable = this.continuity.resolve(decodeRows);
+    const chunkSamples = result.samples.length;
+    if (runnable.length > 0) await this.decode(runnable, result);
+    this.continuity.record(result.samples.slice(chunkSamples));
     this.prefixes.drop(step.cacheDropsAfterRun ?? []);
     this.prefixes.save(step.cacheSavesAfterRun ?? []);
-    this.continuity.record(result.samples);
     return result;
   }
 
@@ -227,4 +231,9 @@ export class Device {
       this.pool.write(layer, out.newKeys[layer], out.newValues[layer], seqLen, row, slot, start, count);
     }
   }
+}
+
+/** One token without prompt scoring: it joins the step's batched decode call. */
+function isDecodeRow(row: DeviceRow): boolean {
+  return row.tokens.length === 1 && row.promptLogprobs === null;
 }

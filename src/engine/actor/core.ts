@@ -350,7 +350,9 @@ export class EngineCore {
     this.generationTokensTotal += outcome.tokens.length;
     for (const sample of outcome.tokens) {
       const request = this.requests.get(sample.seqId);
-      if (request && !sentEarly.has(sample.seqId)) this.sendToken(request, sample);
+      // Only a sequence's first token of the step can have gone out early (its follow-on row's token comes after it).
+      if (sentEarly.delete(sample.seqId)) continue;
+      if (request) this.sendToken(request, sample);
     }
     for (const finished of outcome.finished) {
       const request = this.requests.get(finished.seqId);
