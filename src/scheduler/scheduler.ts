@@ -23,7 +23,7 @@
 //   token) gets its row first, so decode never starves; the rest of the step's
 //   budget (step-budget.ts: smaller while decode rows wait) goes to prefill
 //   chunks, oldest sequence first, then to new admissions. A long prompt is cut into chunks across steps; only the chunk
-//   that reaches the end of the known tokens samples.
+//   that reaches the end of the known tokens samples, and a decode row fed its token follows it (addRow).
 // - Prefix caching (worker-cache.ts): whole blocks of computed KV are copied
 //   into the worker's cache as sequences compute them and when they end; the
 //   cache lives in the KV budget that running sequences leave free and gives
@@ -65,7 +65,9 @@ import { PREFIX_BLOCK_SIZE } from './prefix-cache.js';
 import { WorkerCache } from './worker-cache.js';
 import { chooseWorker, type PlacementDraft } from './placement.js';
 import { RunningIndex } from './running-index.js';
+import { matchSamples } from './sample-matching.js';
 import { Sequence, type SequenceRequest, type SequenceView } from './sequence.js';
+import { PENDING_TOKEN } from '../worker/types.js';
 import type { FinishedSequence, PlannedRow, SampledToken, SchedulerConfig, SchedulerConfigInput, SeqId, StepOutcome, StepPlan } from './types.js';
 
 interface InFlight {
@@ -214,8 +216,8 @@ export class Scheduler {
       const w = d.worker;
       const { saves, drops } = w.cache.take();
       if (d.rows.length === 0 && w.pendingFreed.length === 0 && saves.length === 0 && drops.length === 0) continue;
-      // A step no decode row waits for copies the blocks it completes itself (see cacheSavesAfterRun).
-      const saveAfterRun = d.rows.every((row) => row.tokens.length > 1);
+      // A step no running sequence's decode row waits for copies the blocks it completes itself (see cacheSavesAfterRun).
+      const saveAfterRun = d.rows.every((row, i) => row.tokens.length > 1 || d.seqs[i] === d.seqs[i - 1]);
       d.rows.forEach((row, i) => {
         const seq = d.seqs[i];
         seq.numComputedTokens += row.tokens.length;
@@ -245,10 +247,10 @@ export class Scheduler {
 
   /**
    * Apply a plan's results: append the sampled tokens, decide finishes.
-   * `sampled` must hold exactly one token per sample row whose sequence
-   * is still the one planned (tokens for sequences aborted or preempted
-   * meanwhile are accepted and dropped). Validates everything before changing
-   * any state.
+   * `sampled` must hold one token per sample row whose sequence is still
+   * the one planned, in row order, except a follow-on row after a token that
+   * ended its sequence; tokens of sequences aborted or preempted meanwhile are
+   * dropped (see matchSamples). Validates everything before changing any state.
    */
   postprocess<S extends SampledToken>(plan: StepPlan, sampled: readonly S[]): StepOutcome<S> {
     const w = this.workers[plan.worker];
@@ -256,31 +258,15 @@ export class Scheduler {
     if (!w || !inFlight || inFlight.plan.step !== plan.step) {
       throw new SchedulerProtocolError(`postprocess: step ${plan.step} is not the oldest in flight on worker ${plan.worker}`);
     }
-    const { rows } = inFlight.plan;
-    const bySeq = new Map<SeqId, S>();
-    for (const s of sampled) {
-      if (bySeq.has(s.seqId)) throw new SchedulerProtocolError(`postprocess: two tokens for ${s.seqId}`);
-      bySeq.set(s.seqId, s);
-    }
-    const sampling = new Set<SeqId>();
-    rows.forEach((row, i) => {
-      if (!row.sample) return;
-      sampling.add(row.seqId);
-      if (this.isAlive(inFlight, i, w) && !bySeq.has(row.seqId)) {
-        throw new SchedulerProtocolError(`postprocess: no token for ${row.seqId}`);
-      }
-    });
-    for (const id of bySeq.keys()) {
-      if (!sampling.has(id)) throw new SchedulerProtocolError(`postprocess: ${id} did not ask for a token`);
-    }
+    const owners = inFlight.seqs.map((seq, i) => ({ alive: this.isAlive(inFlight, i, w), endsOn: (token: number) => seq.endTokenIds.has(token) }));
+    const matched = matchSamples(inFlight.plan.rows, owners, sampled);
 
     w.inFlight.shift();
     const tokens: S[] = [];
     const finished: FinishedSequence[] = [];
-    rows.forEach((row, i) => {
-      if (!row.sample || !this.isAlive(inFlight, i, w)) return; // aborted or preempted since it was planned
+    matched.forEach((sample, i) => {
+      if (sample === null || !this.isAlive(inFlight, i, w)) return; // aborted, preempted or finished since it was planned
       const seq = inFlight.seqs[i];
-      const sample = bySeq.get(row.seqId) as S;
       seq.pendingSamples--;
       seq.outputTokenIds.push(sample.token);
       tokens.push(sample);
@@ -386,22 +372,35 @@ export class Scheduler {
   }
 
   private scheduledTokens(draft: Draft, seq: Sequence): number {
-    const i = draft.seqs.indexOf(seq);
-    return i < 0 ? 0 : draft.rows[i].tokens.length;
+    return draft.rows.reduce((n, row, i) => (draft.seqs[i] === seq ? n + row.tokens.length : n), 0);
   }
 
-  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: PlannedRow['slotAction'], prefixBlocks: number[] = []): void {
+  /**
+   * Adds a row of `seq`'s next n tokens and returns the tokens added: n + 1
+   * when a follow-on row comes with it. A prompt's last chunk (several tokens,
+   * its own forward call on the worker) is followed by a one-token decode row
+   * fed the token the chunk samples (PENDING_TOKEN), which joins the same
+   * step's decode call: the chunk's token streams as soon as it is sampled
+   * (announced), and the next one leaves with the step, not a step later.
+   */
+  private addRow(draft: Draft, seq: Sequence, n: number, slotAction: PlannedRow['slotAction'], prefixBlocks: number[] = []): number {
     const start = seq.numComputedTokens;
+    const sample = start + n === seq.plannedLength;
     draft.rows.push({
       seqId: seq.id,
       tokens: seq.tokens(start, start + n),
       startPos: start,
       slotAction,
-      sample: start + n === seq.plannedLength,
+      sample,
       ...(prefixBlocks.length > 0 ? { prefixBlocks } : {}),
     });
     draft.seqs.push(seq);
     draft.tokensLeft -= n;
+    if (!sample || n === 1 || draft.tokensLeft === 0 || this.atLengthLimit(seq, seq.pendingSamples + 1)) return n;
+    draft.rows.push({ seqId: seq.id, tokens: [PENDING_TOKEN], startPos: start + n, slotAction: 'continue', sample: true });
+    draft.seqs.push(seq);
+    draft.tokensLeft -= 1;
+    return n + 1;
   }
 
   /**
@@ -439,8 +438,8 @@ export class Scheduler {
         this.prefixHits += head.numComputedTokens;
       }
       const n = Math.min(head.numUncomputed, best.tokensLeft);
-      w.kv.admit(head.id, head.numComputedTokens + n);
-      this.addRow(best, head, n, 'new', blocks.map((block) => block.id));
+      const added = this.addRow(best, head, n, 'new', blocks.map((block) => block.id));
+      w.kv.admit(head.id, head.numComputedTokens + added);
     }
   }
 

@@ -121,8 +121,10 @@ export interface StepPlan {
   /**
    * Order: decode rows of running sequences (one token each), then prefill
    * chunks of running sequences, then first chunks of sequences admitted by this
-   * plan; oldest first within each group. Any row with tokens.length === 1 may
-   * go through a single-token decode call.
+   * plan; oldest first within each group. A sampling chunk of several tokens
+   * may be followed by its sequence's follow-on row: one PENDING_TOKEN fed the
+   * token that chunk samples. Any row with tokens.length === 1 may go through
+   * a single-token decode call (run after every longer row).
    */
   rows: PlannedRow[];
   /**

@@ -215,15 +215,15 @@ t.test('results are applied in plan order per worker even when steps settle out 
   const [device] = devices;
   submit(1, [1, 2, 3], 8);
   await until('the prefill and the decode step behind it', () => device.steps.length === 2);
-  device.succeed(0, 11);
+  device.succeed(0, 11); // the prompt's chunk and its follow-on row
   await until('two steps in flight', () => device.steps.length === 3);
   // The later step settles first; its token must still come second.
   device.succeed(2, 13);
   await new Promise((resolve) => setTimeout(resolve, 20));
-  t.same(channel.tokens(1), [11], 'the later result waits for the earlier one');
+  t.same(channel.tokens(1), [11, 11], 'the later result waits for the earlier one');
   device.succeed(1, 12);
-  await until('both applied', () => channel.tokens(1).length === 3);
-  t.same(channel.tokens(1), [11, 12, 13]);
+  await until('both applied', () => channel.tokens(1).length === 4);
+  t.same(channel.tokens(1), [11, 11, 12, 13]);
 });
 
 t.test('exitAfterInFlight waits for the steps in flight and dispatches none meanwhile', async (t) => {
@@ -245,30 +245,34 @@ t.test('exitAfterInFlight waits for the steps in flight and dispatches none mean
 t.test('a sample announced before its step ends is streamed at once, and only once', async (t) => {
   const { channel, devices, submit } = start(t, 1, 1);
   const [device] = devices;
-  submit(1, [1, 2, 3], 2);
-  submit(2, [4, 5], 2);
+  submit(1, [1, 2, 3], 3);
+  submit(2, [4, 5], 3);
   await until('one step admits both', () => device.steps.length === 1);
-  t.equal(device.steps[0].step.rows.length, 2);
-  device.announce(0, '1');
+  t.same(
+    device.steps[0].step.rows.map((row) => row.seqId),
+    ['1', '1', '2', '2'],
+    'each prompt chunk with its follow-on row',
+  );
+  device.announce(0, '1', 7);
   await until('request 1 streams its first token', () => channel.tokens(1).length === 1);
   t.same(channel.tokens(2), [], 'request 2 waits for the step');
   t.match(
     channel.sent.find((msg) => msg.type === 'tokens' && msg.reqId === 1),
-    { tokenIds: [5], cachedTokens: 0, queueTimeMs: Number },
+    { tokenIds: [7], cachedTokens: 0, queueTimeMs: Number },
     'the first-token fields travel with it',
   );
-  device.announce(0, '1'); // a repeat
-  device.succeed(0);
+  device.announce(0, '1', 7); // a repeat
+  device.succeed(0); // every sample 5 (the chunk's sample really was the 7 announced)
   await until('the decode step', () => device.steps.length === 2);
-  t.same(channel.tokens(1), [5], 'the step result does not send it again');
-  t.same(channel.tokens(2), [5]);
+  t.same(channel.tokens(1), [7, 5], "the step result does not send the announced token again, but does send its follow-on row's");
+  t.same(channel.tokens(2), [5, 5]);
   device.announce(0, '2'); // arrives after its step's result, while request 2 has a row in the next step
   await new Promise((resolve) => setTimeout(resolve, 20));
-  t.same(channel.tokens(2), [5], 'a late announcement is not taken for the next step\'s sample');
+  t.same(channel.tokens(2), [5, 5], "a late announcement is not taken for the next step's sample");
   device.succeed(1, 6);
   await until('both finished', () => channel.finished().length === 2);
-  t.same(channel.tokens(1), [5, 6]);
-  t.same(channel.tokens(2), [5, 6]);
+  t.same(channel.tokens(1), [7, 5, 6]);
+  t.same(channel.tokens(2), [5, 5, 6]);
 });
 
 t.test('announced samples of an aborted request or a failed step go nowhere', async (t) => {

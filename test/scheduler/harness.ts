@@ -103,12 +103,10 @@ export class FakeWorkers {
       lastSampled.delete(id);
       stopped.delete(id);
     }
-    const seen = new Set<SeqId>();
+    checkRowsPerSequence(plan);
     let numTokens = 0;
     const sampled: SampledToken[] = [];
     for (const row of plan.rows) {
-      if (seen.has(row.seqId)) throw new Error(`plan ${plan.step}: ${row.seqId} has two rows`);
-      seen.add(row.seqId);
       if (row.tokens.length === 0) throw new Error(`plan ${plan.step}: empty row for ${row.seqId}`);
       numTokens += row.tokens.length;
       const pending = row.tokens.indexOf(PENDING_TOKEN);
@@ -180,6 +178,33 @@ export class FakeWorkers {
   totalSlots(): number {
     return this.slots.reduce((n, m) => n + m.size, 0);
   }
+}
+
+/**
+ * A sequence has one row in a plan, or two: a sampling chunk of several tokens
+ * and right after it its follow-on row, one PENDING_TOKEN at the next position
+ * that samples too.
+ */
+export function checkRowsPerSequence(plan: StepPlan): void {
+  const seen = new Set<SeqId>();
+  plan.rows.forEach((row, i) => {
+    if (!seen.has(row.seqId)) {
+      seen.add(row.seqId);
+      return;
+    }
+    const chunk = plan.rows[i - 1];
+    const followsOn =
+      chunk?.seqId === row.seqId &&
+      chunk.sample &&
+      chunk.tokens.length > 1 &&
+      row.sample &&
+      row.slotAction === 'continue' &&
+      row.tokens.length === 1 &&
+      row.tokens[0] === PENDING_TOKEN &&
+      row.startPos === chunk.startPos + chunk.tokens.length &&
+      (i < 2 || plan.rows[i - 2].seqId !== row.seqId);
+    if (!followsOn) throw new Error(`plan ${plan.step}: ${row.seqId} has a second row that is not its chunk's follow-on row`);
+  });
 }
 
 export interface DriveResult {

@@ -5,7 +5,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Scheduler } from '../../src/scheduler/scheduler.js';
 import type { SchedulerConfigInput, SeqId, StepPlan } from '../../src/scheduler/types.js';
-import { FakeWorkers, hashModel, referenceStream, stopsOn, type RefRequest } from './harness.js';
+import { FakeWorkers, checkRowsPerSequence, hashModel, referenceStream, stopsOn, type RefRequest } from './harness.js';
 
 const VOCAB = 40; // small, so EOS / stop ids are actually hit
 const STEMS = [0, 1].map((s) => Array.from({ length: 80 }, (_, i) => (i * 7 + s * 13 + 3) % VOCAB));
@@ -116,11 +116,9 @@ function runScenario(cfg: SchedulerConfigInput, reqs: Req[], aborts: Abort[]): n
     const plans: StepPlan[] = [];
     for (let round = 0; round < c.pipelineDepth; round++) plans.push(...sched.schedule());
     if (sched.schedule().length > 0) throw new Error('a worker was planned beyond its pipeline depth');
-    for (const [round, p] of plans.entries()) {
-      const inPlans = new Set<SeqId>();
+    for (const p of plans) {
+      checkRowsPerSequence(p);
       for (const r of p.rows) {
-        if (inPlans.has(r.seqId)) throw new Error(`${r.seqId} has two rows in plan ${round}`);
-        inPlans.add(r.seqId);
         if (r.slotAction === 'new' && !admittedOnce.has(r.seqId)) {
           admittedOnce.add(r.seqId);
         }

@@ -21,6 +21,15 @@ function setup(cfg: Partial<SchedulerConfigInput> & { kvBudgetTokensPerWorker?: 
   return { sched, fake, model };
 }
 
+/** The sequences with rows in a plan, in row order, each once (a chunk's follow-on row is its second). */
+function sequencesOf(plan: StepPlan): string[] {
+  return [...new Set(plan.rows.map((r) => r.seqId))];
+}
+
+function sequencesIn(plan: StepPlan): number {
+  return sequencesOf(plan).length;
+}
+
 /** Run one lock-step step by hand. */
 function step(sched: Scheduler, fake: FakeWorkers): { plans: StepPlan[]; outs: ReturnType<Scheduler['postprocess']>[] } {
   const plans = sched.schedule();
@@ -54,7 +63,7 @@ t.test('FCFS admission: later requests never overtake the head', async (t) => {
   drive(sched, fake, {
     afterPlan: (p) => {
       for (const r of p.rows) if (r.slotAction === 'new') admitted.push(r.seqId);
-      t.ok(p.rows.length <= 2, 'decode batch within maxSlots');
+      t.ok(sequencesIn(p) <= 2, 'sequences in a step within maxSlots');
     },
   });
   t.same(admitted, ['a', 'b', 'c', 'd']);
@@ -69,8 +78,8 @@ t.test('every step: decode rows ≤ maxSlots and tokens ≤ maxBatchTokens, on e
   const r = drive(sched, fake, {
     afterPlan: (p) => {
       const tokens = p.rows.reduce((n, x) => n + x.tokens.length, 0);
-      if (p.rows.length > 3 || tokens > 5) violations++;
-      maxRows = Math.max(maxRows, p.rows.length);
+      if (sequencesIn(p) > 3 || tokens > 5) violations++;
+      maxRows = Math.max(maxRows, sequencesIn(p));
       maxTokens = Math.max(maxTokens, tokens);
     },
   });
@@ -120,6 +129,40 @@ t.test('chunked prefill: a long prompt is split under maxBatchTokens and only th
   t.same(fake.slots[0].size, 0, 'slot released at the end');
   const ref = referenceStream('long', { promptTokenIds: prompt, maxTokens: 3 }, hashModel(VOCAB), 256);
   t.same(r.streams.get('long'), ref.tokens);
+});
+
+t.test("a prompt's sampling chunk is followed by a decode row fed its token, when its budget, length and KV allow", async (t) => {
+  const { sched, fake } = setup({ maxBatchTokens: 16, maxModelLen: 64 });
+  sched.add({ id: 'a', promptTokenIds: range(5), maxTokens: 3 });
+  sched.add({ id: 'one', promptTokenIds: range(6, 10), maxTokens: 1 }); // its first token is its last
+  sched.add({ id: 'single', promptTokenIds: [42], maxTokens: 3 }); // a one-token chunk joins the decode call itself
+  sched.add({ id: 'full', promptTokenIds: range(4, 20), maxTokens: 3 }); // the step's last 3 tokens, then a one-token chunk
+  const { plans, outs } = step(sched, fake);
+  t.same(
+    plans[0].rows.map((r) => [r.seqId, r.tokens.length, r.startPos, r.sample, r.slotAction]),
+    [
+      ['a', 5, 0, true, 'new'],
+      ['a', 1, 5, true, 'continue'],
+      ['one', 6, 0, true, 'new'],
+      ['single', 1, 0, true, 'new'],
+      ['full', 3, 0, false, 'new'],
+    ],
+  );
+  t.same(plans[0].rows[1].tokens, [PENDING_TOKEN]);
+  t.ok(plans[0].capacity >= 6, "the KV capacity holds the follow-on row's position");
+  const ref = referenceStream('a', { promptTokenIds: range(5), maxTokens: 3 }, hashModel(VOCAB), 64).tokens;
+  t.same(
+    outs[0].tokens.filter((s) => s.seqId === 'a').map((s) => s.token),
+    ref.slice(0, 2),
+    "a's first two tokens come from one step, the second fed the first",
+  );
+  const next = step(sched, fake).plans[0];
+  t.same(next.rows.find((r) => r.seqId === 'a'), { seqId: 'a', tokens: [ref[1]], startPos: 6, slotAction: 'continue', sample: true }, 'lock-step: the next row feeds the known token');
+  t.same(
+    next.rows.filter((r) => r.seqId === 'full').map((r) => [r.tokens.length, r.sample]),
+    [[1, true]],
+    'a last chunk of one token has no follow-on row',
+  );
 });
 
 t.test('a step mixes every decode row with prefill chunks filling the rest of the token budget', async (t) => {
@@ -238,7 +281,7 @@ t.test("pipelined: a sibling is not admitted while its request's worker is not b
   sched.add({ id: 'g0', promptTokenIds: [7, 8, 9], maxTokens: 5, group: 'g' });
   const first = sched.schedule(); // worker 0 takes g0 (the tie breaks low); worker 1 has nothing to run
   t.same(
-    first.map((p) => [p.worker, p.rows.map((r) => r.seqId)]),
+    first.map((p) => [p.worker, sequencesOf(p)]),
     [[0, ['g0']]],
   );
   const second = sched.schedule();
@@ -247,7 +290,7 @@ t.test("pipelined: a sibling is not admitted while its request's worker is not b
   sched.add({ id: 'other', promptTokenIds: [1, 2], maxTokens: 5 });
   const third = sched.schedule(); // only worker 1 is being planned
   t.same(
-    third.map((p) => [p.worker, p.rows.map((r) => r.seqId)]),
+    third.map((p) => [p.worker, sequencesOf(p)]),
     [[1, ['other']]],
     'the later request starts on worker 1; the sibling is skipped, not moved there',
   );
@@ -438,44 +481,60 @@ t.test('finish reasons', async (t) => {
 
 t.test('pipelined: the next plan feeds the pending token, and a sequence at its limit gets no further row', async (t) => {
   const { sched, fake } = setup({ pipelineDepth: 2 }, scripted([11, 12, 13, 14]));
-  sched.add({ id: 'x', promptTokenIds: [1, 2], maxTokens: 3, ignoreEos: true });
+  sched.add({ id: 'x', promptTokenIds: [1, 2], maxTokens: 4, ignoreEos: true });
   const [a] = sched.schedule();
   const [b] = sched.schedule();
   t.same(sched.schedule(), [], 'two plans in flight fill the pipeline');
-  t.same(a.rows[0].tokens, [1, 2]);
-  t.same(b.rows[0], { seqId: 'x', tokens: [PENDING_TOKEN], startPos: 2, slotAction: 'continue', sample: true }, 'b feeds what a samples');
+  t.same(
+    a.rows.map((r) => [r.tokens, r.startPos, r.sample]),
+    [
+      [[1, 2], 0, true],
+      [[PENDING_TOKEN], 2, true],
+    ],
+    "the prompt's chunk, then its follow-on row fed the chunk's token",
+  );
+  t.same(b.rows, [{ seqId: 'x', tokens: [PENDING_TOKEN], startPos: 3, slotAction: 'continue', sample: true }], "b feeds what a's follow-on row samples");
   t.throws(() => sched.postprocess(b, [{ seqId: 'x', token: 0 }]), SchedulerProtocolError, 'plans are postprocessed in order');
   const ranA = fake.run(a);
-  t.same(sched.postprocess(a, ranA).tokens, [{ seqId: 'x', token: 11 }]);
+  t.same(sched.postprocess(a, ranA).tokens, [
+    { seqId: 'x', token: 11 },
+    { seqId: 'x', token: 12 },
+  ]);
   const [c] = sched.schedule();
   t.same(c.rows[0].tokens, [PENDING_TOKEN]);
-  t.equal(c.rows[0].startPos, 3);
-  t.same(sched.postprocess(b, fake.run(b)).tokens, [{ seqId: 'x', token: 12 }], 'the fake fed 11 where b said pending');
-  t.same(sched.schedule(), [], "c's sample is the third and last: no row after it");
+  t.equal(c.rows[0].startPos, 4);
+  t.same(sched.postprocess(b, fake.run(b)).tokens, [{ seqId: 'x', token: 13 }], 'the fake fed 12 where b said pending');
+  t.same(sched.schedule(), [], "c's sample is the fourth and last: no row after it");
   const out = sched.postprocess(c, fake.run(c));
-  t.same(out.finished.map((f) => [f.seqId, f.reason, f.outputTokenIds]), [['x', 'length', [11, 12, 13]]]);
+  t.same(out.finished.map((f) => [f.seqId, f.reason, f.outputTokenIds]), [['x', 'length', [11, 12, 13, 14]]]);
   const [release] = sched.schedule();
   t.same(release.freed, ['x']);
   sched.postprocess(release, fake.run(release));
   t.equal(sched.hasWork(), false);
 });
 
-t.test('pipelined: a row planned after an EOS is skipped by the worker and dropped by the scheduler', async (t) => {
+t.test('pipelined: rows planned after an EOS (a follow-on row, the next plan) are skipped by the worker and dropped by the scheduler', async (t) => {
   const script = [7, 8, 9];
   const { sched } = setup({ pipelineDepth: 2 });
   const fake = new FakeWorkers(1, sched.config, scripted(script), (id, token) => id === 'x' && token === 7);
   sched.add({ id: 'x', promptTokenIds: [1, 2], maxTokens: 10, eosTokenIds: [7] });
-  sched.add({ id: 'y', promptTokenIds: [3, 4], maxTokens: 2, ignoreEos: true });
+  sched.add({ id: 'y', promptTokenIds: [3, 4], maxTokens: 3, ignoreEos: true });
   const [a] = sched.schedule();
   const [b] = sched.schedule();
+  t.same(a.rows.map((r) => r.seqId), ['x', 'x', 'y', 'y'], 'each prompt chunk has its follow-on row');
   t.same(b.rows.map((r) => r.seqId), ['x', 'y']);
-  const outA = sched.postprocess(a, fake.run(a));
+  const ranA = fake.run(a);
+  t.equal(fake.skippedRows, 1, "the worker skipped x's follow-on row: x's first token ended it");
+  t.same(ranA.map((s) => s.seqId), ['x', 'y', 'y']);
+  t.throws(() => sched.postprocess(a, ranA.slice(0, 2)), SchedulerProtocolError, "y's follow-on row has no token");
+  const outA = sched.postprocess(a, ranA);
   t.same(outA.finished.map((f) => [f.seqId, f.reason]), [['x', 'stop']]);
+  t.same(outA.tokens.map((s) => [s.seqId, s.token]), [['x', 7], ['y', 7], ['y', 8]]);
   const ranB = fake.run(b);
-  t.equal(fake.skippedRows, 1, "the worker skipped x's row: it saw x stop");
+  t.equal(fake.skippedRows, 2, "the worker skipped x's row in the next plan too");
   t.same(ranB.map((s) => s.seqId), ['y']);
   const outB = sched.postprocess(b, ranB);
-  t.same(outB.tokens, [{ seqId: 'y', token: 8 }], "y's second token; x's row gave nothing");
+  t.same(outB.tokens, [{ seqId: 'y', token: 9 }], "y's third token; x's row gave nothing");
   t.same(sched.get('x'), undefined, 'x stays finished');
   for (;;) {
     const plans = sched.schedule();
