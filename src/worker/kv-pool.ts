@@ -195,13 +195,14 @@ export class KvSlotPool {
     };
   }
 
-  /** Views of one slot's K and V in every layer: the input of a prefill chunk. */
-  slotViews(slot: number): { keys: Float32Array[]; values: Float32Array[] } {
+  /** Views of the K and V of slots [slot, slot + count) in every layer: the input of a call of prefill chunks. */
+  slotViews(slot: number, count = 1): { keys: Float32Array[]; values: Float32Array[] } {
     const stride = this.slotStride();
     const start = slot * stride;
+    const end = start + count * stride;
     return {
-      keys: this.keys.map((k) => k.subarray(start, start + stride)),
-      values: this.values.map((v) => v.subarray(start, start + stride)),
+      keys: this.keys.map((k) => k.subarray(start, end)),
+      values: this.values.map((v) => v.subarray(start, end)),
     };
   }
 

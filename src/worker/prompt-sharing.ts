@@ -32,6 +32,12 @@ export class PromptSharing {
     if (entry && start <= entry.computed) entry.computed = Math.max(entry.computed, Math.min(end, entry.promptLength));
   }
 
+  /** Do the two sequences have the same prompt? */
+  samePrompt(a: string, b: string): boolean {
+    const entry = this.bySeq.get(a);
+    return entry !== undefined && entry.key === this.bySeq.get(b)?.key;
+  }
+
   /**
    * A sibling whose KV already covers this sequence's positions [start, end),
    * or as much of them as any sibling has: copying [start, donor.end) is exact.
