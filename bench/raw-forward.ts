@@ -17,6 +17,9 @@
 //   node dist/bench/raw-forward.js [--model-dir DIR] [--threads 2] [--no-spin] [--slice]
 //                                  [--capacity-slack 64] [--fill capacity|past] [--greedy] [--only fp32|int4]
 //   node dist/bench/raw-forward.js --jitter 1500 [--model-dir DIR] [--threads 2]
+// --chunk-calls 7x16,3x40,2x128 instead times a step's prompt chunks (past 112)
+// run as one call each against one call of them all (the device groups them).
+//   node dist/bench/raw-forward.js --chunk-calls 7x16,3x40,2x128 [--reps 20] [--model-dir DIR] [--threads 2]
 
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -143,6 +146,39 @@ export class RawForward {
       const started = performance.now();
       const out = await this.forward.run(input);
       store(pool, out, length, 0, 0, 0, length);
+      if (i >= warmup) times.push(performance.now() - started);
+    }
+    return times;
+  }
+
+  /**
+   * Wall ms of running `count` prompt chunks of `length` tokens, each continuing
+   * a slot of `past` positions, as `count` calls of one row (together: false)
+   * or one call of `count` rows (as the device worker groups a step's chunks),
+   * KV stores included; one entry per rep, after `warmup` untimed reps.
+   */
+  async chunkCallTimes(count: number, length: number, past: number, together: boolean, reps: number, warmup = 1): Promise<number[]> {
+    const capacity = past + length + CAPACITY_GRANULE;
+    const pool = this.pool(count, capacity, past);
+    const input = (first: number, batch: number) => ({
+      batch,
+      seqLen: length,
+      inputIds: BigInt64Array.from({ length: batch * length }, (_, i) => BigInt(16 + ((i * 7919) % (this.config.vocabSize - 16)))),
+      positionIds: BigInt64Array.from({ length: batch * length }, (_, i) => BigInt(past + (i % length))),
+      pastLens: new BigInt64Array(batch).fill(BigInt(past)),
+      newLens: new BigInt64Array(batch).fill(BigInt(length)),
+      logitsRows: BigInt64Array.from({ length: batch }, (_, b) => BigInt(b * length + length - 1)),
+      ...pool.slotViews(first, batch),
+      capacity,
+    });
+    const calls = together ? [input(0, count)] : Array.from({ length: count }, (_, slot) => input(slot, 1));
+    const times: number[] = [];
+    for (let i = 0; i < warmup + reps; i++) {
+      const started = performance.now();
+      for (const [c, call] of calls.entries()) {
+        const out = await this.forward.run(call);
+        for (let row = 0; row < call.batch; row++) store(pool, out, length, row, together ? row : c, past, length);
+      }
       if (i >= warmup) times.push(performance.now() - started);
     }
     return times;
@@ -297,6 +333,29 @@ async function jitter(modelDir: string, threads: number, calls: number): Promise
   await Promise.all(sessions.map((session) => session.release()));
 }
 
+/** `count`×`length` chunk shapes run as separate calls and as one call, in alternating reps so both see the same load drift. */
+async function chunkCalls(modelDir: string, threads: number, shapes: string, reps: number): Promise<void> {
+  const raw = await RawForward.load(modelDir, { quantize: null, intraOpThreads: threads, spinning: true });
+  const past = 112;
+  console.log(`\nPrompt chunks continuing ${past} positions of past, ${reps} alternating reps; intraOp=${threads}`);
+  console.log('| chunks × tokens | separate calls p50 ms | one call p50 ms | one ÷ separate |');
+  console.log('|---|---|---|---|');
+  for (const shape of shapes.split(',')) {
+    const [count, length] = shape.split('x').map(Number);
+    if (!(count >= 1 && length >= 1)) throw new Error(`--chunk-calls takes COUNTxLENGTH[,…], got '${shape}'`);
+    const separate: number[] = [];
+    const together: number[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      separate.push(...(await raw.chunkCallTimes(count, length, past, false, 1)));
+      together.push(...(await raw.chunkCallTimes(count, length, past, true, 1)));
+    }
+    const [a, b] = [percentile(separate, 50), percentile(together, 50)];
+    console.log(`| ${count} × ${length} | ${a.toFixed(1)} | ${b.toFixed(1)} | ${(b / a).toFixed(2)} |`);
+  }
+  console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
+  await raw.release();
+}
+
 async function main(): Promise<void> {
   const { values: args } = parseArgs({
     options: {
@@ -309,12 +368,15 @@ async function main(): Promise<void> {
       greedy: { type: 'boolean', default: false },
       only: { type: 'string' },
       jitter: { type: 'string' },
+      'chunk-calls': { type: 'string' },
+      reps: { type: 'string', default: '20' },
     },
   });
   if (args.fill !== 'capacity' && args.fill !== 'past') throw new Error(`--fill must be capacity or past, got '${args.fill}'`);
   console.error(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(' / ')}`);
   const modelDir = args['model-dir'] ?? (await ensureBenchModel());
   if (args.jitter !== undefined) return jitter(modelDir, Number(args.threads), Number(args.jitter));
+  if (args['chunk-calls'] !== undefined) return chunkCalls(modelDir, Number(args.threads), args['chunk-calls'], Number(args.reps));
   const slice = args.slice === true;
   const common = {
     intraOpThreads: Number(args.threads),
