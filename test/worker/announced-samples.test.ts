@@ -2,30 +2,19 @@
 // later calls of the same step (prompt chunks, then the decode call) still have
 // to run, tagged with the step's announce number, and only when the step asks.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
-import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { DEFAULT_SAMPLING_PARAMS } from '../../src/sampling/params.js';
-import { loadDevice } from '../../src/worker/load-device.js';
 import type { AnnouncedSamples, DeviceRow, DeviceStep, SlotAdmission } from '../../src/worker/types.js';
+import { loadTinyDevice } from './tiny-device.js';
 
-const root = await mkdtemp(path.join(os.tmpdir(), 'serval-announce-'));
-t.teardown(() => rm(root, { recursive: true, force: true }));
-const modelDir = path.join(root, 'tiny');
-await writeTestModel('tiny', modelDir);
 const announced: AnnouncedSamples[] = [];
 let stepRunning = false;
 /** Announcements that arrived while no step was running (none should). */
 let outsideSteps = 0;
-const device = await loadDevice(
-  { deviceIndex: 0, modelDir, quantize: null, sliceKvToMaxPast: false, executionProvider: 'cpu', intraOpThreads: 1, spinning: false, maxSlots: 8, kvBudgetTokens: 8 * 64, maxModelLen: 64 },
-  (message) => {
-    if (!stepRunning) outsideSteps++;
-    announced.push(message);
-  },
-);
+const device = await loadTinyDevice(t, (message) => {
+  if (!stepRunning) outsideSteps++;
+  announced.push(message);
+});
 
 const params = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0, ignoreEos: true };
 const admission = (seqId: string, prompt: number[], promptLogprobs: number | null = null): SlotAdmission => ({

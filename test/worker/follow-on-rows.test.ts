@@ -3,24 +3,13 @@
 // device runs it in the step's decode call after the chunk, announces the
 // chunk's token first, and skips the row when that token ended the sequence.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
-import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../src/sampling/params.js';
-import { loadDevice } from '../../src/worker/load-device.js';
 import { PENDING_TOKEN, type AnnouncedSamples, type DeviceRow, type DeviceStepResult, type SlotAdmission } from '../../src/worker/types.js';
+import { loadTinyDevice } from './tiny-device.js';
 
-const root = await mkdtemp(path.join(os.tmpdir(), 'serval-follow-on-'));
-t.teardown(() => rm(root, { recursive: true, force: true }));
-const modelDir = path.join(root, 'tiny');
-await writeTestModel('tiny', modelDir);
 const announced: AnnouncedSamples[] = [];
-const device = await loadDevice(
-  { deviceIndex: 0, modelDir, quantize: null, sliceKvToMaxPast: false, executionProvider: 'cpu', intraOpThreads: 1, spinning: false, maxSlots: 8, kvBudgetTokens: 8 * 64, maxModelLen: 64 },
-  (message) => announced.push(message),
-);
+const device = await loadTinyDevice(t, (message) => announced.push(message));
 
 const greedy: SamplingParams = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0, ignoreEos: true };
 const prompts: Record<string, number[]> = { a: [5, 9, 11, 2, 40], b: [7, 3, 8] };

@@ -3,24 +3,13 @@
 // samples (logprobs within 1e-5) and the same KV (the next tokens agree).
 // Which chunks shared a call shows in the announcements: one message per call.
 
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import t from 'tap';
-import { writeTestModel } from '../../src/model/testmodels/write-model.js';
 import { DEFAULT_SAMPLING_PARAMS, type SamplingParams } from '../../src/sampling/params.js';
-import { loadDevice } from '../../src/worker/load-device.js';
 import type { AnnouncedSamples, DeviceRow, DeviceStepResult, RowSample, SlotAdmission } from '../../src/worker/types.js';
+import { loadTinyDevice } from './tiny-device.js';
 
-const root = await mkdtemp(path.join(os.tmpdir(), 'serval-prefill-calls-'));
-t.teardown(() => rm(root, { recursive: true, force: true }));
-const modelDir = path.join(root, 'tiny');
-await writeTestModel('tiny', modelDir);
 const announced: AnnouncedSamples[] = [];
-const device = await loadDevice(
-  { deviceIndex: 0, modelDir, quantize: null, sliceKvToMaxPast: false, executionProvider: 'cpu', intraOpThreads: 1, spinning: false, maxSlots: 8, kvBudgetTokens: 8 * 64, maxModelLen: 64 },
-  (message) => announced.push(message),
-);
+const device = await loadTinyDevice(t, (message) => announced.push(message));
 
 const params: SamplingParams = { ...DEFAULT_SAMPLING_PARAMS, temperature: 0, ignoreEos: true, logprobs: 2 };
 const admission = (seqId: string, prompt: number[]): SlotAdmission => ({ seqId, params, promptTokenIds: prompt, generatedTokenIds: [], stopTokenIds: [] });
