@@ -235,8 +235,8 @@ export class Device {
       result.promptLogprobs.push({ seqId: scored.seqId, entries } satisfies RowPromptLogprobs);
     }
     if (sampling.length > 0) {
-      const last = scored ? scored.tokens.length - 1 : 0;
-      const logits = scored ? out.logits.subarray(last * this.vocabSize, (last + 1) * this.vocabSize) : out.logits;
+      // A scoring chunk runs alone (seqLen is its length): its last logits row is its sampling row.
+      const logits = scored ? out.logits.subarray((seqLen - 1) * this.vocabSize) : out.logits;
       const samples = this.sampler.sample(logits, sampling.map(({ row }) => row.seqId));
       result.samples.push(...samples);
       if (announceAs !== undefined && !scored) this.announce?.({ step: announceAs, samples });
