@@ -3,7 +3,8 @@
 // waiting line once --max-concurrency is on; the scheduler's own
 // vllm:num_requests_waiting then stays near zero) and device-worker failures.
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { StepKind } from '../engine/channel/messages.js';
 import type { Engine } from '../engine/client/engine.js';
 import type { Admission } from './admission.js';
 
@@ -60,5 +61,30 @@ export function bindGrammarCompileMetrics(registry: Registry, engine: Engine): v
     if (c.completed > seen.completed) completed.inc(c.completed - seen.completed);
     if (c.cancelled > seen.cancelled) cancelled.inc(c.cancelled - seen.cancelled);
     seen = { completed: c.completed, cancelled: c.cancelled };
+  });
+}
+
+const STEP_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * serval:engine_step_duration_seconds{kind}: each device step's wall time, by
+ * what it ran (decode rows only, prompt chunks only, or both). A running
+ * stream's inter-token gap is at least its step's time, so the tail of
+ * vllm:inter_token_latency_seconds shows up here as the 'mixed' steps.
+ */
+export function bindStepDurationMetric(registry: Registry, engine: Engine): void {
+  if (registry.getSingleMetric('serval:engine_step_duration_seconds') !== undefined) return;
+  const histogram = new Histogram({
+    name: 'serval:engine_step_duration_seconds',
+    help: 'Wall time of a device step on its worker thread, by kind: decode (decode rows only), prompt (prompt chunks only, each maybe with its own next token), mixed (both: running streams waited for prompt work).',
+    labelNames: ['kind'],
+    buckets: STEP_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const kinds: StepKind[] = ['decode', 'prompt', 'mixed'];
+  for (const kind of kinds) histogram.zero({ kind }); // exported before the first step
+  const children = new Map(kinds.map((kind) => [kind, histogram.labels({ kind })]));
+  engine.onStats((stats) => {
+    for (const step of stats.stepDurations ?? []) children.get(step.kind)?.observe(step.ms / 1000);
   });
 }

@@ -18,7 +18,7 @@ import { EngineBackend, type ChatModel } from './engine-backend.js';
 import { bindEngineMetrics } from './engine-metrics.js';
 import { LoadingBackend } from './loading-backend.js';
 import { silentLogger, type Logger } from './logger.js';
-import { bindDeviceFailureMetric, bindGrammarCompileMetrics } from './ops-metrics.js';
+import { bindDeviceFailureMetric, bindGrammarCompileMetrics, bindStepDurationMetric } from './ops-metrics.js';
 import { startHttpServer, type HttpServer, type HttpServerOptions } from './server.js';
 
 export interface ServerOptions {
@@ -92,6 +92,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       bindEngineMetrics(model.engine, metrics);
       bindDeviceFailureMetric(metrics.registry, model.engine);
       bindGrammarCompileMetrics(metrics.registry, model.engine);
+      bindStepDurationMetric(metrics.registry, model.engine);
       const maxModelLen = model.engine.maxModelLen;
       const { format, architecture, parameters, weightTypes } = model.summary;
       const kvBudgetTokens = kvBudget(config, maxModelLen);

@@ -53,6 +53,7 @@ export class Device {
   }
 
   async step(step: DeviceStep): Promise<DeviceStepResult> {
+    const started = performance.now();
     if (step.resetAll) {
       this.pool.releaseAll();
       this.sampler.forgetAll();
@@ -78,7 +79,7 @@ export class Device {
       if (admission.prefixBlocks) this.prompts.computed(admission.seqId, 0, this.prefixes.load(admission.seqId, admission.prefixBlocks));
     }
 
-    const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, decodeRows: 0, prefillTokens: 0, sharedPrefillTokens: 0 };
+    const result: DeviceStepResult = { samples: [], promptLogprobs: [], forwardMs: 0, stepMs: 0, decodeRows: 0, prefillTokens: 0, sharedPrefillTokens: 0 };
     const decodeRows = step.rows.filter(isDecodeRow);
     await this.prefillAll(this.continuity.resolve(step.rows.filter((row) => !isDecodeRow(row))), result, step.announce, decodeRows.length > 0);
     // A follow-on row feeds the token its chunk sampled just now, or is dropped when that token ended the sequence.
@@ -89,6 +90,7 @@ export class Device {
     this.continuity.record(result.samples.slice(chunkSamples));
     this.prefixes.drop(step.cacheDropsAfterRun ?? []);
     this.prefixes.save(step.cacheSavesAfterRun ?? []);
+    result.stepMs = performance.now() - started;
     return result;
   }
 

@@ -155,6 +155,8 @@ export interface DeviceStepResult {
   promptLogprobs: RowPromptLogprobs[];
   /** Milliseconds spent inside session.run() for this step. */
   forwardMs: number;
+  /** Wall time of the whole step on the device thread: cache copies, forward calls, sampling. */
+  stepMs: number;
   decodeRows: number;
   prefillTokens: number;
   /** Prompt positions copied from a sibling with the same prompt instead of computed. */

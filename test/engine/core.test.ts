@@ -106,6 +106,7 @@ function resultFor(step: DeviceStep, token: number): DeviceStepResult {
     samples: step.rows.filter((row) => row.sample).map((row) => ({ seqId: row.seqId, token, logprob: null })),
     promptLogprobs: [],
     forwardMs: 0,
+    stepMs: 1,
     decodeRows: 0,
     prefillTokens: 0,
     sharedPrefillTokens: 0,

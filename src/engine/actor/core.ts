@@ -6,7 +6,7 @@
 // nano-vllm: schedule, run, postprocess.
 
 import type { ActorChannel } from '../channel/channel.js';
-import type { FaultMessage, FrontToActorMessage, SubmitMessage } from '../channel/messages.js';
+import type { FaultMessage, FrontToActorMessage, StepDuration, SubmitMessage } from '../channel/messages.js';
 import type { TokenLogprob } from '../../sampling/logprobs.js';
 import type { SamplingParams } from '../../sampling/params.js';
 import { Scheduler } from '../../scheduler/scheduler.js';
@@ -17,6 +17,7 @@ import type { EngineConfig } from '../config.js';
 import type { Grammar } from '../../structured/grammar.js';
 import { EarlyTokens } from './early-tokens.js';
 import { GrammarCompiles, type GrammarCompiler } from './grammar-compiles.js';
+import { stepKind } from './step-kind.js';
 
 export interface ModelLimits {
   maxModelLen: number;
@@ -86,6 +87,8 @@ export class EngineCore {
   private exitCode: number | null = null;
   /** Tokens per step since the last stats message (bounded: only a sample is needed). */
   private stepTokens: number[] = [];
+  /** Device steps' wall times since the last stats message (bounded like stepTokens). */
+  private stepDurations: StepDuration[] = [];
   private shuttingDown = false;
   private lastStats = 0;
   private preemptions = 0;
@@ -344,6 +347,8 @@ export class EngineCore {
   private complete(plan: StepPlan, result: DeviceStepResult): void {
     const sentEarly = this.early?.settle(plan.rows) ?? new Set<string>();
     this.sharedPrefillTokens += result.sharedPrefillTokens;
+    const kind = stepKind(plan.rows);
+    if (kind !== null && this.stepDurations.length < 1024) this.stepDurations.push({ kind, ms: result.stepMs });
     for (const scored of result.promptLogprobs) this.requests.get(scored.seqId)?.promptLogprobs?.push(...scored.entries);
     const outcome = this.scheduler.postprocess(plan, result.samples);
     this.preemptions += outcome.preempted.length;
@@ -460,12 +465,14 @@ export class EngineCore {
       prefixCacheQueries: this.scheduler.prefixQueries,
       prefixCacheHits: this.scheduler.prefixHits,
       stepTokens: this.stepTokens,
+      stepDurations: this.stepDurations,
       deviceFailures: this.deviceFailures,
       recoveringWorkers: this.workers.flatMap((worker, index) => (worker.recovering ? [index] : [])),
       ...(this.compiles ? { grammarCompiles: this.compiles.counters() } : {}),
       time: now,
     });
     this.stepTokens = [];
+    this.stepDurations = [];
   }
 
   /** Sleeps until a step finishes or a message may have arrived. */

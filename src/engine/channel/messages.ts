@@ -99,6 +99,15 @@ export interface RejectedMessage {
   error: ApiErrorBody['error'];
 }
 
+/** What a device step ran (see actor/step-kind.ts). */
+export type StepKind = 'decode' | 'prompt' | 'mixed';
+
+/** One device step's wall time on its worker thread. */
+export interface StepDuration {
+  kind: StepKind;
+  ms: number;
+}
+
 /** Periodic scheduler snapshot for /metrics, /health and admission control. */
 export interface StatsMessage {
   type: 'stats';
@@ -119,6 +128,8 @@ export interface StatsMessage {
   prefixCacheHits?: number;
   /** Tokens fed per engine step (decode rows + prefill chunks) since the previous snapshot. */
   stepTokens?: number[];
+  /** Device steps with rows since the previous snapshot (a bounded sample under heavy load). */
+  stepDurations?: StepDuration[];
   /** Device steps that failed (worker crashed or threw) since start. */
   deviceFailures?: number;
   /** Workers whose thread failed and is not yet confirmed reloaded. */
