@@ -22,6 +22,8 @@
 // the vLLM extension); TTFT = first content chunk, ITL = gaps between content
 // chunks as they arrive. Prompts are token-id arrays (completions) so the server
 // and the engine see identical inputs; --endpoint chat sends text instead.
+// Against a Serval server it also reports the device steps each level's HTTP
+// runs took, by kind (decode, prompt, mixed), from its /metrics.
 // Only loopback URLs are accepted.
 
 import { loadavg } from 'node:os';
@@ -31,6 +33,7 @@ import { Engine } from '../src/engine/client/engine.js';
 import { resolveEngineConfig } from '../src/engine/config.js';
 import { ensureBenchModel } from './bench-model.js';
 import { engineSend, getJson, HttpTarget, startServal, type RequestResult, type StartedServer } from './serval-http.js';
+import { readStepTotals, stepSummary } from './step-metrics.js';
 import { fmt, makeWorkload, percentile, sum, type BenchRequest } from './workload.js';
 
 const { values: args } = parseArgs({
@@ -212,12 +215,21 @@ async function main(): Promise<void> {
 
     const rows: string[] = [];
     const ratios: string[] = [];
+    const steps: string[] = [];
     for (const [i, c] of levels.entries()) {
       const count = args.requests ? Number(args.requests) : Math.max(16, Math.min(2 * c, 128));
       const requests = levelRequests(count, Number(args.seed) + i);
       const viaHttpSend = (r: BenchRequest): Promise<RequestResult> => target.send(r);
+      // The server only works during the HTTP runs, so one reading before and one after the level cover them.
+      const stepsBefore = await readStepTotals(base);
+      const readSteps = async (): Promise<void> => {
+        await new Promise((resolve) => setTimeout(resolve, 450)); // the actor's next snapshots (every 200 ms) carry the last steps
+        const stepsAfter = stepsBefore && (await readStepTotals(base));
+        if (stepsBefore && stepsAfter) steps.push(`c=${c}: ${stepSummary(stepsBefore, stepsAfter)}`);
+      };
       if (!engine) {
         const viaHttp = await closedLoop(c, requests, viaHttpSend);
+        await readSteps();
         console.error(`c=${c}: http ${((viaHttp.outputTokens * 1000) / viaHttp.wallMs).toFixed(0)} tok/s${viaHttp.firstError ? ` (error: ${viaHttp.firstError})` : ''}`);
         rows.push(row('HTTP', viaHttp));
         continue;
@@ -231,6 +243,7 @@ async function main(): Promise<void> {
       const e1 = await closedLoop(c, first, inProcessSend);
       const e2 = await closedLoop(c, second, inProcessSend);
       const h2 = await closedLoop(c, second, viaHttpSend);
+      await readSteps();
       const viaHttp = mergeLevels(h1, h2);
       const inProcess = mergeLevels(e1, e2);
       const ratio = viaHttp.outputTokens / viaHttp.wallMs / (inProcess.outputTokens / inProcess.wallMs);
@@ -250,6 +263,9 @@ async function main(): Promise<void> {
       console.log(
         `\nHTTP output tok/s ÷ in-process engine output tok/s (same requests, same concurrency; each path ran both halves of the level's requests in A-B-B-A order; target ≥ 0.9): ${ratios.join('; ')}`,
       );
+    }
+    if (steps.length > 0) {
+      console.log(`\nThe server's device steps during the HTTP runs (serval:engine_step_duration_seconds; mixed: running streams waited for prompt chunks): ${steps.join('; ')}`);
     }
     console.log(`\nSummary: ${rows.length} levels in ${((performance.now() - benchStarted) / 1000).toFixed(0)} s.`);
   } finally {
