@@ -232,6 +232,7 @@ export class Scheduler {
         preempted: d.preempted,
         rows: d.rows,
         capacity: w.kv.capacity(),
+        capacityCeiling: Math.max(0, ...w.running.map((seq) => seq.promptTokenIds.length + seq.maxTokens)),
         numTokens: d.rows.reduce((n, row) => n + row.tokens.length, 0),
         cacheDrops: drops,
         cacheSaves: saves,

@@ -133,6 +133,11 @@ export interface StepPlan {
    * capacityGranule, at most maxModelLen. activeSlots × capacity ≤ kvBudgetTokensPerWorker.
    */
   capacity: number;
+  /**
+   * Positions no sequence on the worker can grow past (prompt + max_tokens,
+   * at most maxModelLen): the worker's KV layout needs no headroom beyond it.
+   */
+  capacityCeiling: number;
   /** Sum of rows' tokens.length (≤ maxBatchTokens). */
   numTokens: number;
   /**

@@ -70,7 +70,7 @@ export class Device {
       this.prompts.forget(seqId);
       this.continuity.forget(seqId);
     }
-    this.pool.reserve(step.capacity, this.pool.activeSlots + step.admit.length);
+    this.pool.reserve(step.capacity, this.pool.activeSlots + step.admit.length, step.capacityCeiling);
     for (const admission of step.admit) {
       this.pool.acquire(admission.seqId);
       await this.sampler.admit(admission);

@@ -32,8 +32,9 @@ export interface KvShape {
  * sequence decoding past its capacity re-lays out every ~50 % of its length,
  * not every few tokens: a re-layout copies every active slot inside one step,
  * which every decode row waits for (at B = 1 it was most of the inter-token
- * p99). The slack costs only attention over masked positions that map the
- * zero page (≈ 2 % of a decode call at 50 % slack on the bench preset).
+ * p99). The slack costs attention over masked positions in every decode call
+ * (4 % at 32 rows and 11 % at 64 for 96 extra positions on the bench preset),
+ * so it never goes past the longest any running sequence can become.
  */
 const GROWTH_FACTOR = 1.5;
 /** Grown capacities are rounded up to this many positions. */
@@ -133,9 +134,11 @@ export class KvSlotPool {
    * fits and is not much longer than needed (hysteresis: the longest sequence
    * finishing must not shrink the pool only to grow it again). Every layout
    * holds as many slots as the budget allows at its capacity, so admissions
-   * never re-lay out (unwritten slots cost no memory).
+   * never re-lay out (unwritten slots cost no memory). `ceiling`: no
+   * sequence will need more positions (prompt + max_tokens), so a grown
+   * layout stops there.
    */
-  reserve(needed: number, slots: number): void {
+  reserve(needed: number, slots: number, ceiling = Number.POSITIVE_INFINITY): void {
     // An idle pool keeps its layout: its written pages are already faulted in and
     // the next sequence likely needs a similar capacity. Dropping it made every
     // request at concurrency 1 allocate and fault in a fresh layout, and the
@@ -143,7 +146,7 @@ export class KvSlotPool {
     if (slots === 0) return;
     const keepCapacity =
       this.capacity >= needed && this.capacity <= Math.max(needed * SHRINK_FACTOR, needed + 1) && this.slotsFor(this.capacity) >= slots;
-    const capacity = keepCapacity ? this.capacity : this.grownCapacity(needed, slots);
+    const capacity = keepCapacity ? this.capacity : this.grownCapacity(needed, slots, ceiling);
     if (capacity === this.capacity && this.allocatedSlots >= slots && !this.mostlyStale()) return;
     const limit = this.slotsFor(capacity);
     if (limit < slots) throw new Error(`capacity ${capacity} leaves no room for ${slots} slots within the KV budget`);
@@ -151,13 +154,14 @@ export class KvSlotPool {
   }
 
   /**
-   * The capacity a new layout gets: GROWTH_FACTOR × needed, as long as that
-   * still leaves room for every slot the pool may hold (so a later admission
-   * never forces a re-layout to shrink) and for `slots` now; never below needed.
+   * The capacity a new layout gets: GROWTH_FACTOR × needed, up to the
+   * ceiling, as long as that still leaves room for every slot the pool may
+   * hold (so a later admission never forces a re-layout to shrink) and for
+   * `slots` now; never below needed.
    */
-  private grownCapacity(needed: number, slots: number): number {
+  private grownCapacity(needed: number, slots: number, ceiling: number): number {
     if (needed === 0) return 0;
-    const grown = Math.ceil((needed * GROWTH_FACTOR) / GROWTH_GRANULE) * GROWTH_GRANULE;
+    const grown = Math.ceil(Math.min(needed * GROWTH_FACTOR, ceiling) / GROWTH_GRANULE) * GROWTH_GRANULE;
     const roomy = Math.min(this.shape.maxCapacity ?? Infinity, Math.floor(this.shape.budgetTokens / Math.max(slots, this.shape.maxSlots)));
     return Math.max(needed, Math.min(grown, roomy));
   }

@@ -118,6 +118,8 @@ export interface DeviceStep {
   release: string[];
   /** Per-slot KV capacity (token positions) this step needs. */
   capacity: number;
+  /** No sequence on the worker can grow past this many positions (its prompt + max_tokens): a layout needs no headroom beyond it. Absent: no such bound. */
+  capacityCeiling?: number;
   admit: SlotAdmission[];
   rows: DeviceRow[];
   /** Test-only fault injection (honoured only with SERVAL_TEST_HOOKS=1). */

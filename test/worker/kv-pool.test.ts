@@ -98,6 +98,20 @@ t.test('a sequence decoding one position at a time re-lays out its pool a few ti
   t.equal(tight.capacity, 150, 'past that, exactly the need');
 });
 
+t.test('growth headroom stops at the ceiling: no sequence will need more', async (t) => {
+  const pool = new KvSlotPool({ ...shape, maxSlots: 4, budgetTokens: 4 * 2048 });
+  pool.reserve(192, 1, 192);
+  t.equal(pool.capacity, 192, 'prompt + max_tokens is 192: no 1.5x headroom (288)');
+  pool.acquire('s0');
+  pool.reserve(200, 2, 400);
+  t.equal(pool.capacity, 304, 'a longer sequence, well within the ceiling: 1.5x the need, rounded up to 16');
+  pool.reserve(320, 2, 330);
+  t.equal(pool.capacity, 336, 'ceiling 330, rounded up to 16');
+  const fresh = new KvSlotPool({ ...shape, maxSlots: 4, budgetTokens: 4 * 2048 });
+  fresh.reserve(192, 1, 150);
+  t.equal(fresh.capacity, 192, 'never below the need');
+});
+
 t.test('an idle pool keeps its layout for the next sequence', async (t) => {
   const pool = new KvSlotPool({ ...shape, maxSlots: 4, budgetTokens: 4 * 512 });
   pool.reserve(128, 1);

@@ -294,6 +294,7 @@ export class EngineCore {
       cacheSavesAfterRun: plan.cacheSavesAfterRun,
       release: plan.freed,
       capacity: plan.capacity,
+      capacityCeiling: plan.capacityCeiling,
       admit: [],
       rows: [],
     };
