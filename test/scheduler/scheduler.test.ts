@@ -543,3 +543,15 @@ t.test('pipelined: rows planned after an EOS (a follow-on row, the next plan) ar
   }
   t.equal(fake.totalSlots(), 0, 'every slot released');
 });
+
+t.test("a plan's capacity ceiling is the longest any of its worker's sequences can become", async (t) => {
+  const sched = new Scheduler({ workers: 1, maxSlotsPerWorker: 4, maxBatchTokens: 256, maxModelLen: 512, capacityGranule: 64 });
+  sched.add({ id: 'a', promptTokenIds: range(100), maxTokens: 30 });
+  const [first] = sched.schedule();
+  t.equal(first.capacity, 128, 'what the step needs: 100 prompt positions and the next, rounded up to 64');
+  t.equal(first.capacityCeiling, 130, 'prompt + max_tokens');
+  sched.postprocess(first, [{ seqId: 'a', token: 5 }, { seqId: 'a', token: 6 }]);
+  sched.add({ id: 'b', promptTokenIds: range(40, 3), maxTokens: 900 });
+  const [second] = sched.schedule();
+  t.equal(second.capacityCeiling, 512, 'a longer one raises it, up to maxModelLen (max_tokens is clipped to the context)');
+});
