@@ -4,7 +4,7 @@
 // vllm:num_requests_waiting then stays near zero) and device-worker failures.
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { StepKind } from '../engine/channel/messages.js';
+import { STEP_KINDS } from '../engine/channel/messages.js';
 import type { Engine } from '../engine/client/engine.js';
 import type { Admission } from './admission.js';
 
@@ -81,9 +81,8 @@ export function bindStepDurationMetric(registry: Registry, engine: Engine): void
     buckets: STEP_DURATION_BUCKETS,
     registers: [registry],
   });
-  const kinds: StepKind[] = ['decode', 'prompt', 'mixed'];
-  for (const kind of kinds) histogram.zero({ kind }); // exported before the first step
-  const children = new Map(kinds.map((kind) => [kind, histogram.labels({ kind })]));
+  for (const kind of STEP_KINDS) histogram.zero({ kind }); // exported before the first step
+  const children = new Map(STEP_KINDS.map((kind) => [kind, histogram.labels({ kind })]));
   engine.onStats((stats) => {
     for (const step of stats.stepDurations ?? []) children.get(step.kind)?.observe(step.ms / 1000);
   });

@@ -100,7 +100,8 @@ export interface RejectedMessage {
 }
 
 /** What a device step ran (see actor/step-kind.ts). */
-export type StepKind = 'decode' | 'prompt' | 'mixed';
+export const STEP_KINDS = ['decode', 'prompt', 'mixed'] as const;
+export type StepKind = (typeof STEP_KINDS)[number];
 
 /** One device step's wall time on its worker thread. */
 export interface StepDuration {
