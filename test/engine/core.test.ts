@@ -52,6 +52,9 @@ class FakeChannel implements CoreChannel {
   lastStats(): StatsMessage | undefined {
     return this.sent.filter((msg): msg is StatsMessage => msg.type === 'stats').at(-1);
   }
+  statsCount(): number {
+    return this.sent.filter((msg) => msg.type === 'stats').length;
+  }
 }
 
 interface PendingStep {
@@ -179,7 +182,9 @@ t.test('a step queued behind a failed one is the same failure: one finish per se
   device.fail(1);
   device.fail(2);
   await until('request 1 failed', () => channel.finished().length >= 1);
-  await new Promise((resolve) => setTimeout(resolve, 300)); // a stats interval and more
+  // Two stats snapshots later the actor has had a whole interval to fail request 2 wrongly.
+  const snapshots = channel.statsCount();
+  await until('two stats snapshots after the failure', () => channel.statsCount() >= snapshots + 2);
   t.same(
     channel.finished().map((msg) => [msg.reqId, msg.reason]),
     [[1, 'error']],
