@@ -92,9 +92,10 @@ t.test('tokenize takes a permit for its characters: beyond the budget and queue,
   // A budget one request fills (a request larger than the budget runs alone) and no queue.
   const small = await startRealServer({}, 'tiny', { tokenizeBudget: { maxInFlight: 1, maxQueue: 0 } });
   t.teardown(() => small.close());
-  const prompt = 'the quick brown fox jumps over the lazy dog '.repeat(10);
-  // Many at once: a tokenization takes about a millisecond, and on a loaded CI box
-  // node:http once parsed 8 requests one after another, each after the last had finished.
+  // Long enough (≈ 18k characters) that each tokenization holds the permit for several
+  // milliseconds, and many at once: with 440 characters (about a millisecond each), node:http
+  // on a loaded CI box once parsed 8 requests one after another, each after the last had finished.
+  const prompt = 'the quick brown fox jumps over the lazy dog '.repeat(400);
   const replies = await Promise.all(
     Array.from({ length: 32 }, () =>
       fetch(`${small.base}/tokenize`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: MODEL_ID, prompt }) }),
