@@ -6,7 +6,7 @@
 //        [--requests N] [--prompt-len 128] [--output-len 64] [--max-level-s 60]
 //        [--workers 1] [--threads N] [--max-batch-size 32] [--max-batch-tokens 512] [--quantize int4] [--http-transport auto|uws|node] [--no-engine]
 //        [--spinning on|off] [--pipeline-depth 1|2] [--max-prefill-with-decode N] (unset: the server's defaults)
-//        [--server-node-args "--cpu-prof --cpu-prof-dir /tmp/prof"]
+//        [--server-node-args "--cpu-prof --cpu-prof-dir /tmp/prof"] [--skip-gaps N]
 //
 // Without --url it starts Serval itself (`node dist/src/cli/main.js serve --port 0`)
 // on the bench preset model (or --model-dir) and also runs the in-process engine
@@ -24,6 +24,10 @@
 // and the engine see identical inputs; --endpoint chat sends text instead.
 // Against a Serval server it also reports the device steps each level's HTTP
 // runs took, by kind (decode, prompt, mixed), from its /metrics.
+// --skip-gaps N leaves each stream's first N gaps out of the ITL figures: with one burst
+// of long requests (--requests 2C --concurrency C --output-len 256 --skip-gaps 64) the
+// gaps left are decode-only steps after the burst's prompts, the floor that
+// no scheduling of prompts can go below.
 // Only loopback URLs are accepted.
 
 import { loadavg } from 'node:os';
@@ -61,8 +65,12 @@ const { values: args } = parseArgs({
     /** Extra node flags for the Serval child, e.g. "--cpu-prof --cpu-prof-dir /tmp/prof". */
     'server-node-args': { type: 'string', default: '' },
     seed: { type: 'string', default: '11' },
+    'skip-gaps': { type: 'string', default: '0' },
   },
 });
+
+const skipGaps = Number(args['skip-gaps']);
+if (!Number.isInteger(skipGaps) || skipGaps < 0) throw new Error(`--skip-gaps takes a whole number ≥ 0, got '${args['skip-gaps']}'`);
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
@@ -117,7 +125,7 @@ async function closedLoop(concurrency: number, requests: BenchRequest[], send: (
     wallMs: end - started,
     outputTokens: sum(ok.map((r) => r.outputTokens)),
     ttft: ok.map((r) => r.ttftMs),
-    itl: ok.flatMap((r) => r.itlMs),
+    itl: ok.flatMap((r) => r.itlMs.slice(skipGaps)),
     clientLagP99Ms: lag.percentile(99) / 1e6,
     maxInFlight,
     firstError: results.find((r) => !r.ok)?.error,
@@ -254,7 +262,7 @@ async function main(): Promise<void> {
     }
 
     const loadEnd = loadavg();
-    console.log(`\n## HTTP load test — ${base} model ${model}, ${args.endpoint}, prompt ${args['prompt-len']} tokens, output ${args['output-len']} tokens (ignore_eos), streaming\n`);
+    console.log(`\n## HTTP load test — ${base} model ${model}, ${args.endpoint}, prompt ${args['prompt-len']} tokens, output ${args['output-len']} tokens (ignore_eos), streaming${skipGaps > 0 ? `; ITL without each stream's first ${skipGaps} gaps` : ''}\n`);
     console.log(`load average start ${loadStart.map((l) => l.toFixed(2)).join(' / ')}, end ${loadEnd.map((l) => l.toFixed(2)).join(' / ')}; server flags: workers ${args.workers}${args.threads ? `, threads ${args.threads}` : ''}${args.spinning ? `, spinning ${args.spinning}` : ''}${args['pipeline-depth'] ? `, pipeline-depth ${args['pipeline-depth']}` : ''}${args['max-prefill-with-decode'] ? `, max-prefill-with-decode ${args['max-prefill-with-decode']}` : ''}, max-batch-size ${args['max-batch-size']}, max-batch-tokens ${args['max-batch-tokens']}${args.quantize ? `, quantize ${args.quantize}` : ''}${args.url ? ' (external server: flags unknown)' : ''}\n`);
     console.log('| path | concurrency (max in flight) | requests | wall s | req/s | output tok/s | TTFT p50 / p90 / p99 ms | ITL p50 / p90 / p99 ms | ITL p99 ÷ p50 | client loop lag p99 ms |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
