@@ -3,7 +3,7 @@
 //
 //   node dist/bench/http.js [--url http://127.0.0.1:8000/v1 --model NAME]
 //        [--model-dir DIR] [--endpoint completions|chat] [--concurrency 1,8,32,128]
-//        [--requests N] [--prompt-len 128] [--output-len 64] [--max-level-s 60]
+//        [--requests N] [--prompt-len 128|LO-HI] [--output-len 64|LO-HI] [--max-level-s 60]
 //        [--workers 1] [--threads N] [--max-batch-size 32] [--max-batch-tokens 512] [--quantize int4] [--http-transport auto|uws|node] [--no-engine]
 //        [--spinning on|off] [--pipeline-depth 1|2] [--max-prefill-with-decode N] (unset: the server's defaults)
 //        [--server-node-args "--cpu-prof --cpu-prof-dir /tmp/prof"] [--skip-gaps N]
@@ -89,11 +89,16 @@ interface LevelResult {
   firstError?: string;
 }
 
-/** Requests for one level: `count` prompts of fixed length, fixed output length. */
+/** `N` or `LO-HI` (drawn uniformly per request) as an inclusive range. */
+function lengthRange(flag: 'prompt-len' | 'output-len'): [number, number] {
+  const [lo, hi = lo] = (args[flag] as string).split('-').map(Number);
+  if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && hi >= lo)) throw new Error(`--${flag} takes N or LO-HI, got '${args[flag]}'`);
+  return [lo, hi];
+}
+
+/** Requests for one level: `count` prompts and output lengths drawn from their ranges. */
 function levelRequests(count: number, seed: number): BenchRequest[] {
-  const length = Number(args['prompt-len']);
-  const output = Number(args['output-len']);
-  return makeWorkload({ count, seed, promptLen: [length, length], outputLen: [output, output], meanGapMs: 0, vocabSize: 3000 });
+  return makeWorkload({ count, seed, promptLen: lengthRange('prompt-len'), outputLen: lengthRange('output-len'), meanGapMs: 0, vocabSize: 3000 });
 }
 
 /** Runs `requests` through `c` closed-loop clients; `send` returns one request's result. */
@@ -157,7 +162,7 @@ function row(label: string, l: LevelResult): string {
   return (
     `| ${label} | ${l.concurrency} (${l.maxInFlight}) | ${l.requests}${l.errors ? ` (${l.errors} failed)` : ''} | ${(l.wallMs / 1000).toFixed(1)} | ${((l.requests - l.errors) * 1000 / l.wallMs).toFixed(2)} | **${fmt(tokS)}** | ` +
     `${fmt(percentile(l.ttft, 50))} / ${fmt(percentile(l.ttft, 90))} / ${fmt(percentile(l.ttft, 99))} | ` +
-    `${fmt(percentile(l.itl, 50), 1)} / ${fmt(percentile(l.itl, 90), 1)} / ${fmt(percentile(l.itl, 99), 1)} | ${(percentile(l.itl, 99) / percentile(l.itl, 50)).toFixed(2)} | ${l.clientLagP99Ms.toFixed(1)} |`
+    `${fmt(percentile(l.itl, 50), 1)} / ${fmt(percentile(l.itl, 90), 1)} / ${fmt(percentile(l.itl, 99), 1)} / ${fmt(percentile(l.itl, 100), 1)} | ${(percentile(l.itl, 99) / percentile(l.itl, 50)).toFixed(2)} | ${l.clientLagP99Ms.toFixed(1)} |`
   );
 }
 
@@ -264,7 +269,7 @@ async function main(): Promise<void> {
     const loadEnd = loadavg();
     console.log(`\n## HTTP load test — ${base} model ${model}, ${args.endpoint}, prompt ${args['prompt-len']} tokens, output ${args['output-len']} tokens (ignore_eos), streaming${skipGaps > 0 ? `; ITL without each stream's first ${skipGaps} gaps` : ''}\n`);
     console.log(`load average start ${loadStart.map((l) => l.toFixed(2)).join(' / ')}, end ${loadEnd.map((l) => l.toFixed(2)).join(' / ')}; server flags: workers ${args.workers}${args.threads ? `, threads ${args.threads}` : ''}${args.spinning ? `, spinning ${args.spinning}` : ''}${args['pipeline-depth'] ? `, pipeline-depth ${args['pipeline-depth']}` : ''}${args['max-prefill-with-decode'] ? `, max-prefill-with-decode ${args['max-prefill-with-decode']}` : ''}, max-batch-size ${args['max-batch-size']}, max-batch-tokens ${args['max-batch-tokens']}${args.quantize ? `, quantize ${args.quantize}` : ''}${args.url ? ' (external server: flags unknown)' : ''}\n`);
-    console.log('| path | concurrency (max in flight) | requests | wall s | req/s | output tok/s | TTFT p50 / p90 / p99 ms | ITL p50 / p90 / p99 ms | ITL p99 ÷ p50 | client loop lag p99 ms |');
+    console.log('| path | concurrency (max in flight) | requests | wall s | req/s | output tok/s | TTFT p50 / p90 / p99 ms | ITL p50 / p90 / p99 / max ms | ITL p99 ÷ p50 | client loop lag p99 ms |');
     console.log('|---|---|---|---|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     if (ratios.length > 0) {
