@@ -48,6 +48,15 @@ export class WorkerKvAccount {
     return capacityFor(this.maxNeed(), this.limits.granule, this.limits.maxModelLen);
   }
 
+  /**
+   * The capacity a step asks the worker's buffer for: capacity(), but not
+   * rounded up past `ceiling`, which no sequence can outgrow (a rounding past
+   * it made the pool re-lay out for positions nobody would write).
+   */
+  stepCapacity(ceiling: number): number {
+    return Math.max(this.maxNeed(), Math.min(this.capacity(), ceiling));
+  }
+
   /** Token positions the worker's buffer costs now. */
   cost(): number {
     return this.activeSlots * this.capacity();

@@ -225,14 +225,15 @@ export class Scheduler {
         if (saveAfterRun) w.cache.save(seq, Math.min(seq.numComputedTokens, seq.length));
       });
       const afterRun = w.cache.take();
+      const capacityCeiling = Math.max(0, ...w.running.map((seq) => seq.promptTokenIds.length + seq.maxTokens));
       const plan: StepPlan = {
         step: this.nextStep++,
         worker: w.index,
         freed: w.pendingFreed,
         preempted: d.preempted,
         rows: d.rows,
-        capacity: w.kv.capacity(),
-        capacityCeiling: Math.max(0, ...w.running.map((seq) => seq.promptTokenIds.length + seq.maxTokens)),
+        capacity: w.kv.stepCapacity(capacityCeiling),
+        capacityCeiling,
         numTokens: d.rows.reduce((n, row) => n + row.tokens.length, 0),
         cacheDrops: drops,
         cacheSaves: saves,

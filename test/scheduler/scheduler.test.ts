@@ -555,3 +555,15 @@ t.test("a plan's capacity ceiling is the longest any of its worker's sequences c
   const [second] = sched.schedule();
   t.equal(second.capacityCeiling, 512, 'a longer one raises it, up to maxModelLen (max_tokens is clipped to the context)');
 });
+
+t.test("a plan's capacity is not rounded up past its ceiling", async (t) => {
+  const sched = new Scheduler({ workers: 1, maxSlotsPerWorker: 4, maxBatchTokens: 256, maxModelLen: 512, capacityGranule: 64 });
+  sched.add({ id: 'a', promptTokenIds: range(100), maxTokens: 10 });
+  const [first] = sched.schedule();
+  t.equal(first.capacityCeiling, 110);
+  t.equal(first.capacity, 110, '102 positions (the prompt and a follow-on row) round up to 128, but no sequence can pass 110');
+  sched.postprocess(first, [{ seqId: 'a', token: 5 }, { seqId: 'a', token: 6 }]);
+  sched.add({ id: 'b', promptTokenIds: range(20, 3), maxTokens: 300 });
+  const [second] = sched.schedule();
+  t.equal(second.capacity, 128, 'a sequence that can grow further lifts the ceiling: rounded to the granule again');
+});
